@@ -1,0 +1,174 @@
+package contracts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the JetStream objects. They are fixed; the subject prefix is not.
+const (
+	JobsStream       = "JOBS"
+	ResultsStream    = "RESULTS"
+	ExecutionsBucket = "executions"
+	ExecutorsBucket  = "executors"
+	// ExecutorConsumer is the one durable pull consumer all executors share;
+	// its MaxAckPending is the fleet-wide concurrency cap.
+	ExecutorConsumer = "executors"
+	// ResultsConsumer is the durable consumer of the results service.
+	ResultsConsumer = "results"
+	// DefaultTenant is the tenant of anonymous submissions.
+	DefaultTenant = "default"
+)
+
+// ErrCodeQueueFull is the JetStream API error code for a publish refused by a
+// stream at MaxMsgs with DiscardNew.
+const ErrCodeQueueFull = 10077
+
+// IsQueueFull reports whether a publish failed because the JOBS stream is full.
+func IsQueueFull(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == ErrCodeQueueFull
+}
+
+// Topology is the shape of Airlock's JetStream objects: every service is
+// given the same one.
+type Topology struct {
+	// Prefix starts every subject (default "airlock").
+	Prefix string
+	// QueueMax bounds the JOBS stream (queued plus running jobs).
+	QueueMax int64
+	// DuplicateWindow is how long a Nats-Msg-Id (and so an Idempotency-Key) is remembered.
+	DuplicateWindow time.Duration
+	// ResultTTL is how long an execution stays readable.
+	ResultTTL time.Duration
+	// HeartbeatTTL is how long an executor counts as alive after its last beat.
+	HeartbeatTTL time.Duration
+	// Replicas is the JetStream replica count (1 on a laptop, 3 in a fleet).
+	Replicas int
+}
+
+// DefaultTopology is the topology used unless configured.
+func DefaultTopology() Topology {
+	return Topology{
+		Prefix:          "airlock",
+		QueueMax:        10000,
+		DuplicateWindow: 10 * time.Minute,
+		ResultTTL:       24 * time.Hour,
+		HeartbeatTTL:    15 * time.Second,
+		Replicas:        1,
+	}
+}
+
+// JobSubject is the subject a tenant's jobs are published on.
+func (t Topology) JobSubject(tenant string) string {
+	if tenant == "" {
+		tenant = DefaultTenant
+	}
+	return t.Prefix + ".jobs." + tenant
+}
+
+// EventSubject is the subject of status events for one execution.
+func (t Topology) EventSubject(id string) string { return t.Prefix + ".events." + id }
+
+// JobsStreamConfig is the JOBS work queue: file storage, bounded, DiscardNew
+// (a full queue refuses new jobs; it never drops queued ones).
+func (t Topology) JobsStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        JobsStream,
+		Description: "Airlock jobs waiting for an executor (work queue)",
+		Subjects:    []string{t.Prefix + ".jobs.>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardNew,
+		MaxMsgs:     t.QueueMax,
+		Duplicates:  t.DuplicateWindow,
+		Replicas:    t.replicas(),
+	}
+}
+
+// ResultsStreamConfig is the RESULTS stream of status events; it keeps events
+// for the result TTL so that nothing is lost while the results service is down.
+func (t Topology) ResultsStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        ResultsStream,
+		Description: "Airlock execution status events (queued, running, completed)",
+		Subjects:    []string{t.Prefix + ".events.>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      t.ResultTTL,
+		Duplicates:  t.DuplicateWindow,
+		Replicas:    t.replicas(),
+	}
+}
+
+// ExecutionsBucketConfig is the KV bucket the API reads executions from.
+func (t Topology) ExecutionsBucketConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      ExecutionsBucket,
+		Description: "Airlock executions by id (latest state)",
+		TTL:         t.ResultTTL,
+		History:     1,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.replicas(),
+	}
+}
+
+// ExecutorsBucketConfig is the KV bucket of executor heartbeats.
+func (t Topology) ExecutorsBucketConfig() jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:      ExecutorsBucket,
+		Description: "Airlock live executors (heartbeats)",
+		TTL:         t.HeartbeatTTL,
+		History:     1,
+		Storage:     jetstream.MemoryStorage,
+		Replicas:    t.replicas(),
+	}
+}
+
+func (t Topology) replicas() int {
+	if t.Replicas < 1 {
+		return 1
+	}
+	return t.Replicas
+}
+
+// Ensure creates every stream and bucket that does not exist yet. It never
+// changes an existing one (see Apply), so services started with slightly
+// different settings do not fight.
+func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
+	for _, sc := range []jetstream.StreamConfig{t.JobsStreamConfig(), t.ResultsStreamConfig()} {
+		if _, err := js.Stream(ctx, sc.Name); err == nil {
+			continue
+		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("look up stream %s: %w", sc.Name, err)
+		}
+		if _, err := js.CreateStream(ctx, sc); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("create stream %s: %w", sc.Name, err)
+		}
+	}
+	for _, kc := range []jetstream.KeyValueConfig{t.ExecutionsBucketConfig(), t.ExecutorsBucketConfig()} {
+		if _, err := js.KeyValue(ctx, kc.Bucket); err == nil {
+			continue
+		} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			return fmt.Errorf("look up bucket %s: %w", kc.Bucket, err)
+		}
+		if _, err := js.CreateKeyValue(ctx, kc); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+			return fmt.Errorf("create bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}
+
+// ApplyJobs updates the JOBS stream to this topology's settings (the gateway
+// owns them: queue bound and duplicate window).
+func (t Topology) ApplyJobs(ctx context.Context, js jetstream.JetStream) error {
+	if _, err := js.CreateOrUpdateStream(ctx, t.JobsStreamConfig()); err != nil {
+		return fmt.Errorf("update stream %s: %w", JobsStream, err)
+	}
+	return nil
+}

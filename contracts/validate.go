@@ -1,0 +1,276 @@
+package contracts
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// Policy holds the configurable bounds on a request.
+type Policy struct {
+	MaxFiles       int   // files per request
+	MaxFileBytes   int64 // one file, decoded
+	MaxSourceBytes int64 // all files, decoded
+	MaxStdinBytes  int64
+}
+
+// DefaultPolicy is the policy the gateway and executor use unless configured.
+func DefaultPolicy() Policy {
+	return Policy{
+		MaxFiles:       64,
+		MaxFileBytes:   4 << 20,
+		MaxSourceBytes: 8 << 20,
+		MaxStdinBytes:  8 << 20,
+	}
+}
+
+// Validator checks requests. It is safe for concurrent use.
+type Validator struct {
+	v      *validator.Validate
+	policy Policy
+}
+
+var (
+	componentRE = regexp.MustCompile(`^[A-Za-z0-9_+@][A-Za-z0-9._+@-]{0,99}$|^\.[A-Za-z0-9_+@-][A-Za-z0-9._+@-]{0,98}$`)
+	tokenRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9+#._-]*$`)
+)
+
+// MaxPathDepth is the deepest directory nesting a file name may have.
+const MaxPathDepth = 8
+
+// ValidFileName reports whether name is a plain relative path that is safe to
+// create inside a work directory: components of letters, digits and ._+@-,
+// none "." or "..", none starting with "-", at most MaxPathDepth deep.
+func ValidFileName(name string) bool {
+	if name == "" || len(name) > 255 {
+		return false
+	}
+	parts := strings.Split(name, "/")
+	if len(parts) > MaxPathDepth {
+		return false
+	}
+	for _, p := range parts {
+		if p == "." || p == ".." || !componentRE.MatchString(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// NewValidator builds a validator for the given policy.
+func NewValidator(p Policy) *Validator {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	must := func(err error) {
+		if err != nil {
+			panic(err) // programming error in a tag name; caught by tests
+		}
+	}
+	must(v.RegisterValidation("filename", func(fl validator.FieldLevel) bool { return ValidFileName(fl.Field().String()) }))
+	must(v.RegisterValidation("token", func(fl validator.FieldLevel) bool { return tokenRE.MatchString(fl.Field().String()) }))
+	must(v.RegisterValidation("nonul", func(fl validator.FieldLevel) bool { return !strings.ContainsRune(fl.Field().String(), 0) }))
+	return &Validator{v: v, policy: p}
+}
+
+// Policy returns the bounds this validator enforces.
+func (v *Validator) Policy() Policy { return v.policy }
+
+// Request checks everything that does not depend on the live runtimes. It
+// normalises the language name to lower case.
+func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
+	req.Language = strings.ToLower(strings.TrimSpace(req.Language))
+	if err := v.v.Struct(req); err != nil {
+		var ve validator.ValidationErrors
+		if errors.As(err, &ve) && len(ve) > 0 {
+			return fieldError(ve[0])
+		}
+		return &ValidationError{Code: CodeInvalidRequest, Message: err.Error()}
+	}
+	if len(req.Files) > v.policy.MaxFiles {
+		return &ValidationError{Code: CodeInvalidRequest, Field: "files",
+			Message: fmt.Sprintf("at most %d files are allowed, got %d", v.policy.MaxFiles, len(req.Files))}
+	}
+	if int64(len(req.Stdin)) > v.policy.MaxStdinBytes {
+		return &ValidationError{Code: CodeInvalidRequest, Field: "stdin",
+			Message: fmt.Sprintf("stdin is %d bytes; the maximum is %d", len(req.Stdin), v.policy.MaxStdinBytes)}
+	}
+	var total int64
+	seen := make(map[string]bool, len(req.Files))
+	for i, f := range req.Files {
+		field := fmt.Sprintf("files[%d]", i)
+		data, err := DecodeFile(f)
+		if err != nil {
+			return &ValidationError{Code: CodeInvalidRequest, Field: field + ".content", Message: err.Error()}
+		}
+		if int64(len(data)) > v.policy.MaxFileBytes {
+			return &ValidationError{Code: CodeInvalidRequest, Field: field + ".content",
+				Message: fmt.Sprintf("file is %d bytes; the maximum is %d", len(data), v.policy.MaxFileBytes)}
+		}
+		total += int64(len(data))
+		if seen[f.Name] {
+			return &ValidationError{Code: CodeInvalidRequest, Field: field + ".name", Message: fmt.Sprintf("duplicate file name %q", f.Name)}
+		}
+		seen[f.Name] = true
+	}
+	// A name that is also a directory of another file ("a" and "a/b") cannot both exist.
+	for name := range seen {
+		for dir := name; ; {
+			i := strings.LastIndexByte(dir, '/')
+			if i < 0 {
+				break
+			}
+			dir = dir[:i]
+			if seen[dir] {
+				return &ValidationError{Code: CodeInvalidRequest, Field: "files",
+					Message: fmt.Sprintf("%q is both a file and the directory of %q", dir, name)}
+			}
+		}
+	}
+	if total > v.policy.MaxSourceBytes {
+		return &ValidationError{Code: CodeInvalidRequest, Field: "files",
+			Message: fmt.Sprintf("files total %d bytes; the maximum is %d", total, v.policy.MaxSourceBytes)}
+	}
+	return nil
+}
+
+// DecodeFile returns a file's bytes, decoding base64 when asked.
+func DecodeFile(f File) ([]byte, error) {
+	switch f.Encoding {
+	case "", "utf8":
+		return []byte(f.Content), nil
+	case "base64":
+		b, err := base64.StdEncoding.DecodeString(f.Content)
+		if err != nil {
+			return nil, errors.New("content is not valid base64")
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("unknown encoding %q", f.Encoding)
+}
+
+func fieldError(fe validator.FieldError) *ValidationError {
+	// Namespace is "ExecutionRequest.files[0].name": drop the type name.
+	field := fe.Namespace()
+	if _, rest, ok := strings.Cut(field, "."); ok {
+		field = rest
+	}
+	var msg string
+	switch fe.Tag() {
+	case "required":
+		msg = "is required"
+	case "min":
+		msg = fmt.Sprintf("needs at least %s", fe.Param())
+		if fe.Kind() == reflect.Slice {
+			msg = fmt.Sprintf("needs at least %s item(s)", fe.Param())
+		}
+	case "max":
+		msg = fmt.Sprintf("must be at most %s characters", fe.Param())
+		if fe.Kind() == reflect.Slice {
+			msg = fmt.Sprintf("allows at most %s items", fe.Param())
+		}
+	case "oneof":
+		msg = fmt.Sprintf("must be one of: %s", fe.Param())
+	case "gte":
+		msg = "must not be negative"
+	case "filename":
+		msg = "must be a plain relative path (letters, digits, . _ + @ -; no '..', no leading '/' or '-', at most 8 levels deep, 255 bytes)"
+	case "token":
+		msg = "must be a lower-case language name such as \"python\" or \"c++\""
+	case "nonul":
+		msg = "must not contain a NUL byte"
+	default:
+		msg = fmt.Sprintf("fails rule %q", fe.Tag())
+	}
+	return &ValidationError{Code: CodeInvalidRequest, Field: field, Message: msg}
+}
+
+// FindRuntime picks the runtime for a language name or alias and an optional
+// version (exact, or a prefix at a dot boundary: "3.11" matches "3.11.2").
+func FindRuntime(runtimes []Runtime, language, version string) (*Runtime, *ValidationError) {
+	language = strings.ToLower(language)
+	var named []*Runtime
+	for i := range runtimes {
+		rt := &runtimes[i]
+		if rt.Language == language || contains(rt.Aliases, language) {
+			named = append(named, rt)
+		}
+	}
+	if len(named) == 0 {
+		return nil, &ValidationError{Code: CodeUnknownLanguage, Field: "language",
+			Message: fmt.Sprintf("language %q is not served; GET /v1/runtimes lists the languages", language)}
+	}
+	if version == "" || version == "*" {
+		return named[0], nil
+	}
+	for _, rt := range named {
+		if rt.Version == version || strings.HasPrefix(rt.Version, version+".") {
+			return rt, nil
+		}
+	}
+	return nil, &ValidationError{Code: CodeUnknownLanguage, Field: "version",
+		Message: fmt.Sprintf("%s version %q is not served (served: %s)", language, version, named[0].Version)}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ResolveLimits fills unset limits from the runtime's defaults and rejects any
+// limit above the runtime's maximum.
+func ResolveLimits(req Limits, rt Runtime) (LimitSet, *ValidationError) {
+	out := rt.Defaults
+	type item struct {
+		name        string
+		asked       int64
+		out         *int64
+		max         int64
+	}
+	items := []item{
+		{"cpu_time_ms", req.CPUTimeMS, &out.CPUTimeMS, rt.Maximums.CPUTimeMS},
+		{"wall_time_ms", req.WallTimeMS, &out.WallTimeMS, rt.Maximums.WallTimeMS},
+		{"memory_mb", req.MemoryMB, &out.MemoryMB, rt.Maximums.MemoryMB},
+		{"processes", req.Processes, &out.Processes, rt.Maximums.Processes},
+		{"output_bytes", req.OutputBytes, &out.OutputBytes, rt.Maximums.OutputBytes},
+		{"compile_cpu_time_ms", req.CompileCPUTimeMS, &out.CompileCPUTimeMS, rt.Maximums.CompileCPUTimeMS},
+		{"compile_wall_time_ms", req.CompileWallTimeMS, &out.CompileWallTimeMS, rt.Maximums.CompileWallTimeMS},
+		{"compile_memory_mb", req.CompileMemoryMB, &out.CompileMemoryMB, rt.Maximums.CompileMemoryMB},
+	}
+	for _, it := range items {
+		if it.asked < 0 {
+			return LimitSet{}, &ValidationError{Code: CodeInvalidRequest, Field: "limits." + it.name, Message: "must not be negative"}
+		}
+		if it.asked == 0 {
+			continue
+		}
+		if it.max > 0 && it.asked > it.max {
+			return LimitSet{}, &ValidationError{Code: CodeLimitTooHigh, Field: "limits." + it.name,
+				Message: fmt.Sprintf("%s is %d; the maximum for %s is %d", it.name, it.asked, rt.Language, it.max)}
+		}
+		*it.out = it.asked
+	}
+	// A wall limit below the CPU limit would turn every CPU-bound overrun into
+	// a wall timeout; keep the wall limit at least the CPU limit.
+	if req.WallTimeMS == 0 && out.WallTimeMS < out.CPUTimeMS {
+		out.WallTimeMS = min(out.CPUTimeMS+1000, rt.Maximums.WallTimeMS)
+	}
+	if req.CompileWallTimeMS == 0 && out.CompileWallTimeMS < out.CompileCPUTimeMS {
+		out.CompileWallTimeMS = min(out.CompileCPUTimeMS+1000, rt.Maximums.CompileWallTimeMS)
+	}
+	return out, nil
+}

@@ -1,0 +1,87 @@
+// Package testkit starts the real infrastructure Airlock's tests run against:
+// an embedded nats-server with JetStream on a temporary file store, and a
+// check for a real Docker engine. It is for tests only.
+package testkit
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// NATS is a running embedded server and a connection to it.
+type NATS struct {
+	Server   *server.Server
+	Conn     *nats.Conn
+	JS       jetstream.JetStream
+	StoreDir string
+}
+
+// StartNATS starts a JetStream-enabled nats-server on a random loopback port
+// with its file store in storeDir (a fresh temporary directory when empty).
+// The server and connection are shut down when the test ends.
+func StartNATS(t testing.TB, storeDir string) *NATS {
+	t.Helper()
+	if storeDir == "" {
+		storeDir = t.TempDir()
+	}
+	s := StartServer(t, storeDir, -1)
+	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("connect to embedded nats: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream: %v", err)
+	}
+	return &NATS{Server: s, Conn: nc, JS: js, StoreDir: storeDir}
+}
+
+// StartServer starts only the server (port -1 picks a free one). Reuse the
+// same storeDir and port to "restart" a server with its data.
+func StartServer(t testing.TB, storeDir string, port int) *server.Server {
+	t.Helper()
+	opts := &server.Options{
+		Host:      "127.0.0.1",
+		Port:      port,
+		JetStream: true,
+		StoreDir:  storeDir,
+		NoLog:     true,
+		NoSigs:    true,
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("nats server: %v", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("embedded nats-server did not become ready")
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
+
+// RequireDocker skips the test when no Docker engine answers, except when the
+// CI environment variable is set: then it fails, so CI never counts a skipped
+// Docker test as a pass.
+func RequireDocker(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := exec.CommandContext(ctx, "docker", "info").Run(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Docker engine required (CI is set): docker info: %v", err)
+		}
+		t.Skipf("no Docker engine answers (docker info: %v); start one to run this test", err)
+	}
+}

@@ -1,0 +1,376 @@
+package sandbox
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/client"
+
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
+)
+
+// Options configure a Runner.
+type Options struct {
+	// ExecutorID is written into every container's labels.
+	ExecutorID string
+	// InitPath is the host path of the static binary mounted as the init.
+	InitPath string
+	// Runtime is the OCI runtime ("" for the engine default, or "runsc").
+	Runtime string
+	// WorkDirBytes sizes the /work tmpfs; TmpBytes sizes /tmp.
+	WorkDirBytes int64
+	TmpBytes     int64
+	// NanoCPUs is the CPU share of one sandbox (1e9 = one core).
+	NanoCPUs int64
+}
+
+// Runner starts sandboxes through the Docker Engine API.
+type Runner struct {
+	cli  *client.Client
+	opts Options
+	log  *slog.Logger
+
+	removals sync.WaitGroup
+}
+
+// ErrEngine wraps failures of the Docker engine (as opposed to the program).
+var ErrEngine = errors.New("docker engine")
+
+// NewRunner returns a Runner using cli.
+func NewRunner(cli *client.Client, opts Options, log *slog.Logger) *Runner {
+	if opts.WorkDirBytes == 0 {
+		opts.WorkDirBytes = 128 << 20
+	}
+	if opts.TmpBytes == 0 {
+		opts.TmpBytes = 64 << 20
+	}
+	if opts.NanoCPUs == 0 {
+		opts.NanoCPUs = 1e9
+	}
+	return &Runner{cli: cli, opts: opts, log: log}
+}
+
+// Wait blocks until every background container removal has finished.
+func (r *Runner) Wait() { r.removals.Wait() }
+
+func engineErr(op string, err error) error {
+	return fmt.Errorf("%s: %w: %w", op, ErrEngine, err)
+}
+
+// Run runs one stage. It returns an error only for infrastructure faults; a
+// program that fails, times out or is killed is an Outcome.
+func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
+	var out Outcome
+	nonceBytes := make([]byte, 16)
+	_, _ = rand.Read(nonceBytes)
+	nonce := hex.EncodeToString(nonceBytes)
+
+	cfg, hostCfg := r.containerConfig(spec)
+	created, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, "")
+	if err != nil {
+		return out, engineErr("create container", err)
+	}
+	id := created.ID
+	defer r.removeLater(id)
+	if len(created.Warnings) > 0 {
+		return out, fmt.Errorf("create container: %w: the engine ignored a limit: %s", ErrEngine, strings.Join(created.Warnings, "; "))
+	}
+
+	att, err := r.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return out, engineErr("attach container", err)
+	}
+	defer att.Close()
+
+	exceeded := make(chan struct{})
+	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(exceeded) })
+	readDone := make(chan error, 1)
+	go func() { readDone <- col.run(att.Reader) }()
+
+	if err := r.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return out, engineErr("start container", err)
+	}
+	start := time.Now()
+	timer := time.NewTimer(spec.WallTime)
+	defer timer.Stop()
+
+	// Feed the init: header, files, then the program's stdin. A program that
+	// never reads its stdin blocks this writer until the container dies.
+	go func() {
+		hdr := sandboxinit.Header{
+			Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
+			TarSize: int64(len(spec.Files)), Collect: spec.Collect, CollectMax: spec.CollectMax,
+		}
+		if err := sandboxinit.WriteHeader(att.Conn, hdr); err != nil {
+			return
+		}
+		if _, err := att.Conn.Write(spec.Files); err != nil {
+			return
+		}
+		if len(spec.Stdin) > 0 {
+			if _, err := att.Conn.Write(spec.Stdin); err != nil {
+				return
+			}
+		}
+		_ = att.CloseWrite()
+	}()
+
+	var readErr error
+	finished := false
+	select {
+	case readErr = <-readDone:
+		finished = true
+	case <-exceeded:
+		out.OutputExceeded = true
+	case <-timer.C:
+		out.TimedOut = true
+	case <-ctx.Done():
+		r.kill(id)
+		return out, ctx.Err()
+	}
+	out.WallTime = time.Since(start)
+
+	// The init is still alive (unless the stream ended): read the cgroup now.
+	sample, haveCgroup := readCgroup(id)
+	if haveCgroup {
+		out.CPUTime, out.MemoryPeakBytes, out.OOMKilled = sample.CPU, sample.PeakMem, sample.OOMKills > 0
+	} else {
+		r.readStats(id, &out)
+	}
+	out.Stdout, out.Stderr = col.stdout.Bytes(), col.stderr.Bytes()
+	if finished && readErr == nil && col.record != nil && haveCgroup {
+		// The common case: the init reported and the cgroup answered. Killing
+		// and removing the container is off the critical path.
+		out.ExitCode, out.Signal, out.InitError = col.record.ExitCode, col.record.Signal, col.record.Error
+		out.Artifacts = col.artifact
+		return out, nil
+	}
+	r.kill(id)
+	if !finished {
+		select {
+		case readErr = <-readDone:
+		case <-time.After(10 * time.Second):
+			return out, fmt.Errorf("read output: %w: the attach stream did not end after kill", ErrEngine)
+		}
+	}
+	insp, err := r.inspect(id)
+	if err != nil {
+		return out, err
+	}
+	if insp.State != nil && insp.State.OOMKilled {
+		out.OOMKilled = true
+	}
+	out.Stdout, out.Stderr = col.stdout.Bytes(), col.stderr.Bytes()
+	if col.exceeded {
+		out.OutputExceeded = true
+	}
+	switch {
+	case col.record != nil:
+		out.ExitCode, out.Signal, out.InitError = col.record.ExitCode, col.record.Signal, col.record.Error
+		out.Artifacts = col.artifact
+	case out.TimedOut || out.OutputExceeded:
+		out.Signal, out.ExitCode = 9, 137 // we killed it
+	case errors.Is(readErr, errStreamEnded) || readErr == nil:
+		// The init itself died (the OOM killer can pick it): use the engine's view.
+		if insp.State != nil {
+			out.ExitCode = insp.State.ExitCode
+			if out.ExitCode > 128 {
+				out.Signal = out.ExitCode - 128
+			}
+		}
+	default:
+		return out, fmt.Errorf("read output: %w", readErr)
+	}
+	return out, nil
+}
+
+func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostConfig) {
+	cpuSecs := int64(spec.CPUTime/time.Second) + 1
+	if spec.CPUTime%time.Second != 0 {
+		cpuSecs++
+	}
+	pids := spec.Processes + 1 // the init
+	cfg := &container.Config{
+		Image:           spec.Image,
+		Entrypoint:      []string{sandboxinit.MountPath},
+		Cmd:             []string{sandboxinit.Arg},
+		User:            User,
+		WorkingDir:      "/work",
+		Hostname:        "sandbox",
+		Env:             []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		NetworkDisabled: true,
+		AttachStdin:     true,
+		AttachStdout:    true,
+		AttachStderr:    true,
+		OpenStdin:       true,
+		StdinOnce:       true,
+		Labels: map[string]string{
+			LabelManaged:  "true",
+			LabelExecutor: r.opts.ExecutorID,
+			LabelJob:      spec.JobID,
+			LabelStage:    spec.Stage,
+		},
+	}
+	host := &container.HostConfig{
+		NetworkMode:    "none",
+		ReadonlyRootfs: true,
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges"},
+		IpcMode:        "private",
+		LogConfig:      container.LogConfig{Type: "none"},
+		Runtime:        r.opts.Runtime,
+		ShmSize:        16 << 20,
+		Tmpfs: map[string]string{
+			"/work": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,uid=65534,gid=65534,mode=0700", r.opts.WorkDirBytes),
+			"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,mode=1777", r.opts.TmpBytes),
+		},
+		Mounts: []mount.Mount{{
+			Type: mount.TypeBind, Source: r.opts.InitPath, Target: sandboxinit.MountPath, ReadOnly: true,
+		}},
+		Resources: container.Resources{
+			Memory:     spec.MemoryBytes,
+			MemorySwap: spec.MemoryBytes,
+			NanoCPUs:   r.opts.NanoCPUs,
+			PidsLimit:  &pids,
+			Ulimits: []*container.Ulimit{
+				{Name: "nofile", Soft: 256, Hard: 256},
+				{Name: "fsize", Soft: r.opts.WorkDirBytes, Hard: r.opts.WorkDirBytes},
+				{Name: "core", Soft: 0, Hard: 0},
+				{Name: "stack", Soft: 64 << 20, Hard: 64 << 20},
+				{Name: "cpu", Soft: cpuSecs, Hard: cpuSecs + 1},
+			},
+		},
+	}
+	return cfg, host
+}
+
+// readStats takes one sample of the container's cgroup: total CPU time and
+// peak memory. A container whose init already died has no cgroup left.
+func (r *Runner) readStats(id string, out *Outcome) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := r.cli.ContainerStatsOneShot(ctx, id)
+	if err != nil {
+		r.log.Warn("read container stats", "container", id[:12], "err", err)
+		return
+	}
+	defer resp.Body.Close()
+	var st container.StatsResponse
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		r.log.Warn("decode container stats", "container", id[:12], "err", err)
+		return
+	}
+	out.CPUTime = time.Duration(st.CPUStats.CPUUsage.TotalUsage)
+	peak := st.MemoryStats.MaxUsage // cgroup v1
+	if peak == 0 {
+		peak = st.MemoryStats.Usage // cgroup v2 reports no peak through the engine
+	}
+	out.MemoryPeakBytes = int64(peak)
+}
+
+func (r *Runner) kill(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.cli.ContainerKill(ctx, id, "KILL"); err != nil && !isGone(err) {
+		r.log.Warn("kill container", "container", id[:12], "err", err)
+	}
+}
+
+func (r *Runner) inspect(id string) (container.InspectResponse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The kill is asynchronous: wait until the engine has seen the exit.
+	waitC, errC := r.cli.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	select {
+	case <-waitC:
+	case err := <-errC:
+		if err != nil && !isGone(err) {
+			return container.InspectResponse{}, engineErr("wait for container", err)
+		}
+	}
+	insp, err := r.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return insp, engineErr("inspect container", err)
+	}
+	return insp, nil
+}
+
+// removeLater removes the container off the critical path, with a fresh
+// context so that a cancelled job still cleans up.
+func (r *Runner) removeLater(id string) {
+	r.removals.Add(1)
+	go func() {
+		defer r.removals.Done()
+		for attempt := 0; attempt < 5; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := r.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+			cancel()
+			if err == nil || isGone(err) {
+				return
+			}
+			r.log.Warn("remove container", "container", id[:12], "attempt", attempt+1, "err", err)
+			time.Sleep(time.Duration(attempt+1) * time.Second)
+		}
+	}()
+}
+
+func isGone(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "No such container") || strings.Contains(msg, "is not running") ||
+		strings.Contains(msg, "removal of container") && strings.Contains(msg, "is already in progress")
+}
+
+// Reap removes every sandbox container labelled with this executor's id: what
+// an earlier incarnation left behind after a crash. It returns how many.
+func (r *Runner) Reap(ctx context.Context) (int, error) {
+	list, err := r.cli.ContainerList(ctx, container.ListOptions{
+		All:     true,
+		Filters: filters.NewArgs(filters.Arg("label", LabelExecutor+"="+r.opts.ExecutorID)),
+	})
+	if err != nil {
+		return 0, engineErr("list containers", err)
+	}
+	for _, c := range list {
+		if err := r.cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !isGone(err) {
+			return 0, engineErr("remove leftover container", err)
+		}
+	}
+	return len(list), nil
+}
+
+// TarFiles builds the archive a stage unpacks into /work. Names must already
+// be validated (contracts.ValidFileName).
+func TarFiles(files map[string][]byte, order []string) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range order {
+		data := files[name]
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(data))}); err != nil {
+			return nil, fmt.Errorf("tar %s: %w", name, err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, fmt.Errorf("tar %s: %w", name, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("tar: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+

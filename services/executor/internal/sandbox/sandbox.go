@@ -1,0 +1,66 @@
+// Package sandbox runs one stage of an execution (compile or run) in a fresh,
+// locked-down Docker container and measures it from outside.
+//
+// Every container gets: no network (NetworkDisabled and network mode none),
+// memory == memory+swap, one CPU, a pids limit, ulimits (nofile, fsize, core
+// 0, stack, cpu), a read-only root, sized tmpfs for /work and /tmp, all
+// capabilities dropped, no-new-privileges, a non-root user, private IPC, no
+// log driver, and labels naming the job and the executor. The executor's
+// timer kills it with SIGKILL at the wall limit; it is removed on every path.
+package sandbox
+
+import (
+	"time"
+)
+
+// Labels put on every sandbox container.
+const (
+	LabelManaged  = "run.airlock.managed"
+	LabelExecutor = "run.airlock.executor"
+	LabelJob      = "run.airlock.job"
+	LabelStage    = "run.airlock.stage"
+)
+
+// User is the uid:gid every sandboxed program runs as (nobody:nogroup).
+const User = "65534:65534"
+
+// Spec is one stage to run.
+type Spec struct {
+	JobID string
+	Stage string // "compile" or "run"
+	Image string
+	Argv  []string
+	Env   []string
+	// Files is a tar archive unpacked into /work before the program starts.
+	Files []byte
+	Stdin []byte
+
+	CPUTime     time.Duration
+	WallTime    time.Duration
+	MemoryBytes int64
+	Processes   int64
+	OutputBytes int64
+
+	// Collect returns a tar of /work after a successful run (compile stages).
+	Collect    bool
+	CollectMax int64
+}
+
+// Outcome is what was measured. Only the executor's timer, the engine and the
+// cgroup decide the fields that lead to a verdict.
+type Outcome struct {
+	Stdout    []byte
+	Stderr    []byte
+	ExitCode  int
+	Signal    int
+	InitError string // the program could not be started, or its build collected
+
+	CPUTime         time.Duration // cgroup CPU accounting
+	WallTime        time.Duration // executor's clock
+	MemoryPeakBytes int64         // cgroup peak usage
+
+	TimedOut       bool // the wall limit was reached
+	OOMKilled      bool // the kernel's OOM killer fired in the container
+	OutputExceeded bool // stdout+stderr passed the cap (Stdout/Stderr are truncated)
+	Artifacts      []byte
+}

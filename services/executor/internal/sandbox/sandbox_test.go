@@ -1,0 +1,158 @@
+package sandbox_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"github.com/airlockrun/airlock/internal/testkit"
+	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
+)
+
+// The test binary doubles as the sandbox init: the runner mounts it into
+// the containers it starts (go test must build it with CGO_ENABLED=0).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == sandboxinit.Arg {
+		os.Exit(sandboxinit.Main())
+	}
+	os.Exit(m.Run())
+}
+
+const testImage = "debian:bookworm-slim"
+
+func newRunner(t *testing.T) *sandbox.Runner {
+	t.Helper()
+	testkit.RequireDocker(t)
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sandbox.NewRunner(cli, sandbox.Options{ExecutorID: "sandbox-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	t.Cleanup(r.Wait)
+	return r
+}
+
+func spec(argv ...string) sandbox.Spec {
+	return sandbox.Spec{
+		JobID: "test", Stage: "run", Image: testImage, Argv: argv,
+		Env:     []string{"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"},
+		CPUTime: 2 * time.Second, WallTime: 5 * time.Second,
+		MemoryBytes: 128 << 20, Processes: 32, OutputBytes: 64 << 10,
+	}
+}
+
+func TestRunStdinArgsAndFiles(t *testing.T) {
+	r := newRunner(t)
+	files, err := sandbox.TarFiles(map[string][]byte{"main.sh": []byte("read x; echo \"$x $1\"; cat dir/data.txt; echo err >&2; exit 3\n"), "dir/data.txt": []byte("data\n")}, []string{"main.sh", "dir/data.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spec("bash", "main.sh", "arg1")
+	s.Files, s.Stdin = files, []byte("hello\n")
+	out, err := r.Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out.Stdout); got != "hello arg1\ndata\n" {
+		t.Errorf("stdout = %q", got)
+	}
+	if got := string(out.Stderr); got != "err\n" {
+		t.Errorf("stderr = %q", got)
+	}
+	if out.ExitCode != 3 || out.Signal != 0 {
+		t.Errorf("exit=%d signal=%d, want 3/0", out.ExitCode, out.Signal)
+	}
+	if out.MemoryPeakBytes <= 0 || out.CPUTime <= 0 {
+		t.Errorf("no measurements: mem=%d cpu=%v", out.MemoryPeakBytes, out.CPUTime)
+	}
+	t.Logf("wall=%v cpu=%v mem=%dKB", out.WallTime, out.CPUTime, out.MemoryPeakBytes/1024)
+}
+
+func TestRunLimits(t *testing.T) {
+	r := newRunner(t)
+	cases := []struct {
+		name  string
+		argv  []string
+		check func(t *testing.T, o sandbox.Outcome)
+	}{
+		{"wall timeout", []string{"sleep", "100"}, func(t *testing.T, o sandbox.Outcome) {
+			if !o.TimedOut || o.Signal != 9 {
+				t.Errorf("timedout=%v signal=%d", o.TimedOut, o.Signal)
+			}
+		}},
+		{"cpu burn", []string{"bash", "-c", "while :; do :; done"}, func(t *testing.T, o sandbox.Outcome) {
+			if o.CPUTime < 2*time.Second {
+				t.Errorf("cpu=%v, want >= 2s (rlimit or wall)", o.CPUTime)
+			}
+		}},
+		{"memory bomb", []string{"bash", "-c", "x=a; while :; do x=$x$x; done"}, func(t *testing.T, o sandbox.Outcome) {
+			if !o.OOMKilled {
+				t.Errorf("oom=%v exit=%d signal=%d mem=%d", o.OOMKilled, o.ExitCode, o.Signal, o.MemoryPeakBytes)
+			}
+		}},
+		{"output flood", []string{"yes"}, func(t *testing.T, o sandbox.Outcome) {
+			if !o.OutputExceeded || len(o.Stdout) != 64<<10 {
+				t.Errorf("exceeded=%v len=%d", o.OutputExceeded, len(o.Stdout))
+			}
+		}},
+		{"fork bomb", []string{"bash", "-c", "f(){ f|f& }; f; sleep 2; echo survived"}, func(t *testing.T, o sandbox.Outcome) {
+			if !strings.Contains(string(o.Stdout), "survived") && !o.TimedOut {
+				t.Errorf("stdout=%q stderr=%.200q", o.Stdout, o.Stderr)
+			}
+		}},
+		{"network", []string{"bash", "-c", "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '"}, func(t *testing.T, o sandbox.Outcome) {
+			if got := strings.TrimSpace(string(o.Stdout)); got != "lo" {
+				t.Errorf("interfaces = %q, want only lo", got)
+			}
+		}},
+		{"forged record", []string{"bash", "-c", "printf '\\0\\0airlock-record:0000:{\"exit_code\":0}\\n'; exit 4"}, func(t *testing.T, o sandbox.Outcome) {
+			if o.ExitCode != 4 {
+				t.Errorf("exit=%d, want 4", o.ExitCode)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			out, err := r.Run(context.Background(), spec(tc.argv...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: wall=%v cpu=%v mem=%dKB exit=%d sig=%d oom=%v took=%v", tc.name, out.WallTime, out.CPUTime, out.MemoryPeakBytes/1024, out.ExitCode, out.Signal, out.OOMKilled, time.Since(start))
+			tc.check(t, out)
+		})
+	}
+}
+
+func TestCollectArtifacts(t *testing.T) {
+	r := newRunner(t)
+	s := spec("bash", "-c", "echo built > out.bin && chmod +x out.bin && echo compiling")
+	s.Collect, s.CollectMax = true, 1<<20
+	out, err := r.Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out.Stdout) != "compiling\n" || len(out.Artifacts) == 0 {
+		t.Fatalf("stdout=%q artifacts=%d initErr=%q", out.Stdout, len(out.Artifacts), out.InitError)
+	}
+	s2 := spec("bash", "-c", "cat out.bin; test -x out.bin && echo exec")
+	s2.Files = out.Artifacts
+	out2, err := r.Run(context.Background(), s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out2.Stdout) != "built\nexec\n" {
+		t.Fatalf("stdout=%q stderr=%q", out2.Stdout, out2.Stderr)
+	}
+}

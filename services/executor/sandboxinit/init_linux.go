@@ -1,0 +1,224 @@
+package sandboxinit
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Main runs the init and never returns normally: after reporting it waits to
+// be killed. It returns an exit code only when the protocol itself failed.
+func Main() int {
+	// Non-dumpable: the program cannot ptrace us or read /proc/1/{mem,fd,environ}.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+	h, err := ReadHeader(os.Stdin)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock init: %v\n", err)
+		return 125
+	}
+	rec := run(h)
+	var artifact []byte
+	if rec.Error == "" && h.Collect && rec.ExitCode == 0 && rec.Signal == 0 {
+		artifact, err = collect(h.Dir, h.CollectMax)
+		if err != nil {
+			rec.Error = err.Error()
+		}
+		rec.ArtifactSize = int64(len(artifact))
+	}
+	line, _ := json.Marshal(rec)
+	out := append(Marker(h.Nonce), line...)
+	out = append(out, '\n')
+	out = append(out, artifact...)
+	_, _ = os.Stdout.Write(out)
+	// Stay alive so the executor can read the cgroup; it kills us.
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func run(h Header) Record {
+	if err := os.MkdirAll(h.Dir, 0o755); err != nil {
+		return Record{ExitCode: 126, Error: fmt.Sprintf("work dir: %v", err)}
+	}
+	if err := extract(io.LimitReader(os.Stdin, h.TarSize), h.Dir); err != nil {
+		return Record{ExitCode: 126, Error: fmt.Sprintf("unpack files: %v", err)}
+	}
+	path, err := lookPath(h.Argv[0], h.Env)
+	if err != nil {
+		return Record{ExitCode: 127, Error: err.Error()}
+	}
+	p, err := os.StartProcess(path, h.Argv, &os.ProcAttr{
+		Dir:   h.Dir,
+		Env:   h.Env,
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+	})
+	if err != nil {
+		return Record{ExitCode: 126, Error: fmt.Sprintf("start %s: %v", h.Argv[0], err)}
+	}
+	var rec Record
+	// Reap everything; remember the status of our child.
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			break // ECHILD: nothing left
+		}
+		if pid == p.Pid {
+			if ws.Signaled() {
+				rec.Signal = int(ws.Signal())
+				rec.ExitCode = 128 + rec.Signal
+			} else {
+				rec.ExitCode = ws.ExitStatus()
+			}
+			break
+		}
+	}
+	// Nothing the program started may outlive it.
+	_ = unix.Kill(-1, unix.SIGKILL)
+	for {
+		_, err := unix.Wait4(-1, nil, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			break
+		}
+	}
+	return rec
+}
+
+// lookPath resolves argv[0] against PATH from the program's environment.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := "/usr/local/bin:/usr/bin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: command not found in the image", name)
+}
+
+// extract unpacks regular files and directories under dir. Names must be
+// clean relative paths; links and special files are refused. Files are
+// created with O_EXCL|O_NOFOLLOW so nothing can be redirected.
+func extract(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := hdr.Name
+		if name == "" || filepath.IsAbs(name) || filepath.Clean(name) != strings.TrimSuffix(name, "/") ||
+			name == ".." || strings.HasPrefix(name, "../") {
+			return fmt.Errorf("refused name %q", name)
+		}
+		target := filepath.Join(dir, name)
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			mode := os.FileMode(0o644)
+			if hdr.Mode&0o100 != 0 {
+				mode = 0o755
+			}
+			f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("refused %q: only files and directories", name)
+		}
+	}
+}
+
+// collect tars the regular files and directories under dir (links and
+// special files are skipped), refusing more than max bytes of content.
+func collect(dir string, max int64) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := os.Lstat(path)
+		if err != nil {
+			return err
+		}
+		switch {
+		case info.IsDir():
+			return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: rel + "/", Mode: 0o755})
+		case info.Mode().IsRegular():
+			total += info.Size()
+			if max > 0 && total > max {
+				return fmt.Errorf("build output exceeds %d bytes", max)
+			}
+			f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			mode := int64(0o644)
+			if info.Mode()&0o100 != 0 {
+				mode = 0o755
+			}
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: rel, Mode: mode, Size: info.Size()}); err != nil {
+				return err
+			}
+			_, err = io.CopyN(tw, f, info.Size())
+			return err
+		}
+		return nil // links, sockets, fifos: not part of a build
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,114 @@
+// Package sandboxinit is the first process of every Airlock sandbox
+// container, and the wire protocol between it and the executor.
+//
+// The executor bind-mounts its own (static) binary read-only into the
+// container and starts it with Arg as its first argument. The init then:
+//
+//  1. makes itself non-dumpable, so the user's program (same uid) cannot
+//     ptrace it or open its /proc files;
+//  2. reads a length-prefixed JSON Header from stdin, then exactly
+//     Header.TarSize bytes of a tar archive, which it unpacks into
+//     Header.Dir (regular files and directories only, no links);
+//  3. starts Header.Argv with the rest of stdin as the program's stdin and
+//     the container's stdout/stderr as its own;
+//  4. as pid 1 it reaps every orphan; when the program exits it kills every
+//     other process left in the container (kill(-1, SIGKILL)) and reaps them;
+//  5. writes Marker(nonce) + a JSON Record + "\n" to stdout, followed by a tar
+//     of Header.Dir when Header.Collect is set and the program succeeded;
+//  6. waits to be killed by the executor, so that the container's cgroup
+//     (CPU and peak memory accounting) is still there to be read.
+//
+// The nonce is random per stage and known only to the executor and the init,
+// so the program cannot forge a Record. Nothing the Record says decides a
+// verdict on its own: times and memory come from the cgroup, timeouts from
+// the executor's timer and OOM kills from the engine.
+package sandboxinit
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Arg is the first argument that starts the binary in init mode.
+const Arg = "__airlock_sandbox_init"
+
+// MountPath is where the executor mounts the init binary in a container.
+const MountPath = "/.airlock/init"
+
+// maxHeader bounds the JSON header so a broken stream cannot make the init
+// allocate without limit.
+const maxHeader = 1 << 20
+
+// Header tells the init what to run.
+type Header struct {
+	Nonce string   `json:"nonce"`
+	Argv  []string `json:"argv"`
+	Env   []string `json:"env"`
+	Dir   string   `json:"dir"`
+	// TarSize is the length of the tar archive that follows the header.
+	TarSize int64 `json:"tar_size"`
+	// Collect asks for a tar of Dir after a successful run (a compile stage).
+	Collect    bool  `json:"collect,omitempty"`
+	CollectMax int64 `json:"collect_max,omitempty"`
+}
+
+// Record is what the init reports once the program has exited.
+type Record struct {
+	ExitCode int `json:"exit_code"`
+	Signal   int `json:"signal"`
+	// Error is set when the init could not start the program or collect its
+	// output (for example the compiler is missing, or the build is too big).
+	Error string `json:"error,omitempty"`
+	// ArtifactSize is the length of the tar that follows the record line.
+	ArtifactSize int64 `json:"artifact_size"`
+}
+
+// Marker is the byte string that precedes the Record on stdout.
+func Marker(nonce string) []byte {
+	return []byte("\x00\x00airlock-record:" + nonce + ":")
+}
+
+// WriteHeader writes the length-prefixed header.
+func WriteHeader(w io.Writer, h Header) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode header: %w", err)
+	}
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(b)))
+	if _, err := w.Write(n[:]); err != nil {
+		return fmt.Errorf("write header length: %w", err)
+	}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write header: %w", err)
+	}
+	return nil
+}
+
+// ReadHeader reads a header written by WriteHeader. It reads exactly the
+// header's bytes and nothing after them.
+func ReadHeader(r io.Reader) (Header, error) {
+	var h Header
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return h, fmt.Errorf("read header length: %w", err)
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size == 0 || size > maxHeader {
+		return h, fmt.Errorf("header length %d out of range", size)
+	}
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return h, fmt.Errorf("read header: %w", err)
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return h, fmt.Errorf("decode header: %w", err)
+	}
+	if len(h.Argv) == 0 || h.Dir == "" || h.Nonce == "" || h.TarSize < 0 {
+		return h, errors.New("header lacks argv, dir or nonce")
+	}
+	return h, nil
+}
