@@ -236,10 +236,10 @@ func contains(list []string, s string) bool {
 func ResolveLimits(req Limits, rt Runtime) (LimitSet, *ValidationError) {
 	out := rt.Defaults
 	type item struct {
-		name        string
-		asked       int64
-		out         *int64
-		max         int64
+		name  string
+		asked int64
+		out   *int64
+		max   int64
 	}
 	items := []item{
 		{"cpu_time_ms", req.CPUTimeMS, &out.CPUTimeMS, rt.Maximums.CPUTimeMS},

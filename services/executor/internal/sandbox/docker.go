@@ -373,4 +373,3 @@ func TarFiles(files map[string][]byte, order []string) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-
