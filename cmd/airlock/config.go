@@ -1,0 +1,163 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/services/executor"
+	"github.com/airlockrun/airlock/services/gateway"
+	"github.com/airlockrun/airlock/services/results"
+)
+
+// config is everything the commands read from flags and AIRLOCK_* variables.
+type config struct {
+	NATSURL   string
+	LogLevel  string
+	LogFormat string
+
+	// dev only
+	DataDir    string
+	NATSListen string
+
+	Topology contracts.Topology
+	Gateway  gateway.Config
+	Executor executor.Config
+	Results  results.Config
+}
+
+// flags binds a flag.FlagSet to env variables: each flag's default is taken
+// from its variable when set, and the help names the variable.
+type flags struct {
+	fs  *flag.FlagSet
+	err error
+}
+
+func (f *flags) env(name string) (string, bool) { return os.LookupEnv(name) }
+
+func (f *flags) str(p *string, name, envName, def, help string) {
+	if v, ok := f.env(envName); ok {
+		def = v
+	}
+	f.fs.StringVar(p, name, def, help+" ($"+envName+")")
+}
+
+func (f *flags) integer(p *int, name, envName string, def int, help string) {
+	if v, ok := f.env(envName); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			f.err = fmt.Errorf("$%s: %q is not a whole number", envName, v)
+		}
+		def = n
+	}
+	f.fs.IntVar(p, name, def, help+" ($"+envName+")")
+}
+
+func (f *flags) int64(p *int64, name, envName string, def int64, help string) {
+	if v, ok := f.env(envName); ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			f.err = fmt.Errorf("$%s: %q is not a whole number", envName, v)
+		}
+		def = n
+	}
+	f.fs.Int64Var(p, name, def, help+" ($"+envName+")")
+}
+
+func (f *flags) duration(p *time.Duration, name, envName string, def time.Duration, help string) {
+	if v, ok := f.env(envName); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.err = fmt.Errorf("$%s: %q is not a duration like 30s or 5m", envName, v)
+		}
+		def = d
+	}
+	f.fs.DurationVar(p, name, def, help+" ($"+envName+")")
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "airlock")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "airlock")
+	}
+	return filepath.Join(os.TempDir(), "airlock")
+}
+
+// parseConfig parses the flags of one command ("dev", "gateway", ...).
+func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	f := &flags{fs: flag.NewFlagSet("airlock "+cmd, flag.ContinueOnError)}
+	f.fs.SetOutput(stderr)
+	all := cmd == "dev"
+	has := func(svc string) bool { return all || cmd == svc }
+
+	f.str(&c.LogLevel, "log-level", "AIRLOCK_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	f.str(&c.LogFormat, "log-format", "AIRLOCK_LOG_FORMAT", "text", "log format: text or json")
+	if all {
+		f.str(&c.DataDir, "data-dir", "AIRLOCK_DATA_DIR", defaultDataDir(), "directory of the embedded NATS server's JetStream store")
+		f.str(&c.NATSListen, "nats-listen", "AIRLOCK_NATS_LISTEN", "127.0.0.1:4222", "client address of the embedded NATS server, for internal services (empty: in-process only)")
+	} else {
+		f.str(&c.NATSURL, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
+	}
+
+	topo := contracts.DefaultTopology()
+	f.str(&topo.Prefix, "prefix", "AIRLOCK_PREFIX", topo.Prefix, "subject prefix")
+	f.int64(&topo.QueueMax, "queue-max", "AIRLOCK_QUEUE_MAX", topo.QueueMax, "most jobs queued or running at once; more are answered 429")
+	f.duration(&topo.DuplicateWindow, "dedupe-window", "AIRLOCK_DEDUPE_WINDOW", topo.DuplicateWindow, "how long an Idempotency-Key is remembered")
+	f.duration(&topo.ResultTTL, "result-ttl", "AIRLOCK_RESULT_TTL", topo.ResultTTL, "how long results stay readable")
+	f.integer(&topo.Replicas, "replicas", "AIRLOCK_REPLICAS", topo.Replicas, "JetStream replicas of the streams and buckets (3 in a cluster)")
+
+	if has("gateway") {
+		g := gateway.DefaultConfig()
+		f.str(&g.Listen, "listen", "AIRLOCK_LISTEN", g.Listen, "HTTP listen address")
+		f.int64(&g.MaxBodyBytes, "max-body-bytes", "AIRLOCK_MAX_BODY_BYTES", g.MaxBodyBytes, "largest request body accepted")
+		f.duration(&g.WaitTimeout, "wait-timeout", "AIRLOCK_WAIT_TIMEOUT", g.WaitTimeout, "default wait of ?wait=true and /v1/execute")
+		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
+		c.Gateway = g
+	}
+	var languages string
+	if has("executor") {
+		e := executor.DefaultConfig()
+		f.str(&e.ID, "executor-id", "AIRLOCK_EXECUTOR_ID", e.ID, "this executor's node id (labels its containers; keep it stable per node)")
+		f.integer(&e.Slots, "slots", "AIRLOCK_SLOTS", e.Slots, "jobs this node runs at once")
+		f.integer(&e.MaxInFlight, "max-in-flight", "AIRLOCK_MAX_IN_FLIGHT", e.MaxInFlight, "fleet-wide cap on running jobs (the consumer's MaxAckPending)")
+		f.integer(&e.MaxAttempts, "max-attempts", "AIRLOCK_MAX_ATTEMPTS", e.MaxAttempts, "attempts before a job ends as internal_error")
+		f.duration(&e.AckWait, "ack-wait", "AIRLOCK_ACK_WAIT", e.AckWait, "redeliver a job whose executor went silent for this long")
+		f.str(&languages, "languages", "AIRLOCK_LANGUAGES", "", "comma-separated languages to serve (empty: every language whose image exists)")
+		f.str(&e.CatalogPath, "catalog", "AIRLOCK_CATALOG", "", "language catalog file (empty: the built-in one)")
+		f.str(&e.Runtime, "runtime", "AIRLOCK_RUNTIME", "", `OCI runtime for sandboxes ("" engine default, "runsc" for gVisor)`)
+		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static airlock binary mounted as the sandbox init (empty: this binary)")
+		f.duration(&e.ShutdownTimeout, "shutdown-timeout", "AIRLOCK_SHUTDOWN_TIMEOUT", e.ShutdownTimeout, "time in-flight jobs get to finish on SIGTERM")
+		c.Executor = e
+	}
+	if has("results") {
+		c.Results = results.DefaultConfig()
+	}
+	if err := f.fs.Parse(args); err != nil {
+		return nil, errUsage
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	if f.fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", f.fs.Arg(0))
+	}
+	if languages != "" {
+		for _, l := range strings.Split(languages, ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				c.Executor.Languages = append(c.Executor.Languages, l)
+			}
+		}
+	}
+	c.Topology = topo
+	c.Gateway.Topology, c.Executor.Topology, c.Results.Topology = topo, topo, topo
+	return c, nil
+}

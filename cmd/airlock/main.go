@@ -1,0 +1,87 @@
+// Command airlock runs Airlock: the whole stack in one process on an
+// embedded NATS server (`airlock dev`), or one service against an external
+// NATS (`airlock gateway|executor|results`), which is how a fleet runs it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
+)
+
+func main() {
+	// Inside a sandbox container this binary is the init (pid 1).
+	if len(os.Args) > 1 && os.Args[1] == sandboxinit.Arg {
+		os.Exit(sandboxinit.Main())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "airlock:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `airlock runs untrusted code in locked-down containers.
+
+Usage:
+  airlock dev        the whole stack in one process: embedded NATS, gateway, executor, results
+  airlock gateway    the HTTP API, against NATS_URL
+  airlock executor   the sandbox runner, against NATS_URL (needs a Docker engine)
+  airlock results    the result store writer, against NATS_URL
+  airlock version    print the version
+
+Run "airlock <command> -h" for a command's flags. Every flag can also be set
+with the environment variable shown in its help (flags win).
+`
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runDev(ctx, rest, stderr)
+	case "gateway", "executor", "results":
+		return runService(ctx, cmd, rest, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "airlock", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", format)
+}

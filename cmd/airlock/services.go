@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/airlockrun/airlock/services/executor"
+	"github.com/airlockrun/airlock/services/gateway"
+	"github.com/airlockrun/airlock/services/results"
+)
+
+// runService runs one service against an external NATS.
+func runService(ctx context.Context, name string, args []string, stderr io.Writer) error {
+	cfg, err := parseConfig(name, args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	log = log.With("service", name)
+	log.Info("starting", "nats", cfg.NATSURL, "prefix", cfg.Topology.Prefix, "version", version)
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("airlock-"+name), nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }))
+	if err != nil {
+		return fmt.Errorf("connect to nats: %w", err)
+	}
+	defer drain(nc)
+	switch name {
+	case "gateway":
+		return gateway.Run(ctx, cfg.Gateway, nc, log)
+	case "executor":
+		return executor.Run(ctx, cfg.Executor, nc, log)
+	default:
+		return results.Run(ctx, cfg.Results, nc, log)
+	}
+}
+
+func drain(nc *nats.Conn) {
+	done := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(done) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		nc.Close()
+	}
+}
+
+// runDev runs the embedded NATS server and all three services in one process.
+func runDev(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := parseConfig("dev", args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err != nil {
+		return err
+	}
+	return dev(ctx, cfg, log, nil)
+}
+
+// devHooks lets tests learn the bound addresses.
+type devHooks struct {
+	onGateway func(addr string)
+	onNATS    func(url string)
+}
+
+func dev(ctx context.Context, cfg *config, log *slog.Logger, hooks *devHooks) error {
+	ns, err := startNATS(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}()
+	if hooks != nil && hooks.onNATS != nil {
+		hooks.onNATS(ns.ClientURL())
+	}
+	if hooks != nil && hooks.onGateway != nil {
+		cfg.Gateway.OnReady = hooks.onGateway
+	}
+	if cfg.Gateway.OnReady == nil {
+		cfg.Gateway.OnReady = func(addr string) { log.Info("gateway listening", "url", "http://"+addr) }
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type svc struct {
+		name string
+		run  func(context.Context, *nats.Conn, *slog.Logger) error
+	}
+	svcs := []svc{
+		{"results", func(ctx context.Context, nc *nats.Conn, l *slog.Logger) error { return results.Run(ctx, cfg.Results, nc, l) }},
+		{"executor", func(ctx context.Context, nc *nats.Conn, l *slog.Logger) error { return executor.Run(ctx, cfg.Executor, nc, l) }},
+		{"gateway", func(ctx context.Context, nc *nats.Conn, l *slog.Logger) error { return gateway.Run(ctx, cfg.Gateway, nc, l) }},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(svcs))
+	for _, s := range svcs {
+		nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("airlock-"+s.name), nats.MaxReconnects(-1))
+		if err != nil {
+			return fmt.Errorf("connect %s to embedded nats: %w", s.name, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer drain(nc)
+			l := log.With("service", s.name)
+			if err := s.run(ctx, nc, l); err != nil {
+				errs <- fmt.Errorf("%s: %w", s.name, err)
+				cancel() // one service failing stops the stack
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+func startNATS(cfg *config, log *slog.Logger) (*server.Server, error) {
+	store := filepath.Join(cfg.DataDir, "jetstream")
+	if err := os.MkdirAll(store, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	opts := &server.Options{
+		ServerName: "airlock-dev",
+		JetStream:  true,
+		StoreDir:   store,
+		NoSigs:     true,
+		NoLog:      true,
+		DontListen: cfg.NATSListen == "",
+		// Requests, results and their outputs travel as single messages.
+		MaxPayload: 64 << 20,
+	}
+	if cfg.NATSListen != "" {
+		host, port, err := net.SplitHostPort(cfg.NATSListen)
+		if err != nil {
+			return nil, fmt.Errorf("nats listen address %q: %w", cfg.NATSListen, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("nats listen port %q: %w", port, err)
+		}
+		opts.Host, opts.Port = host, p
+		if p == 0 {
+			opts.Port = server.RANDOM_PORT
+		}
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded nats did not start (is %s already in use? set --nats-listen)", cfg.NATSListen)
+	}
+	log.Info("embedded nats ready", "store", store, "client_url", clientURL(ns, cfg.NATSListen))
+	return ns, nil
+}
+
+func clientURL(ns *server.Server, listen string) string {
+	if listen == "" {
+		return "in-process only"
+	}
+	return ns.ClientURL()
+}

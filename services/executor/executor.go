@@ -1,0 +1,558 @@
+// Package executor pulls jobs from the JOBS work queue and runs each one in
+// fresh sandbox containers, publishing status events and the result to the
+// RESULTS stream. A job is acked only after its result is stored.
+package executor
+
+import (
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/services/executor/internal/catalog"
+	"github.com/airlockrun/airlock/services/executor/internal/runner"
+	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
+)
+
+// Config configures an executor.
+type Config struct {
+	// ID names this executor (node id); it labels its containers, so keep it
+	// stable across restarts of the same node for the reaper to work.
+	ID string
+	// Slots is how many jobs this node runs at once (default: number of cores).
+	Slots int
+	// MaxInFlight is the fleet-wide cap: MaxAckPending of the shared consumer.
+	MaxInFlight int
+	// AckWait is how long a job may go without a heartbeat before it is
+	// delivered again; running jobs send InProgress every AckWait/3.
+	AckWait time.Duration
+	// MaxAttempts is how often a job is tried before it ends as internal_error.
+	MaxAttempts int
+	Topology    contracts.Topology
+	Policy      contracts.Policy
+	// CatalogPath overrides the built-in language catalog.
+	CatalogPath string
+	// Languages limits the served languages (empty: every language whose image exists).
+	Languages []string
+	// InitPath is the static binary mounted into sandboxes as their init
+	// (default: this executable).
+	InitPath string
+	// Runtime is the OCI runtime for sandboxes ("" = engine default, "runsc" = gVisor).
+	Runtime string
+	// WorkDirMB sizes each sandbox's /work tmpfs.
+	WorkDirMB int64
+	// ShutdownTimeout is how long in-flight jobs may finish after a stop
+	// request before they are handed back (Nak) to another executor.
+	ShutdownTimeout time.Duration
+	// HeartbeatInterval is how often the executor announces itself.
+	HeartbeatInterval time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		ID:                sanitizeID(host),
+		Slots:             runtime.NumCPU(),
+		MaxInFlight:       256,
+		AckWait:           30 * time.Second,
+		MaxAttempts:       3,
+		Topology:          contracts.DefaultTopology(),
+		Policy:            contracts.DefaultPolicy(),
+		WorkDirMB:         128,
+		ShutdownTimeout:   60 * time.Second,
+		HeartbeatInterval: 5 * time.Second,
+	}
+}
+
+var idCleanRE = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+
+func sanitizeID(s string) string {
+	s = idCleanRE.ReplaceAllString(s, "-")
+	if s == "" {
+		s = "executor"
+	}
+	return s
+}
+
+type served struct {
+	lang    *catalog.Language
+	runtime contracts.Runtime
+}
+
+type executor struct {
+	cfg       Config
+	log       *slog.Logger
+	js        jetstream.JetStream
+	runner    *runner.Runner
+	validator *contracts.Validator
+	langs     []served
+	busy      atomic.Int32
+	started   time.Time
+	problem   atomic.Pointer[string]
+}
+
+// Run serves jobs until ctx is cancelled, then stops fetching, lets in-flight
+// jobs finish within ShutdownTimeout (handing back the rest) and returns.
+func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
+	if cfg.Slots < 1 || cfg.MaxAttempts < 1 || cfg.AckWait < time.Second || cfg.ID == "" {
+		return errors.New("executor config: slots, max attempts, ack wait (>= 1s) and id are required")
+	}
+	cfg.ID = sanitizeID(cfg.ID)
+	if cfg.InitPath == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find own executable for the sandbox init: %w", err)
+		}
+		cfg.InitPath = self
+	}
+	if err := checkStatic(cfg.InitPath); err != nil {
+		return err
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	if err := preflight(ctx, cli, cfg); err != nil {
+		return err
+	}
+	sb := sandbox.NewRunner(cli, sandbox.Options{
+		ExecutorID: cfg.ID, InitPath: cfg.InitPath, Runtime: cfg.Runtime, WorkDirBytes: cfg.WorkDirMB << 20,
+	}, log)
+	defer sb.Wait()
+	if n, err := sb.Reap(ctx); err != nil {
+		return fmt.Errorf("remove leftover sandboxes: %w", err)
+	} else if n > 0 {
+		log.Info("removed leftover sandbox containers", "count", n)
+	}
+
+	cat, err := catalog.Load(cfg.CatalogPath)
+	if err != nil {
+		return err
+	}
+	langs, err := detect(ctx, cli, sb, cat, cfg.Languages, log)
+	if err != nil {
+		return err
+	}
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := cfg.Topology.Ensure(ctx, js); err != nil {
+		return err
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, contracts.JobsStream, jetstream.ConsumerConfig{
+		Durable:       contracts.ExecutorConsumer,
+		Description:   "Airlock executors (shared; MaxAckPending is the fleet-wide cap)",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxAckPending: cfg.MaxInFlight,
+		// One delivery more than the attempts: the extra one only records
+		// the internal_error and terminates the job.
+		MaxDeliver:    cfg.MaxAttempts + 1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer: %w", err)
+	}
+	kv, err := js.KeyValue(ctx, contracts.ExecutorsBucket)
+	if err != nil {
+		return fmt.Errorf("executors bucket: %w", err)
+	}
+
+	e := &executor{
+		cfg: cfg, log: log, js: js, runner: runner.New(sb),
+		validator: contracts.NewValidator(cfg.Policy), langs: langs, started: time.Now().UTC(),
+	}
+	names := make([]string, 0, len(langs))
+	for _, l := range langs {
+		names = append(names, l.runtime.Language+" "+l.runtime.Version)
+	}
+	log.Info("executor ready", "id", cfg.ID, "slots", cfg.Slots, "languages", strings.Join(names, ", "))
+
+	// Jobs run on a context that outlives ctx by ShutdownTimeout.
+	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); e.heartbeat(ctx, kv) }()
+
+	var wg sync.WaitGroup
+	for i := 0; i < cfg.Slots; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.slot(ctx, jobCtx, cons)
+		}()
+	}
+	<-ctx.Done()
+	log.Info("executor stopping: no new jobs", "in_flight", e.busy.Load(), "timeout", cfg.ShutdownTimeout)
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(cfg.ShutdownTimeout):
+		log.Warn("shutdown timeout: handing running jobs back")
+		cancelJobs()
+		<-finished
+	}
+	<-hbDone
+	delCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = kv.Delete(delCtx, cfg.ID)
+	return nil
+}
+
+// slot fetches one job at a time: it holds the slot before it asks, so no
+// job waits in a local buffer while its AckWait runs out.
+func (e *executor) slot(ctx, jobCtx context.Context, cons jetstream.Consumer) {
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		msgs, err := cons.Fetch(1, jetstream.FetchContext(fctx))
+		if err != nil {
+			cancel()
+			if ctx.Err() == nil {
+				e.log.Warn("fetch job", "err", err)
+				time.Sleep(time.Second)
+			}
+			continue
+		}
+		for msg := range msgs.Messages() {
+			e.busy.Add(1)
+			e.handle(jobCtx, msg)
+			e.busy.Add(-1)
+		}
+		cancel()
+	}
+}
+
+func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		e.log.Error("job without metadata", "err", err)
+		_ = msg.Term()
+		return
+	}
+	var job contracts.Job
+	if err := json.Unmarshal(msg.Data(), &job); err != nil || !contracts.ValidID(job.ID) {
+		e.log.Error("undecodable job: terminated", "subject", msg.Subject(), "err", err)
+		_ = msg.TermWithReason("undecodable job")
+		return
+	}
+	log := e.log.With("id", job.ID, "attempt", meta.NumDelivered)
+	if job.CreatedAt.IsZero() {
+		job.CreatedAt = meta.Timestamp.UTC()
+	}
+	exec := contracts.Execution{
+		ID: job.ID, Language: job.Request.Language, Version: job.Request.Version,
+		Executor: e.cfg.ID, Attempt: int(meta.NumDelivered), CreatedAt: job.CreatedAt,
+	}
+	if int(meta.NumDelivered) > e.cfg.MaxAttempts {
+		log.Error("job failed on every attempt: giving up")
+		e.finish(ctx, msg, log, fail(exec, fmt.Sprintf("the job failed on all %d attempts (execution %s)", e.cfg.MaxAttempts, job.ID)))
+		return
+	}
+	// Never trust the job: validate again and clamp limits to our maximums.
+	req := job.Request
+	if verr := e.validator.Request(&req); verr != nil {
+		e.finish(ctx, msg, log, fail(exec, "invalid job: "+verr.Error()))
+		return
+	}
+	lang, rt := e.find(req.Language, req.Version)
+	if lang == nil {
+		e.finish(ctx, msg, log, fail(exec, fmt.Sprintf("language %q (version %q) is not served by executor %s", req.Language, req.Version, e.cfg.ID)))
+		return
+	}
+	limits := clamp(req.Limits, rt)
+	exec.Language, exec.Version, exec.Limits = rt.Language, rt.Version, &limits
+
+	started := time.Now().UTC()
+	running := exec
+	running.Status, running.StartedAt = contracts.StatusRunning, &started
+	e.publish(ctx, running, fmt.Sprintf("%s:running:%d", job.ID, meta.NumDelivered))
+
+	stopBeat := e.keepAlive(msg)
+	res, err := e.runner.Execute(ctx, job.ID, req, lang, limits)
+	stopBeat()
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Warn("job interrupted by shutdown: handed back")
+			_ = msg.Nak()
+			return
+		}
+		log.Error("execution failed", "err", err)
+		if int(meta.NumDelivered) < e.cfg.MaxAttempts && !errors.Is(err, runner.ErrSandbox) {
+			_ = msg.NakWithDelay(2 * time.Second)
+			return
+		}
+		e.finish(ctx, msg, log, fail(exec, fmt.Sprintf("the sandbox failed (execution %s): %s", job.ID, short(err))))
+		return
+	}
+	done := time.Now().UTC()
+	exec.Status, exec.Verdict = contracts.StatusCompleted, res.Verdict
+	exec.Compile, exec.Run = res.Compile, res.Run
+	exec.StartedAt, exec.FinishedAt = &started, &done
+	e.finish(ctx, msg, log, exec)
+	log.Info("execution completed", "language", exec.Language, "verdict", exec.Verdict, "ms", done.Sub(started).Milliseconds())
+}
+
+func short(err error) string {
+	s := err.Error()
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+func fail(exec contracts.Execution, msg string) contracts.Execution {
+	now := time.Now().UTC()
+	exec.Status, exec.Verdict, exec.Message = contracts.StatusCompleted, contracts.VerdictInternalError, msg
+	exec.FinishedAt = &now
+	return exec
+}
+
+// finish stores the terminal result in RESULTS, then acks (or terminates) the
+// job. If the result cannot be stored the job is handed back.
+func (e *executor) finish(ctx context.Context, msg jetstream.Msg, log *slog.Logger, exec contracts.Execution) {
+	msgID := exec.ID + ":completed"
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = e.publishErr(ctx, exec, msgID); err == nil {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 500 * time.Millisecond)
+	}
+	if err != nil {
+		log.Error("store result: handing the job back", "err", err)
+		_ = msg.NakWithDelay(2 * time.Second)
+		return
+	}
+	if exec.Verdict == contracts.VerdictInternalError {
+		_ = msg.TermWithReason(exec.Message)
+		return
+	}
+	ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := msg.DoubleAck(ackCtx); err != nil {
+		log.Warn("ack job (the result is stored; a redelivery will be deduplicated)", "err", err)
+	}
+}
+
+func (e *executor) publishErr(ctx context.Context, exec contracts.Execution, msgID string) error {
+	data, err := json.Marshal(exec)
+	if err != nil {
+		return fmt.Errorf("encode execution: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_, err = e.js.Publish(pctx, e.cfg.Topology.EventSubject(exec.ID), data, jetstream.WithMsgID(msgID))
+	return err
+}
+
+func (e *executor) publish(ctx context.Context, exec contracts.Execution, msgID string) {
+	if err := e.publishErr(ctx, exec, msgID); err != nil {
+		e.log.Warn("publish status", "id", exec.ID, "status", exec.Status, "err", err)
+	}
+}
+
+// keepAlive tells the server the job is still being worked on, every third
+// of AckWait, until the returned function is called.
+func (e *executor) keepAlive(msg jetstream.Msg) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(e.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}
+
+func (e *executor) find(language, version string) (*catalog.Language, contracts.Runtime) {
+	rts := make([]contracts.Runtime, len(e.langs))
+	for i, l := range e.langs {
+		rts[i] = l.runtime
+	}
+	rt, verr := contracts.FindRuntime(rts, language, version)
+	if verr != nil {
+		return nil, contracts.Runtime{}
+	}
+	for _, l := range e.langs {
+		if l.runtime.Language == rt.Language && l.runtime.Version == rt.Version {
+			return l.lang, l.runtime
+		}
+	}
+	return nil, contracts.Runtime{}
+}
+
+// clamp resolves limits against the runtime, lowering anything above the
+// maximum to the maximum (the gateway already rejected such requests; a job
+// published straight onto NATS is clamped, not trusted).
+func clamp(req contracts.Limits, rt contracts.Runtime) contracts.LimitSet {
+	m := rt.Maximums
+	lim := func(v, mx int64) int64 {
+		if v < 0 {
+			return 0
+		}
+		return min(v, mx)
+	}
+	req = contracts.Limits{
+		CPUTimeMS: lim(req.CPUTimeMS, m.CPUTimeMS), WallTimeMS: lim(req.WallTimeMS, m.WallTimeMS),
+		MemoryMB: lim(req.MemoryMB, m.MemoryMB), Processes: lim(req.Processes, m.Processes),
+		OutputBytes:      lim(req.OutputBytes, m.OutputBytes),
+		CompileCPUTimeMS: lim(req.CompileCPUTimeMS, m.CompileCPUTimeMS), CompileWallTimeMS: lim(req.CompileWallTimeMS, m.CompileWallTimeMS),
+		CompileMemoryMB: lim(req.CompileMemoryMB, m.CompileMemoryMB),
+	}
+	out, _ := contracts.ResolveLimits(req, rt) // cannot fail: everything is within the maximums
+	return out
+}
+
+func (e *executor) heartbeat(ctx context.Context, kv jetstream.KeyValue) {
+	t := time.NewTicker(e.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		info := contracts.ExecutorInfo{
+			ID: e.cfg.ID, Slots: e.cfg.Slots, Busy: int(e.busy.Load()),
+			StartedAt: e.started, UpdatedAt: time.Now().UTC(),
+		}
+		for _, l := range e.langs {
+			info.Runtimes = append(info.Runtimes, l.runtime)
+		}
+		if p := e.problem.Load(); p != nil {
+			info.Problem = *p
+		}
+		data, _ := json.Marshal(info)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if _, err := kv.Put(pctx, e.cfg.ID, data); err != nil && ctx.Err() == nil {
+			e.log.Warn("heartbeat", "err", err)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// checkStatic refuses an init binary that needs a dynamic loader: it would
+// not start inside images with another libc.
+func checkStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("sandbox init %s: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("sandbox init %s is dynamically linked; build airlock with CGO_ENABLED=0", path)
+		}
+	}
+	return nil
+}
+
+// preflight refuses to start on an engine that cannot enforce the sandbox.
+func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	info, err := cli.Info(pctx)
+	if err != nil {
+		return fmt.Errorf("docker engine does not answer (is dockerd running? scripts/docker-up.sh starts one): %w", err)
+	}
+	var missing []string
+	if !info.MemoryLimit {
+		missing = append(missing, "memory limit (enable the memory cgroup)")
+	}
+	if !info.SwapLimit {
+		missing = append(missing, "swap limit (boot with swapaccount=1 or use cgroup v2)")
+	}
+	if !info.PidsLimit {
+		missing = append(missing, "pids limit (enable the pids cgroup)")
+	}
+	if !info.CPUCfsQuota {
+		missing = append(missing, "CPU quota (CFS)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("docker engine cannot enforce: %s", strings.Join(missing, "; "))
+	}
+	if cfg.Runtime != "" {
+		if _, ok := info.Runtimes[cfg.Runtime]; !ok {
+			return fmt.Errorf("runtime %q is not registered with the docker engine (add it to daemon.json)", cfg.Runtime)
+		}
+	}
+	return nil
+}
+
+var versionRE = regexp.MustCompile(`\d+(\.\d+)+`)
+
+// detect finds the languages whose image exists and reads each toolchain's
+// version by running its version command in a sandbox.
+func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *catalog.Catalog, only []string, log *slog.Logger) ([]served, error) {
+	var out []served
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	var missing []string
+	for _, l := range cat.Languages {
+		if len(only) > 0 && !slices.Contains(only, l.Name) {
+			continue
+		}
+		if _, err := cli.ImageInspect(ctx, l.Image); err != nil {
+			missing = append(missing, l.Name+" ("+l.Image+")")
+			continue
+		}
+		wg.Add(1)
+		go func(l *catalog.Language) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			o, err := sb.Run(ctx, sandbox.Spec{
+				JobID: "version-" + l.Name, Stage: "version", Image: l.Image, Argv: l.Version, Env: l.FullEnv,
+				CPUTime: 10 * time.Second, WallTime: 20 * time.Second, MemoryBytes: 512 << 20, Processes: 64, OutputBytes: 64 << 10,
+			})
+			text := string(o.Stdout) + string(o.Stderr)
+			v := versionRE.FindString(text)
+			if err != nil || o.ExitCode != 0 || v == "" {
+				log.Error("language disabled: version command failed", "language", l.Name, "err", err, "exit", o.ExitCode, "output", strings.TrimSpace(text))
+				return
+			}
+			mu.Lock()
+			out = append(out, served{lang: l, runtime: l.Runtime(v)})
+			mu.Unlock()
+		}(l)
+	}
+	wg.Wait()
+	if len(missing) > 0 {
+		log.Warn("languages without an image are not served; build them with deploy/images/build.sh", "languages", strings.Join(missing, ", "))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no language can be served: no image found or every version check failed (run deploy/images/build.sh)")
+	}
+	slices.SortFunc(out, func(a, b served) int { return strings.Compare(a.runtime.Language, b.runtime.Language) })
+	return out, nil
+}

@@ -1,0 +1,164 @@
+// Package runner turns one execution request into stages: it compiles once
+// (for compiled languages) and runs the build in a fresh sandbox, and maps
+// what the sandbox measured to verdicts.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/services/executor/internal/catalog"
+	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
+)
+
+// Sandbox runs one stage; *sandbox.Runner is the real one.
+type Sandbox interface {
+	// Run runs the stage to completion. It returns an error only for
+	// infrastructure faults; the program's failures are in the Outcome.
+	Run(ctx context.Context, spec sandbox.Spec) (sandbox.Outcome, error)
+}
+
+var _ Sandbox = (*sandbox.Runner)(nil)
+
+// ErrSandbox marks a fault of the sandbox itself (image, init, engine): the
+// execution becomes internal_error, never a verdict against the program.
+var ErrSandbox = errors.New("sandbox fault")
+
+// Runner executes requests.
+type Runner struct {
+	sb Sandbox
+	// ArtifactMax bounds what a compile stage may hand to the run stage.
+	ArtifactMax int64
+}
+
+// New returns a Runner over sb.
+func New(sb Sandbox) *Runner { return &Runner{sb: sb, ArtifactMax: 64 << 20} }
+
+// Result is the outcome of an execution.
+type Result struct {
+	Verdict contracts.Verdict
+	Compile *contracts.Stage
+	Run     *contracts.Stage
+}
+
+// Execute compiles (if needed) and runs req. limits must already be resolved
+// and clamped.
+func (r *Runner) Execute(ctx context.Context, id string, req contracts.ExecutionRequest, lang *catalog.Language, limits contracts.LimitSet) (Result, error) {
+	names := make([]string, 0, len(req.Files))
+	contents := make(map[string][]byte, len(req.Files))
+	for _, f := range req.Files {
+		data, err := contracts.DecodeFile(f)
+		if err != nil {
+			return Result{}, fmt.Errorf("decode %s: %w", f.Name, err)
+		}
+		names = append(names, f.Name)
+		contents[f.Name] = data
+	}
+	files, err := sandbox.TarFiles(contents, names)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	if lang.Compiled() {
+		spec := sandbox.Spec{
+			JobID: id, Stage: "compile", Image: lang.Image,
+			Argv: lang.Expand(lang.Compile, names), Env: lang.FullEnv, Files: files,
+			CPUTime:     ms(limits.CompileCPUTimeMS),
+			WallTime:    ms(limits.CompileWallTimeMS),
+			MemoryBytes: limits.CompileMemoryMB << 20,
+			Processes:   max(limits.Processes, 128),
+			OutputBytes: limits.OutputBytes,
+			Collect:     true, CollectMax: r.ArtifactMax,
+		}
+		out, err := r.sb.Run(ctx, spec)
+		if err != nil {
+			return Result{}, err
+		}
+		st := stage(out, spec)
+		switch {
+		case out.InitError != "" && out.ExitCode != 0:
+			// The compiler could not be started: the image is broken.
+			return Result{}, fmt.Errorf("%w: compile: %s", ErrSandbox, out.InitError)
+		case out.InitError != "":
+			// The build ran but its output could not be collected (too big).
+			st.Stderr += "\n" + out.InitError
+			st.Verdict = contracts.VerdictCompileError
+		case st.Verdict == contracts.VerdictRuntimeError:
+			st.Verdict = contracts.VerdictCompileError
+		}
+		res.Compile = &st
+		if st.Verdict != contracts.VerdictAccepted {
+			res.Verdict = contracts.VerdictCompileError
+			return res, nil
+		}
+		files = out.Artifacts
+	}
+	spec := sandbox.Spec{
+		JobID: id, Stage: "run", Image: lang.Image,
+		Argv: append(lang.Expand(lang.Run, names), req.Args...), Env: lang.FullEnv,
+		Files: files, Stdin: []byte(req.Stdin),
+		CPUTime:     ms(limits.CPUTimeMS),
+		WallTime:    ms(limits.WallTimeMS),
+		MemoryBytes: limits.MemoryMB << 20,
+		Processes:   limits.Processes,
+		OutputBytes: limits.OutputBytes,
+	}
+	out, err := r.sb.Run(ctx, spec)
+	if err != nil {
+		return Result{}, err
+	}
+	if out.InitError != "" {
+		return Result{}, fmt.Errorf("%w: run: %s", ErrSandbox, out.InitError)
+	}
+	st := stage(out, spec)
+	res.Run = &st
+	res.Verdict = st.Verdict
+	return res, nil
+}
+
+func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+
+func stage(o sandbox.Outcome, spec sandbox.Spec) contracts.Stage {
+	st := contracts.Stage{
+		Stdout:     string(o.Stdout),
+		Stderr:     string(o.Stderr),
+		ExitCode:   o.ExitCode,
+		CPUTimeMS:  o.CPUTime.Milliseconds(),
+		WallTimeMS: o.WallTime.Milliseconds(),
+		MemoryKB:   o.MemoryPeakBytes / 1024,
+		Truncated:  o.OutputExceeded,
+		Verdict:    Verdict(o, spec.CPUTime),
+	}
+	if o.Signal != 0 {
+		st.Signal = unix.SignalName(unix.Signal(o.Signal))
+		if st.Signal == "" {
+			st.Signal = fmt.Sprintf("SIG%d", o.Signal)
+		}
+	}
+	return st
+}
+
+// Verdict maps a measured outcome to a verdict. Every input comes from a
+// trusted source: the output cap and the wall timer are the executor's, OOM
+// kills and CPU time are the kernel's (cgroup), and the exit status is the
+// init's report of wait4. Nothing the program printed is consulted.
+func Verdict(o sandbox.Outcome, cpuLimit time.Duration) contracts.Verdict {
+	switch {
+	case o.OutputExceeded:
+		return contracts.VerdictOutputLimitExceeded
+	case o.OOMKilled:
+		return contracts.VerdictMemoryLimitExceeded
+	case o.TimedOut:
+		return contracts.VerdictTimeLimitExceeded
+	case o.CPUTime > cpuLimit || o.Signal == int(unix.SIGXCPU):
+		return contracts.VerdictTimeLimitExceeded
+	case o.Signal != 0 || o.ExitCode != 0:
+		return contracts.VerdictRuntimeError
+	}
+	return contracts.VerdictAccepted
+}

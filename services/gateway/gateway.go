@@ -1,0 +1,181 @@
+// Package gateway is Airlock's HTTP front door. It validates submissions,
+// queues them as jobs on the JOBS stream, and answers with the state of
+// executions from the executions bucket (waiting for them when asked).
+// It talks to executors and the results service only through NATS.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/services/gateway/internal/api"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config configures the gateway. Zero fields take the values of DefaultConfig.
+type Config struct {
+	// Listen is the TCP address to serve on (default "127.0.0.1:8080").
+	Listen string
+	// Listener, when set, is served instead of listening on Listen. Run
+	// takes ownership of it and closes it.
+	Listener net.Listener
+	// Topology names and shapes the JetStream objects (default contracts.DefaultTopology;
+	// zero fields of a partial topology take the default's values).
+	Topology contracts.Topology
+	// Policy bounds requests (default contracts.DefaultPolicy; zero fields
+	// take the default's values).
+	Policy contracts.Policy
+	// MaxBodyBytes bounds a request body (default 16 MiB).
+	MaxBodyBytes int64
+	// WaitTimeout is how long ?wait=true waits without ?timeout= (default 30s).
+	WaitTimeout time.Duration
+	// MaxWaitTimeout caps ?timeout= (default 5m).
+	MaxWaitTimeout time.Duration
+	// ShutdownTimeout is how long in-flight requests may take to finish once
+	// Run's context is cancelled (default 30s).
+	ShutdownTimeout time.Duration
+	// ExecutorCacheTTL is how long the list of live executors is reused
+	// between requests (default 1s; negative: never reused).
+	ExecutorCacheTTL time.Duration
+	// OnReady, when set, is called with the bound address once serving.
+	OnReady func(addr string)
+}
+
+// DefaultConfig returns the default configuration.
+func DefaultConfig() Config {
+	return Config{
+		Listen:           "127.0.0.1:8080",
+		Topology:         contracts.DefaultTopology(),
+		Policy:           contracts.DefaultPolicy(),
+		MaxBodyBytes:     16 << 20,
+		WaitTimeout:      30 * time.Second,
+		MaxWaitTimeout:   5 * time.Minute,
+		ShutdownTimeout:  30 * time.Second,
+		ExecutorCacheTTL: time.Second,
+	}
+}
+
+// withDefaults fills every zero field from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	setDefault(&c.Listen, d.Listen)
+	setDefault(&c.Topology.Prefix, d.Topology.Prefix)
+	setDefault(&c.Topology.QueueMax, d.Topology.QueueMax)
+	setDefault(&c.Topology.DuplicateWindow, d.Topology.DuplicateWindow)
+	setDefault(&c.Topology.ResultTTL, d.Topology.ResultTTL)
+	setDefault(&c.Topology.HeartbeatTTL, d.Topology.HeartbeatTTL)
+	setDefault(&c.Topology.Replicas, d.Topology.Replicas)
+	setDefault(&c.Policy.MaxFiles, d.Policy.MaxFiles)
+	setDefault(&c.Policy.MaxFileBytes, d.Policy.MaxFileBytes)
+	setDefault(&c.Policy.MaxSourceBytes, d.Policy.MaxSourceBytes)
+	setDefault(&c.Policy.MaxStdinBytes, d.Policy.MaxStdinBytes)
+	setDefault(&c.MaxBodyBytes, d.MaxBodyBytes)
+	setDefault(&c.MaxWaitTimeout, d.MaxWaitTimeout)
+	setDefault(&c.WaitTimeout, d.WaitTimeout)
+	setDefault(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setDefault(&c.ExecutorCacheTTL, d.ExecutorCacheTTL)
+	c.WaitTimeout = min(c.WaitTimeout, c.MaxWaitTimeout)
+	return c
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// Run creates the JetStream objects that do not exist yet, applies the JOBS
+// stream settings (the gateway owns them), and serves the HTTP API until ctx
+// is cancelled. It then stops accepting connections, answers long polls with
+// the state known so far, and lets in-flight requests finish within
+// ShutdownTimeout. It returns nil after a clean shutdown.
+func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Listener != nil {
+		// Run owns the listener: close it if serving never starts.
+		defer func() {
+			if err != nil {
+				_ = cfg.Listener.Close()
+			}
+		}()
+	}
+	if nc == nil {
+		return errors.New("gateway: no NATS connection")
+	}
+	cfg = cfg.withDefaults()
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := cfg.Topology.Ensure(ctx, js); err != nil {
+		return fmt.Errorf("ensure topology: %w", err)
+	}
+	if err := cfg.Topology.ApplyJobs(ctx, js); err != nil {
+		return fmt.Errorf("apply jobs stream settings: %w", err)
+	}
+	a, err := api.New(ctx, nc, js, api.Options{
+		Topology:         cfg.Topology,
+		Policy:           cfg.Policy,
+		MaxBodyBytes:     cfg.MaxBodyBytes,
+		WaitTimeout:      cfg.WaitTimeout,
+		MaxWaitTimeout:   cfg.MaxWaitTimeout,
+		ExecutorCacheTTL: cfg.ExecutorCacheTTL,
+		Log:              log,
+	})
+	if err != nil {
+		return fmt.Errorf("gateway api: %w", err)
+	}
+
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// A response may legitimately take as long as the longest wait.
+		WriteTimeout:   cfg.MaxWaitTimeout + time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+	log.Info("gateway listening", "addr", addr)
+	if cfg.OnReady != nil {
+		cfg.OnReady(addr)
+	}
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("gateway shutting down")
+	a.Shutdown()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		<-served
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve http: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+// Package api provides the gateway's HTTP API: submitting executions onto the
+// JOBS stream, reading and long-polling their state from the executions
+// bucket, listing the runtimes of the live executors, and health checks.
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// natsTimeout bounds every single NATS round trip made for a request, so that
+// a slow or disconnected server turns into a 503 rather than a hang.
+const natsTimeout = 5 * time.Second
+
+// bodyReadTimeout bounds how long a client may take to send a request body.
+const bodyReadTimeout = time.Minute
+
+// Options configure the API. Zero durations and sizes must be filled by the
+// caller (the gateway package applies its defaults).
+type Options struct {
+	Topology contracts.Topology
+	Policy   contracts.Policy
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes int64
+	// WaitTimeout is how long ?wait=true waits without ?timeout=.
+	WaitTimeout time.Duration
+	// MaxWaitTimeout caps ?timeout=.
+	MaxWaitTimeout time.Duration
+	// ExecutorCacheTTL is how long a non-empty list of live executors is
+	// reused; zero or negative reads the executors bucket on every request.
+	ExecutorCacheTTL time.Duration
+	// Log receives request logs (debug) and problems.
+	Log *slog.Logger
+}
+
+// API serves the gateway's HTTP endpoints. Create it with New.
+type API struct {
+	opts       Options
+	log        *slog.Logger
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	executions jetstream.KeyValue
+	results    jetstream.Stream
+	validator  *contracts.Validator
+	fleet      *fleet
+
+	stopOnce sync.Once
+	stopping chan struct{}
+}
+
+// New builds the API. The streams and buckets of opts.Topology must exist
+// (see contracts.Topology.Ensure).
+func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Options) (*API, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	executions, err := js.KeyValue(ctx, contracts.ExecutionsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", contracts.ExecutionsBucket, err)
+	}
+	executors, err := js.KeyValue(ctx, contracts.ExecutorsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", contracts.ExecutorsBucket, err)
+	}
+	results, err := js.Stream(ctx, contracts.ResultsStream)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", contracts.ResultsStream, err)
+	}
+	return &API{
+		opts:       opts,
+		log:        opts.Log,
+		nc:         nc,
+		js:         js,
+		executions: executions,
+		results:    results,
+		validator:  contracts.NewValidator(opts.Policy),
+		fleet:      &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, log: opts.Log},
+		stopping:   make(chan struct{}),
+	}, nil
+}
+
+// Shutdown makes every request that is waiting for an execution answer at
+// once with the state known so far, so that a graceful server shutdown does
+// not sit out long polls. It is safe to call more than once.
+func (a *API) Shutdown() {
+	a.stopOnce.Do(func() { close(a.stopping) })
+}
+
+// Handler returns the HTTP handler of every endpoint, wrapped in panic
+// recovery and request logging.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/executions", a.handleSubmit(false))
+	mux.HandleFunc("/v1/executions", methodNotAllowed("POST"))
+	mux.HandleFunc("POST /v1/execute", a.handleSubmit(true))
+	mux.HandleFunc("/v1/execute", methodNotAllowed("POST"))
+	mux.HandleFunc("GET /v1/executions/{id}", a.handleGet)
+	mux.HandleFunc("/v1/executions/{id}", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /v1/runtimes", a.handleRuntimes)
+	mux.HandleFunc("/v1/runtimes", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /healthz", a.handleHealth)
+	mux.HandleFunc("/healthz", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /readyz", a.handleReady)
+	mux.HandleFunc("/readyz", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "", fmt.Sprintf("no such endpoint: %s", r.URL.Path))
+	})
+	return instrument(a.log, mux)
+}

@@ -1,0 +1,332 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// queueFullRetryAfter is the Retry-After (seconds) of a 429 queue_full.
+const queueFullRetryAfter = "2"
+
+// handleSubmit serves POST /v1/executions and, with forceWait, POST /v1/execute.
+func (a *API) handleSubmit(forceWait bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if herr := checkContentType(r); herr != nil {
+			herr.write(w)
+			return
+		}
+		wait, timeout, herr := waitParams(r.URL.Query(), forceWait, a.opts.WaitTimeout, a.opts.MaxWaitTimeout)
+		if herr != nil {
+			herr.write(w)
+			return
+		}
+		id, herr := executionID(r.Header)
+		if herr != nil {
+			herr.write(w)
+			return
+		}
+		req, herr := a.readBody(w, r)
+		if herr != nil {
+			herr.write(w)
+			return
+		}
+		if ve := a.validator.Request(req); ve != nil {
+			writeValidation(w, ve)
+			return
+		}
+		infos, err := a.fleet.executors(r.Context())
+		if err != nil {
+			a.unavailable(w, r, "could not read the executors", err)
+			return
+		}
+		runtimes := liveRuntimes(infos)
+		if len(runtimes) == 0 {
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, contracts.CodeNoExecutor, "", "no executor is running")
+			return
+		}
+		rt, ve := contracts.FindRuntime(runtimes, req.Language, req.Version)
+		if ve != nil {
+			writeValidation(w, ve)
+			return
+		}
+		if _, ve := contracts.ResolveLimits(req.Limits, *rt); ve != nil {
+			writeValidation(w, ve)
+			return
+		}
+		req.Language, req.Version = rt.Language, rt.Version
+		now := time.Now().UTC()
+		data, err := json.Marshal(contracts.Job{ID: id, Request: *req, CreatedAt: now})
+		if err != nil {
+			panic(fmt.Sprintf("encode job: %v", err)) // a bug: a Job always encodes
+		}
+		if limit := a.nc.MaxPayload(); limit > 0 && int64(len(data)) > limit {
+			writeError(w, http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, "",
+				fmt.Sprintf("the job is %d bytes once encoded; the message bus accepts at most %d", len(data), limit))
+			return
+		}
+		if !a.nc.IsConnected() {
+			a.unavailable(w, r, "the job queue is unavailable", fmt.Errorf("nats connection is %s", a.nc.Status()))
+			return
+		}
+
+		// Watch before publishing: the watcher then sees every state the
+		// execution will ever have.
+		var watcher jetstream.KeyWatcher
+		if wait {
+			if watcher, err = a.executions.Watch(r.Context(), id); err != nil {
+				a.unavailable(w, r, "could not watch the execution", err)
+				return
+			}
+			defer func() { _ = watcher.Stop() }()
+		}
+
+		// Once the job is being published, finish even if the client leaves.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), natsTimeout)
+		defer cancel()
+		ack, err := a.js.Publish(pctx, a.opts.Topology.JobSubject(""), data,
+			jetstream.WithMsgID(id), jetstream.WithExpectStream(contracts.JobsStream))
+		switch {
+		case err == nil:
+		case contracts.IsQueueFull(err):
+			w.Header().Set("Retry-After", queueFullRetryAfter)
+			writeError(w, http.StatusTooManyRequests, contracts.CodeQueueFull, "",
+				"the job queue is full; retry later")
+			return
+		case errors.Is(err, nats.ErrMaxPayload):
+			writeError(w, http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, "",
+				"the job is larger than the message bus accepts")
+			return
+		default:
+			a.unavailable(w, r, "the job queue is unavailable", err)
+			return
+		}
+		if ack.Duplicate {
+			a.log.Debug("duplicate submission", "id", id)
+		} else {
+			a.log.Debug("job queued", "id", id, "language", rt.Language, "version", rt.Version, "seq", ack.Sequence)
+			a.publishQueued(pctx, contracts.Execution{ID: id, Status: contracts.StatusQueued,
+				Language: rt.Language, Version: rt.Version, CreatedAt: now})
+		}
+
+		w.Header().Set("Location", "/v1/executions/"+id)
+		if !wait {
+			writeJSON(w, http.StatusAccepted, contracts.Accepted{ID: id, Status: contracts.StatusQueued})
+			return
+		}
+		a.respondAwait(w, r, watcher, id, timeout, false)
+	}
+}
+
+// readBody reads and decodes the request body within MaxBodyBytes and the
+// body read timeout.
+func (a *API) readBody(w http.ResponseWriter, r *http.Request) (*contracts.ExecutionRequest, *httpError) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)); err == nil {
+		// Clear it afterwards: the connection is also read in the background
+		// to notice a client that leaves during a long wait.
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
+	return decodeRequest(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
+}
+
+// publishQueued publishes the queued event of a new execution. The job is
+// already durably queued, so a failure is only logged.
+func (a *API) publishQueued(ctx context.Context, ev contracts.Execution) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		a.log.Error("encode queued event", "id", ev.ID, "err", err)
+		return
+	}
+	if _, err := a.js.Publish(ctx, a.opts.Topology.EventSubject(ev.ID), data,
+		jetstream.WithMsgID(ev.ID+":queued"), jetstream.WithExpectStream(contracts.ResultsStream)); err != nil {
+		a.log.Warn("could not publish the queued event", "id", ev.ID, "err", err)
+	}
+}
+
+// handleGet serves GET /v1/executions/{id}, with ?wait=true as a long poll.
+func (a *API) handleGet(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !contracts.ValidID(id) {
+		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no execution with this id")
+		return
+	}
+	wait, timeout, herr := waitParams(r.URL.Query(), false, a.opts.WaitTimeout, a.opts.MaxWaitTimeout)
+	if herr != nil {
+		herr.write(w)
+		return
+	}
+	if wait {
+		watcher, err := a.executions.Watch(r.Context(), id)
+		if err != nil {
+			a.unavailable(w, r, "could not watch the execution", err)
+			return
+		}
+		defer func() { _ = watcher.Stop() }()
+		a.respondAwait(w, r, watcher, id, timeout, true)
+		return
+	}
+	exec, err := a.lookup(r.Context(), id)
+	if err != nil {
+		a.unavailable(w, r, "could not read the execution", err)
+		return
+	}
+	if exec == nil {
+		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no execution with this id")
+		return
+	}
+	writeJSON(w, http.StatusOK, exec)
+}
+
+// lookup finds an execution in the executions bucket or, before the results
+// service has stored it, as the last event on the RESULTS stream. It returns
+// nil when neither knows the id.
+func (a *API) lookup(ctx context.Context, id string) (*contracts.Execution, error) {
+	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
+	defer cancel()
+	entry, err := a.executions.Get(ctx, id)
+	switch {
+	case err == nil:
+		if exec := a.decodeExecution(id, entry.Value()); exec != nil {
+			return exec, nil
+		}
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, fmt.Errorf("get execution %s: %w", id, err)
+	}
+	return a.lastEvent(ctx, id)
+}
+
+// lastEvent returns the last status event of an execution on the RESULTS
+// stream, or nil when there is none.
+func (a *API) lastEvent(ctx context.Context, id string) (*contracts.Execution, error) {
+	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
+	defer cancel()
+	msg, err := a.results.GetLastMsgForSubject(ctx, a.opts.Topology.EventSubject(id))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get last event of %s: %w", id, err)
+	}
+	return a.decodeExecution(id, msg.Data), nil
+}
+
+// decodeExecution decodes a stored Execution; an unreadable one is logged
+// and treated as absent.
+func (a *API) decodeExecution(id string, data []byte) *contracts.Execution {
+	var exec contracts.Execution
+	if err := json.Unmarshal(data, &exec); err != nil {
+		a.log.Warn("ignoring unreadable execution", "id", id, "err", err)
+		return nil
+	}
+	if exec.ID == "" {
+		exec.ID = id
+	}
+	return &exec
+}
+
+// waitOutcome is how a wait for an execution ended.
+type waitOutcome int
+
+const (
+	waitDone     waitOutcome = iota // the execution completed
+	waitTimeout                     // time ran out (or the server is stopping)
+	waitNotFound                    // the id was never seen
+	waitGone                        // the client went away
+	waitFailed                      // NATS failed
+)
+
+// await follows an execution through watcher until it completes, the timeout
+// passes, the client leaves or the server stops. It returns the latest state
+// seen. With mustExist, an id that neither the bucket nor the RESULTS stream
+// knows ends the wait at once with waitNotFound.
+func (a *API) await(ctx context.Context, watcher jetstream.KeyWatcher, id string, timeout time.Duration, mustExist bool) (*contracts.Execution, waitOutcome, error) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var latest *contracts.Execution
+	for {
+		select {
+		case e, ok := <-watcher.Updates():
+			if !ok {
+				return latest, waitTimeout, nil
+			}
+			if e == nil { // the current value (if any) has been delivered
+				if latest != nil || !mustExist {
+					continue
+				}
+				ev, err := a.lastEvent(ctx, id)
+				if err != nil {
+					return nil, waitFailed, err
+				}
+				if ev == nil {
+					return nil, waitNotFound, nil
+				}
+				latest = ev
+				if latest.Terminal() {
+					return latest, waitDone, nil
+				}
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			exec := a.decodeExecution(id, e.Value())
+			if exec == nil {
+				continue
+			}
+			if latest == nil || exec.Status.Rank() >= latest.Status.Rank() {
+				latest = exec
+			}
+			if latest.Terminal() {
+				return latest, waitDone, nil
+			}
+		case <-timer.C:
+			return latest, waitTimeout, nil
+		case <-a.stopping:
+			return latest, waitTimeout, nil
+		case <-ctx.Done():
+			return latest, waitGone, nil
+		}
+	}
+}
+
+// respondAwait waits for an execution and answers: 200 with the completed
+// execution, 202 with the latest known state on timeout, 404 for an unknown id.
+func (a *API) respondAwait(w http.ResponseWriter, r *http.Request, watcher jetstream.KeyWatcher, id string, timeout time.Duration, mustExist bool) {
+	exec, outcome, err := a.await(r.Context(), watcher, id, timeout, mustExist)
+	if outcome == waitTimeout && exec == nil {
+		// Nothing stored yet: the RESULTS stream may still know more (at
+		// least the queued event).
+		exec, err = a.lastEvent(r.Context(), id)
+		if err != nil {
+			outcome = waitFailed
+		}
+	}
+	switch outcome {
+	case waitDone:
+		writeJSON(w, http.StatusOK, exec)
+	case waitTimeout:
+		switch {
+		case exec != nil:
+			writeJSON(w, http.StatusAccepted, exec)
+		case mustExist:
+			writeError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no execution with this id")
+		default:
+			writeJSON(w, http.StatusAccepted, contracts.Accepted{ID: id, Status: contracts.StatusQueued})
+		}
+	case waitNotFound:
+		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no execution with this id")
+	case waitGone:
+		a.log.Debug("client went away while waiting", "id", id)
+	case waitFailed:
+		a.unavailable(w, r, "could not read the execution", err)
+	}
+}
