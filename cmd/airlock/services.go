@@ -110,9 +110,15 @@ func dev(ctx context.Context, cfg *config, log *slog.Logger, hooks *devHooks) er
 		run  func(context.Context, *nats.Conn, *slog.Logger) error
 	}
 	svcs := []svc{
-		{"results", func(ctx context.Context, nc *nats.Conn, l *slog.Logger) error { return results.Run(ctx, cfg.Results, nc, l) }},
-		{"executor", func(ctx context.Context, nc *nats.Conn, l *slog.Logger) error { return executor.Run(ctx, cfg.Executor, nc, l) }},
-		{"gateway", func(ctx context.Context, nc *nats.Conn, l *slog.Logger) error { return gateway.Run(ctx, cfg.Gateway, nc, l) }},
+		{"results", func(ctx context.Context, nc *nats.Conn, l *slog.Logger) error {
+			return results.Run(ctx, cfg.Results, nc, l)
+		}},
+		{"executor", func(ctx context.Context, nc *nats.Conn, l *slog.Logger) error {
+			return executor.Run(ctx, cfg.Executor, nc, l)
+		}},
+		{"gateway", func(ctx context.Context, nc *nats.Conn, l *slog.Logger) error {
+			return gateway.Run(ctx, cfg.Gateway, nc, l)
+		}},
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(svcs))

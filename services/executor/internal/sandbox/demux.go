@@ -107,6 +107,10 @@ func (c *collector) stderrFrame(r io.Reader, size int64) error {
 
 // stdoutFrame returns done=true when the record and artifact are complete.
 func (c *collector) stdoutFrame(r io.Reader, size int64) (bool, error) {
+	if c.exceeded {
+		_, err := io.CopyN(io.Discard, r, size)
+		return false, ignoreEOF(err)
+	}
 	if c.record == nil && c.markerAt < 0 {
 		// Still program output: look for the marker across frame boundaries.
 		start := max(c.stdout.Len()-len(c.marker)+1, 0)
@@ -118,6 +122,12 @@ func (c *collector) stdoutFrame(r io.Reader, size int64) (bool, error) {
 			c.tail.Write(c.stdout.Bytes()[at+len(c.marker):])
 			c.stdout.Truncate(at)
 			c.markerAt = at
+			if c.userBytes() > c.capBytes {
+				// Within a marker's length of the cap: still over it.
+				c.stdout.Truncate(int(max(c.capBytes-int64(c.stderr.Len()), 0)))
+				c.exceed()
+				return false, nil
+			}
 		} else if c.userBytes() > c.capBytes+int64(len(c.marker)) {
 			// Keep exactly the cap; the program is killed by the caller.
 			c.stdout.Truncate(int(max(c.capBytes-int64(c.stderr.Len()), 0)))
