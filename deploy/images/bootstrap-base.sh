@@ -41,7 +41,20 @@ mirror() {
   printf '%s' "$m"
 }
 
+# security_mirror: the host's debian-security URI, if it has one.
+security_mirror() {
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk '/^URIs:/ && $2 ~ /security/ {print $2; exit}' "$f"
+  done | head -n1
+  if [ -f /etc/apt/sources.list ]; then
+    awk '$1=="deb" && /security/ {for (i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list
+  fi | head -n1
+}
+
 MIRROR=${AIRLOCK_DEBIAN_MIRROR:-$(mirror)}
+SECURITY_MIRROR=${AIRLOCK_DEBIAN_SECURITY_MIRROR:-$(security_mirror | head -n1)}
 if [ -z "$MIRROR" ]; then
   log "cannot find a Debian mirror in the host's apt sources; set AIRLOCK_DEBIAN_MIRROR"
   exit 1
@@ -68,6 +81,9 @@ fi
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
        "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
 printf 'deb %s bookworm main\ndeb %s bookworm-updates main\n' "$MIRROR" "$MIRROR" > "$root/etc/apt/sources.list"
+if [ -n "$SECURITY_MIRROR" ]; then
+  printf 'deb %s bookworm-security main\n' "$SECURITY_MIRROR" >> "$root/etc/apt/sources.list"
+fi
 log "importing as $BASE"
 tar -C "$root" -c . | docker import --change 'CMD ["bash"]' - "$BASE" >/dev/null
 log "done: $(docker image inspect -f '{{.Size}}' "$BASE" | awk '{printf "%.0f MB", $1/1e6}')"
