@@ -93,7 +93,8 @@ type Execution struct {
 	Language string  `json:"language,omitempty"`
 	Version  string  `json:"version,omitempty"`
 	Verdict  Verdict `json:"verdict,omitempty"`
-	// Message explains an internal_error (never user output).
+	// Message explains an internal_error, or what the stages cannot show (a
+	// process limit reached). It never contains program output.
 	Message string `json:"message,omitempty"`
 	// Compile is present for compiled languages once compilation ran.
 	Compile *Stage `json:"compile,omitempty"`

@@ -306,7 +306,7 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	done := time.Now().UTC()
-	exec.Status, exec.Verdict = contracts.StatusCompleted, res.Verdict
+	exec.Status, exec.Verdict, exec.Message = contracts.StatusCompleted, res.Verdict, res.Message
 	exec.Compile, exec.Run = res.Compile, res.Run
 	exec.StartedAt, exec.FinishedAt = &started, &done
 	e.finish(ctx, msg, log, exec)

@@ -4,7 +4,7 @@ go 1.26.4
 
 require (
 	github.com/airlockrun/airlock/contracts v0.0.0-00010101000000-000000000000
-	github.com/airlockrun/airlock/internal/testkit v0.0.0-00010101000000-000000000000
+	github.com/airlockrun/airlock/internal/testkit v0.0.0
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/nats-io/nats.go v1.55.0
 	golang.org/x/sys v0.50.0

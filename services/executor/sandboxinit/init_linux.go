@@ -10,7 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +24,11 @@ import (
 func Main() int {
 	// Non-dumpable: the program cannot ptrace us or read /proc/1/{mem,fd,environ}.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// A fork bomb exhausts the container's pids limit, and the Go runtime
+	// dies when it cannot create a thread. Start the threads we may need
+	// now, while the limit is far away; the runtime keeps idle ones.
+	runtime.GOMAXPROCS(1)
+	reserveThreads(6)
 
 	h, err := ReadHeader(os.Stdin)
 	if err != nil {
@@ -37,6 +44,9 @@ func Main() int {
 		}
 		rec.ArtifactSize = int64(len(artifact))
 	}
+	// The engine carries stdout and stderr through separate pipes, so their
+	// ends are marked separately: the executor waits for both.
+	_, _ = os.Stderr.Write(Marker(h.Nonce))
 	line, _ := json.Marshal(rec)
 	out := append(Marker(h.Nonce), line...)
 	out = append(out, '\n')
@@ -221,4 +231,27 @@ func collect(dir string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// reserveThreads makes the runtime create n more OS threads: each goroutine
+// is locked to its thread and parked, which forces the scheduler to start a
+// new thread for the next one. Unlocked and finished, the threads stay in the
+// runtime's idle pool for later blocking system calls.
+func reserveThreads(n int) {
+	var parked, done sync.WaitGroup
+	release := make(chan struct{})
+	for i := 0; i < n; i++ {
+		parked.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread()
+			parked.Done()
+			<-release
+			runtime.UnlockOSThread()
+		}()
+	}
+	parked.Wait()
+	close(release)
+	done.Wait()
 }

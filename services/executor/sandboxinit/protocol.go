@@ -13,8 +13,10 @@
 //     the container's stdout/stderr as its own;
 //  4. as pid 1 it reaps every orphan; when the program exits it kills every
 //     other process left in the container (kill(-1, SIGKILL)) and reaps them;
-//  5. writes Marker(nonce) + a JSON Record + "\n" to stdout, followed by a tar
-//     of Header.Dir when Header.Collect is set and the program succeeded;
+//  5. writes Marker(nonce) to stderr, then Marker(nonce) + a JSON Record +
+//     "\n" to stdout, followed by a tar of Header.Dir when Header.Collect is
+//     set and the program succeeded (the marker ends each stream: the engine
+//     does not keep the order between the two);
 //  6. waits to be killed by the executor, so that the container's cgroup
 //     (CPU and peak memory accounting) is still there to be read.
 //

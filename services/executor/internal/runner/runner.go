@@ -42,6 +42,8 @@ func New(sb Sandbox) *Runner { return &Runner{sb: sb, ArtifactMax: 64 << 20} }
 // Result is the outcome of an execution.
 type Result struct {
 	Verdict contracts.Verdict
+	// Message explains what the stage fields cannot (a process limit reached).
+	Message string
 	Compile *contracts.Stage
 	Run     *contracts.Stage
 }
@@ -118,6 +120,9 @@ func (r *Runner) Execute(ctx context.Context, id string, req contracts.Execution
 	st := stage(out, spec)
 	res.Run = &st
 	res.Verdict = st.Verdict
+	if out.ProcessLimitHit {
+		res.Message = fmt.Sprintf("the program reached its limit of %d processes and threads", limits.Processes)
+	}
 	return res, nil
 }
 
@@ -155,7 +160,7 @@ func Verdict(o sandbox.Outcome, cpuLimit time.Duration) contracts.Verdict {
 		return contracts.VerdictMemoryLimitExceeded
 	case o.TimedOut:
 		return contracts.VerdictTimeLimitExceeded
-	case o.CPUTime > cpuLimit || o.Signal == int(unix.SIGXCPU):
+	case o.CPUExceeded || o.CPUTime > cpuLimit || o.Signal == int(unix.SIGXCPU):
 		return contracts.VerdictTimeLimitExceeded
 	case o.Signal != 0 || o.ExitCode != 0:
 		return contracts.VerdictRuntimeError

@@ -18,6 +18,8 @@ type cgroupSample struct {
 	CPU      time.Duration
 	PeakMem  int64
 	OOMKills int64
+	// PidsMax counts forks refused because the pids limit was reached.
+	PidsMax int64
 }
 
 // readCgroup reads the container's CPU time, peak memory and OOM-kill count
@@ -37,6 +39,7 @@ func readCgroup(id string) (s cgroupSample, ok bool) {
 		}
 		s.CPU, s.PeakMem = time.Duration(usage), peak
 		s.OOMKills, _ = readKey(filepath.Join(cgroupRoot, "memory", dir, "memory.oom_control"), "oom_kill")
+		s.PidsMax, _ = readKey(filepath.Join(cgroupRoot, "pids", dir, "pids.events"), "max")
 		return s, true
 	}
 	// cgroup v2
@@ -51,6 +54,7 @@ func readCgroup(id string) (s cgroupSample, ok bool) {
 		}
 		s.CPU, s.PeakMem = time.Duration(usec)*time.Microsecond, peak
 		s.OOMKills, _ = readKey(filepath.Join(cgroupRoot, dir, "memory.events"), "oom_kill")
+		s.PidsMax, _ = readKey(filepath.Join(cgroupRoot, dir, "pids.events"), "max")
 		return s, true
 	}
 	return s, false

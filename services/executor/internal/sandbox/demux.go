@@ -14,24 +14,32 @@ import (
 
 // collector reads the engine's multiplexed attach stream (8-byte frame
 // headers: stream, 0, 0, 0, big-endian length) and splits it into the
-// program's stdout and stderr, the init's record and the build artifact. It
-// stops accepting program output once the cap is passed.
+// program's stdout and stderr, the init's record and the build artifact.
+//
+// The init ends each stream with the stage's marker (a nonce the program
+// does not know); the stage is complete when both markers, the record and
+// the artifact have arrived. Program output is capped: once stdout+stderr
+// pass the cap, onExceed is called and further output is discarded.
 type collector struct {
 	marker     []byte
 	capBytes   int64
 	collectMax int64
 
-	stdout, stderr bytes.Buffer
+	stdout, stderr stream
 	exceeded       bool
 	record         *sandboxinit.Record
 	artifact       []byte
+	// tail holds the stdout bytes after the marker: record line and artifact.
+	tail bytes.Buffer
 
-	// tail holds the bytes after the marker: the record line and artifact.
-	tail     bytes.Buffer
-	markerAt int
-	// onExceed is called once, from the reading goroutine, when the cap is passed.
 	onExceed func()
 	notified bool
+}
+
+// stream is one of the program's output streams up to its end marker.
+type stream struct {
+	buf   bytes.Buffer
+	ended bool
 }
 
 func newCollector(nonce string, capBytes, collectMax int64, onExceed func()) *collector {
@@ -39,47 +47,89 @@ func newCollector(nonce string, capBytes, collectMax int64, onExceed func()) *co
 		marker:     sandboxinit.Marker(nonce),
 		capBytes:   capBytes,
 		collectMax: collectMax,
-		markerAt:   -1,
 		onExceed:   onExceed,
 	}
 }
 
 var errStreamEnded = errors.New("attach stream ended")
 
-// run consumes r until the record and artifact are complete (nil), the
-// stream ends (errStreamEnded) or fails.
+// run consumes r until the stage is complete (nil), the stream ends
+// (errStreamEnded) or fails.
 func (c *collector) run(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var hdr [8]byte
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return errStreamEnded
-			}
-			return err
+			return ignoreEOF(err)
 		}
 		size := int64(binary.BigEndian.Uint32(hdr[4:]))
+		var err error
 		switch hdr[0] {
 		case 1:
-			done, err := c.stdoutFrame(br, size)
-			if err != nil || done {
-				return err
-			}
+			err = c.frame(&c.stdout, br, size)
 		case 2:
-			if err := c.stderrFrame(br, size); err != nil {
-				return err
-			}
+			err = c.frame(&c.stderr, br, size)
 		default:
-			if _, err := io.CopyN(io.Discard, br, size); err != nil {
-				return errStreamEnded
-			}
+			_, err = io.CopyN(io.Discard, br, size)
+			err = ignoreEOF(err)
+		}
+		if err != nil {
+			return err
+		}
+		if c.stdout.ended && c.stderr.ended && c.record != nil && int64(c.tail.Len()) >= c.record.ArtifactSize {
+			c.artifact = append([]byte(nil), c.tail.Bytes()[:c.record.ArtifactSize]...)
+			return nil
 		}
 	}
 }
 
-func (c *collector) userBytes() int64 { return int64(c.stdout.Len() + c.stderr.Len()) }
+func (c *collector) frame(s *stream, r io.Reader, size int64) error {
+	if s.ended {
+		if s == &c.stdout {
+			if _, err := io.CopyN(&c.tail, r, size); err != nil {
+				return ignoreEOF(err)
+			}
+			return c.parseRecord()
+		}
+		_, err := io.CopyN(io.Discard, r, size)
+		return ignoreEOF(err)
+	}
+	// Look for the marker across frame boundaries.
+	start := max(s.buf.Len()-len(c.marker)+1, 0)
+	if _, err := io.CopyN(&s.buf, r, size); err != nil {
+		return ignoreEOF(err)
+	}
+	if i := bytes.Index(s.buf.Bytes()[start:], c.marker); i >= 0 {
+		at := start + i
+		if s == &c.stdout {
+			c.tail.Write(s.buf.Bytes()[at+len(c.marker):])
+		}
+		s.buf.Truncate(at)
+		s.ended = true
+		c.enforceCap(0)
+		if s == &c.stdout {
+			return c.parseRecord()
+		}
+		return nil
+	}
+	// Bytes that could still be the start of a marker are not counted yet.
+	c.enforceCap(int64(len(c.marker) - 1))
+	return nil
+}
 
-func (c *collector) exceed() {
+// enforceCap truncates the program's output to the cap once it is passed
+// by more than slack bytes, and reports it once.
+func (c *collector) enforceCap(slack int64) {
+	used := int64(c.stdout.buf.Len() + c.stderr.buf.Len())
+	if c.exceeded || used <= c.capBytes+slack {
+		return
+	}
+	// Keep stderr first (it is usually the shorter, more useful stream), then stdout.
+	errKeep := min(int64(c.stderr.buf.Len()), c.capBytes)
+	c.stderr.buf.Truncate(int(errKeep))
+	c.stdout.buf.Truncate(int(min(int64(c.stdout.buf.Len()), c.capBytes-errKeep)))
+	// Nothing more is accepted from the program.
+	c.stdout.ended, c.stderr.ended = true, true
 	c.exceeded = true
 	if c.onExceed != nil && !c.notified {
 		c.notified = true
@@ -87,88 +137,29 @@ func (c *collector) exceed() {
 	}
 }
 
-func (c *collector) stderrFrame(r io.Reader, size int64) error {
-	if c.exceeded || c.record != nil {
-		_, err := io.CopyN(io.Discard, r, size)
-		return ignoreEOF(err)
+func (c *collector) parseRecord() error {
+	if c.record != nil || c.exceeded {
+		return nil
 	}
-	room := c.capBytes - c.userBytes()
-	keep := min(size, max(room, 0))
-	if _, err := io.CopyN(&c.stderr, r, keep); err != nil {
-		return ignoreEOF(err)
+	line, _, ok := bytes.Cut(c.tail.Bytes(), []byte{'\n'})
+	if !ok {
+		if c.tail.Len() > 4096 {
+			return fmt.Errorf("init record too long")
+		}
+		return nil
 	}
-	if size > keep {
-		c.exceed()
-		_, err := io.CopyN(io.Discard, r, size-keep)
-		return ignoreEOF(err)
+	var rec sandboxinit.Record
+	if err := json.Unmarshal(line, &rec); err != nil {
+		return fmt.Errorf("decode init record: %w", err)
 	}
+	if rec.ArtifactSize < 0 || (c.collectMax > 0 && rec.ArtifactSize > c.collectMax) {
+		return fmt.Errorf("artifact of %d bytes out of range", rec.ArtifactSize)
+	}
+	c.record = &rec
+	rest := append([]byte(nil), c.tail.Bytes()[len(line)+1:]...)
+	c.tail.Reset()
+	c.tail.Write(rest)
 	return nil
-}
-
-// stdoutFrame returns done=true when the record and artifact are complete.
-func (c *collector) stdoutFrame(r io.Reader, size int64) (bool, error) {
-	if c.exceeded {
-		_, err := io.CopyN(io.Discard, r, size)
-		return false, ignoreEOF(err)
-	}
-	if c.record == nil && c.markerAt < 0 {
-		// Still program output: look for the marker across frame boundaries.
-		start := max(c.stdout.Len()-len(c.marker)+1, 0)
-		if _, err := io.CopyN(&c.stdout, r, size); err != nil {
-			return false, ignoreEOF(err)
-		}
-		if i := bytes.Index(c.stdout.Bytes()[start:], c.marker); i >= 0 {
-			at := start + i
-			c.tail.Write(c.stdout.Bytes()[at+len(c.marker):])
-			c.stdout.Truncate(at)
-			c.markerAt = at
-			if c.userBytes() > c.capBytes {
-				// Within a marker's length of the cap: still over it.
-				c.stdout.Truncate(int(max(c.capBytes-int64(c.stderr.Len()), 0)))
-				c.exceed()
-				return false, nil
-			}
-		} else if c.userBytes() > c.capBytes+int64(len(c.marker)) {
-			// Keep exactly the cap; the program is killed by the caller.
-			c.stdout.Truncate(int(max(c.capBytes-int64(c.stderr.Len()), 0)))
-			c.exceed()
-			return false, nil
-		}
-		if c.markerAt < 0 {
-			return false, nil
-		}
-	} else if _, err := io.CopyN(&c.tail, r, size); err != nil {
-		return false, ignoreEOF(err)
-	}
-	return c.parseTail()
-}
-
-func (c *collector) parseTail() (bool, error) {
-	if c.record == nil {
-		line, _, ok := bytes.Cut(c.tail.Bytes(), []byte{'\n'})
-		if !ok {
-			if c.tail.Len() > 4096 {
-				return false, fmt.Errorf("init record too long")
-			}
-			return false, nil
-		}
-		var rec sandboxinit.Record
-		if err := json.Unmarshal(line, &rec); err != nil {
-			return false, fmt.Errorf("decode init record: %w", err)
-		}
-		if rec.ArtifactSize < 0 || (c.collectMax > 0 && rec.ArtifactSize > c.collectMax) {
-			return false, fmt.Errorf("artifact of %d bytes out of range", rec.ArtifactSize)
-		}
-		c.record = &rec
-		rest := append([]byte(nil), c.tail.Bytes()[len(line)+1:]...)
-		c.tail.Reset()
-		c.tail.Write(rest)
-	}
-	if int64(c.tail.Len()) >= c.record.ArtifactSize {
-		c.artifact = append([]byte(nil), c.tail.Bytes()[:c.record.ArtifactSize]...)
-		return true, nil
-	}
-	return false, nil
 }
 
 func ignoreEOF(err error) error {

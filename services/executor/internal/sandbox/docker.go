@@ -37,6 +37,9 @@ type Options struct {
 	NanoCPUs int64
 }
 
+// pollInterval is how often the cgroup is sampled while a program runs.
+const pollInterval = 50 * time.Millisecond
+
 // Runner starts sandboxes through the Docker Engine API.
 type Runner struct {
 	cli  *client.Client
@@ -128,29 +131,53 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 		_ = att.CloseWrite()
 	}()
 
+	// Sample the cgroup while the program runs: a CPU-time watchdog, and
+	// the last measurements if the init is lost.
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+	var last cgroupSample
+	var haveLast bool
 	var readErr error
 	finished := false
-	select {
-	case readErr = <-readDone:
-		finished = true
-	case <-exceeded:
-		out.OutputExceeded = true
-	case <-timer.C:
-		out.TimedOut = true
-	case <-ctx.Done():
-		r.kill(id)
-		return out, ctx.Err()
+wait:
+	for {
+		select {
+		case readErr = <-readDone:
+			finished = true
+			break wait
+		case <-exceeded:
+			out.OutputExceeded = true
+			break wait
+		case <-timer.C:
+			out.TimedOut = true
+			break wait
+		case <-poll.C:
+			if s, ok := readCgroup(id); ok {
+				last, haveLast = s, true
+				if spec.CPUTime > 0 && s.CPU > spec.CPUTime {
+					out.CPUExceeded = true
+					break wait
+				}
+			}
+		case <-ctx.Done():
+			r.kill(id)
+			return out, ctx.Err()
+		}
 	}
 	out.WallTime = time.Since(start)
 
 	// The init is still alive (unless the stream ended): read the cgroup now.
 	sample, haveCgroup := readCgroup(id)
+	if !haveCgroup && haveLast {
+		sample, haveCgroup = last, true // the container is already gone
+	}
 	if haveCgroup {
-		out.CPUTime, out.MemoryPeakBytes, out.OOMKilled = sample.CPU, sample.PeakMem, sample.OOMKills > 0
+		out.CPUTime, out.MemoryPeakBytes = sample.CPU, sample.PeakMem
+		out.OOMKilled, out.ProcessLimitHit = sample.OOMKills > 0, sample.PidsMax > 0
 	} else {
 		r.readStats(id, &out)
 	}
-	out.Stdout, out.Stderr = col.stdout.Bytes(), col.stderr.Bytes()
+	out.Stdout, out.Stderr = col.stdout.buf.Bytes(), col.stderr.buf.Bytes()
 	if finished && readErr == nil && col.record != nil && haveCgroup {
 		// The common case: the init reported and the cgroup answered. Killing
 		// and removing the container is off the critical path.
@@ -173,7 +200,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 	if insp.State != nil && insp.State.OOMKilled {
 		out.OOMKilled = true
 	}
-	out.Stdout, out.Stderr = col.stdout.Bytes(), col.stderr.Bytes()
+	out.Stdout, out.Stderr = col.stdout.buf.Bytes(), col.stderr.buf.Bytes()
 	if col.exceeded {
 		out.OutputExceeded = true
 	}
@@ -181,16 +208,16 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 	case col.record != nil:
 		out.ExitCode, out.Signal, out.InitError = col.record.ExitCode, col.record.Signal, col.record.Error
 		out.Artifacts = col.artifact
-	case out.TimedOut || out.OutputExceeded:
+	case out.TimedOut || out.OutputExceeded || out.CPUExceeded:
 		out.Signal, out.ExitCode = 9, 137 // we killed it
 	case errors.Is(readErr, errStreamEnded) || readErr == nil:
-		// The init itself died (the OOM killer can pick it): use the engine's view.
-		if insp.State != nil {
-			out.ExitCode = insp.State.ExitCode
-			if out.ExitCode > 128 {
-				out.Signal = out.ExitCode - 128
-			}
-		}
+		// The init died before reporting (the OOM killer can pick it): the
+		// program's own status is unknown; everything in the container was
+		// killed with it.
+		out.InitLost = true
+		out.Signal, out.ExitCode = 9, 137
+		r.log.Warn("sandbox init lost", "container", id[:12], "job", spec.JobID,
+			"oom", out.OOMKilled, "pids_limit_hit", out.ProcessLimitHit)
 	default:
 		return out, fmt.Errorf("read output: %w", readErr)
 	}

@@ -60,7 +60,14 @@ type Outcome struct {
 	MemoryPeakBytes int64         // cgroup peak usage
 
 	TimedOut       bool // the wall limit was reached
+	CPUExceeded    bool // the cgroup's CPU time passed the limit and we killed it
 	OOMKilled      bool // the kernel's OOM killer fired in the container
 	OutputExceeded bool // stdout+stderr passed the cap (Stdout/Stderr are truncated)
-	Artifacts      []byte
+	// ProcessLimitHit: a fork or thread creation was refused at the pids limit.
+	ProcessLimitHit bool
+	// InitLost: the container ended without the init's report (the init was
+	// killed, for example by the OOM killer); the measurements are the last
+	// ones taken while it ran.
+	InitLost  bool
+	Artifacts []byte
 }
