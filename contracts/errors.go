@@ -4,6 +4,7 @@ package contracts
 const (
 	CodeInvalidJSON          = "invalid_json"           // 400
 	CodeInvalidQuery         = "invalid_query"          // 400
+	CodeInvalidHeader        = "invalid_header"         // 400
 	CodeUnauthorized         = "unauthorized"           // 401
 	CodeNotFound             = "not_found"              // 404
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405

@@ -116,16 +116,17 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 	f.integer(&topo.Replicas, "replicas", "AIRLOCK_REPLICAS", topo.Replicas, "JetStream replicas of the streams and buckets (3 in a cluster)")
 
 	if has("gateway") {
-		g := gateway.DefaultConfig()
+		c.Gateway = gateway.DefaultConfig()
+		g := &c.Gateway
 		f.str(&g.Listen, "listen", "AIRLOCK_LISTEN", g.Listen, "HTTP listen address")
 		f.int64(&g.MaxBodyBytes, "max-body-bytes", "AIRLOCK_MAX_BODY_BYTES", g.MaxBodyBytes, "largest request body accepted")
 		f.duration(&g.WaitTimeout, "wait-timeout", "AIRLOCK_WAIT_TIMEOUT", g.WaitTimeout, "default wait of ?wait=true and /v1/execute")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
-		c.Gateway = g
 	}
 	var languages string
 	if has("executor") {
-		e := executor.DefaultConfig()
+		c.Executor = executor.DefaultConfig()
+		e := &c.Executor
 		f.str(&e.ID, "executor-id", "AIRLOCK_EXECUTOR_ID", e.ID, "this executor's node id (labels its containers; keep it stable per node)")
 		f.integer(&e.Slots, "slots", "AIRLOCK_SLOTS", e.Slots, "jobs this node runs at once")
 		f.integer(&e.MaxInFlight, "max-in-flight", "AIRLOCK_MAX_IN_FLIGHT", e.MaxInFlight, "fleet-wide cap on running jobs (the consumer's MaxAckPending)")
@@ -136,7 +137,6 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&e.Runtime, "runtime", "AIRLOCK_RUNTIME", "", `OCI runtime for sandboxes ("" engine default, "runsc" for gVisor)`)
 		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static airlock binary mounted as the sandbox init (empty: this binary)")
 		f.duration(&e.ShutdownTimeout, "shutdown-timeout", "AIRLOCK_SHUTDOWN_TIMEOUT", e.ShutdownTimeout, "time in-flight jobs get to finish on SIGTERM")
-		c.Executor = e
 	}
 	if has("results") {
 		c.Results = results.DefaultConfig()

@@ -290,11 +290,11 @@ func TestSubmitErrors(t *testing.T) {
 		{name: "limit over max", body: `{"language":"python","files":[{"name":"a.py","content":""}],"limits":{"cpu_time_ms":10001}}`, status: 422, code: contracts.CodeLimitTooHigh, field: "limits.cpu_time_ms", contains: "10000"},
 		{name: "compile limit over max", body: `{"language":"c","files":[{"name":"main.c","content":""}],"limits":{"compile_memory_mb":4096}}`, status: 422, code: contracts.CodeLimitTooHigh, field: "limits.compile_memory_mb", contains: "2048"},
 		// 400 Idempotency-Key
-		{name: "key too long", body: helloPy, headers: map[string][]string{"Idempotency-Key": {strings.Repeat("k", 256)}}, status: 400, code: contracts.CodeInvalidRequest, field: "Idempotency-Key", contains: "255"},
-		{name: "key empty", body: helloPy, headers: map[string][]string{"Idempotency-Key": {""}}, status: 400, code: contracts.CodeInvalidRequest, field: "Idempotency-Key"},
-		{name: "key non-ASCII", body: helloPy, headers: map[string][]string{"Idempotency-Key": {"ключ"}}, status: 400, code: contracts.CodeInvalidRequest, field: "Idempotency-Key", contains: "ASCII"},
-		{name: "key tab", body: helloPy, headers: map[string][]string{"Idempotency-Key": {"a\tb"}}, status: 400, code: contracts.CodeInvalidRequest, field: "Idempotency-Key"},
-		{name: "key twice", body: helloPy, headers: map[string][]string{"Idempotency-Key": {"a", "b"}}, status: 400, code: contracts.CodeInvalidRequest, field: "Idempotency-Key"},
+		{name: "key too long", body: helloPy, headers: map[string][]string{"Idempotency-Key": {strings.Repeat("k", 256)}}, status: 400, code: contracts.CodeInvalidHeader, field: "Idempotency-Key", contains: "255"},
+		{name: "key empty", body: helloPy, headers: map[string][]string{"Idempotency-Key": {""}}, status: 400, code: contracts.CodeInvalidHeader, field: "Idempotency-Key"},
+		{name: "key non-ASCII", body: helloPy, headers: map[string][]string{"Idempotency-Key": {"ключ"}}, status: 400, code: contracts.CodeInvalidHeader, field: "Idempotency-Key", contains: "ASCII"},
+		{name: "key tab", body: helloPy, headers: map[string][]string{"Idempotency-Key": {"a\tb"}}, status: 400, code: contracts.CodeInvalidHeader, field: "Idempotency-Key"},
+		{name: "key twice", body: helloPy, headers: map[string][]string{"Idempotency-Key": {"a", "b"}}, status: 400, code: contracts.CodeInvalidHeader, field: "Idempotency-Key"},
 		// 400 invalid_query
 		{name: "bad wait", path: "/v1/executions?wait=maybe", body: helloPy, status: 400, code: contracts.CodeInvalidQuery, field: "wait"},
 		{name: "bad timeout", path: "/v1/executions?wait=true&timeout=soon", body: helloPy, status: 400, code: contracts.CodeInvalidQuery, field: "timeout"},

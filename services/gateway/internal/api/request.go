@@ -51,7 +51,7 @@ func executionID(h http.Header) (string, *httpError) {
 		return contracts.NewID(), nil
 	}
 	bad := func(msg string) *httpError {
-		return &httpError{status: http.StatusBadRequest, code: contracts.CodeInvalidRequest,
+		return &httpError{status: http.StatusBadRequest, code: contracts.CodeInvalidHeader,
 			field: idempotencyKeyHeader, message: msg}
 	}
 	if len(values) > 1 {

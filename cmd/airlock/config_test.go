@@ -1,0 +1,48 @@
+package main
+
+import (
+	"io"
+	"testing"
+	"time"
+)
+
+func TestParseConfigFlagsAndEnv(t *testing.T) {
+	t.Setenv("AIRLOCK_SLOTS", "7")
+	t.Setenv("AIRLOCK_LISTEN", "127.0.0.1:9999")
+	cfg, err := parseConfig("dev", []string{
+		"--listen", "127.0.0.1:8090", "--executor-id", "node-a", "--queue-max", "5",
+		"--languages", "python, c", "--max-wait-timeout", "2m", "--data-dir", "/tmp/x",
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"flag beats env", cfg.Gateway.Listen, "127.0.0.1:8090"},
+		{"env used without flag", cfg.Executor.Slots, 7},
+		{"executor id", cfg.Executor.ID, "node-a"},
+		{"languages", len(cfg.Executor.Languages), 2},
+		{"wait cap", cfg.Gateway.MaxWaitTimeout, 2 * time.Minute},
+		{"topology to gateway", cfg.Gateway.Topology.QueueMax, int64(5)},
+		{"topology to executor", cfg.Executor.Topology.QueueMax, int64(5)},
+		{"topology to results", cfg.Results.Topology.QueueMax, int64(5)},
+		{"data dir", cfg.DataDir, "/tmp/x"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	if _, err := parseConfig("gateway", []string{"--slots", "3"}, io.Discard); err == nil {
+		t.Error("executor flag accepted by the gateway")
+	}
+	t.Setenv("AIRLOCK_QUEUE_MAX", "lots")
+	if _, err := parseConfig("results", nil, io.Discard); err == nil {
+		t.Error("a non-numeric AIRLOCK_QUEUE_MAX was accepted")
+	}
+}
