@@ -1,0 +1,56 @@
+package contracts_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/internal/testkit"
+)
+
+func TestTopologyAndQueueFull(t *testing.T) {
+	n := testkit.StartNATS(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topo := contracts.DefaultTopology()
+	topo.QueueMax = 2
+	if err := topo.Ensure(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.Ensure(ctx, n.JS); err != nil {
+		t.Fatalf("Ensure is not idempotent: %v", err)
+	}
+	info, err := n.JS.Stream(ctx, contracts.JobsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := info.CachedInfo().Config
+	if cfg.Retention != jetstream.WorkQueuePolicy || cfg.Discard != jetstream.DiscardNew || cfg.MaxMsgs != 2 || cfg.Storage != jetstream.FileStorage {
+		t.Errorf("JOBS config: %+v", cfg)
+	}
+	for _, b := range []string{contracts.ExecutionsBucket, contracts.ExecutorsBucket} {
+		if _, err := n.JS.KeyValue(ctx, b); err != nil {
+			t.Errorf("bucket %s: %v", b, err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := n.JS.Publish(ctx, topo.JobSubject(""), []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = n.JS.Publish(ctx, topo.JobSubject(""), []byte("{}"))
+	if !contracts.IsQueueFull(err) {
+		t.Fatalf("third publish: %v, want the queue-full error", err)
+	}
+	// Raising the bound with ApplyJobs makes room.
+	topo.QueueMax = 3
+	if err := topo.ApplyJobs(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.JS.Publish(ctx, topo.JobSubject(""), []byte("{}")); err != nil {
+		t.Fatalf("after ApplyJobs: %v", err)
+	}
+}
