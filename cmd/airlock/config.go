@@ -123,7 +123,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.duration(&g.WaitTimeout, "wait-timeout", "AIRLOCK_WAIT_TIMEOUT", g.WaitTimeout, "default wait of ?wait=true and /v1/execute")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
 	}
-	var languages string
+	var languages, langRuntimes string
 	if has("executor") {
 		c.Executor = executor.DefaultConfig()
 		e := &c.Executor
@@ -135,6 +135,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&languages, "languages", "AIRLOCK_LANGUAGES", "", "comma-separated languages to serve (empty: every language whose image exists)")
 		f.str(&e.CatalogPath, "catalog", "AIRLOCK_CATALOG", "", "language catalog file (empty: the built-in one)")
 		f.str(&e.Runtime, "runtime", "AIRLOCK_RUNTIME", "", `OCI runtime for sandboxes ("" engine default, "runsc" for gVisor)`)
+		f.str(&langRuntimes, "language-runtimes", "AIRLOCK_LANGUAGE_RUNTIMES", "", `per-language runtime overrides, e.g. "java=runsc,python=runc"`)
 		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static airlock binary mounted as the sandbox init (empty: this binary)")
 		f.duration(&e.ShutdownTimeout, "shutdown-timeout", "AIRLOCK_SHUTDOWN_TIMEOUT", e.ShutdownTimeout, "time in-flight jobs get to finish on SIGTERM")
 	}
@@ -155,6 +156,16 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 			if l = strings.TrimSpace(l); l != "" {
 				c.Executor.Languages = append(c.Executor.Languages, l)
 			}
+		}
+	}
+	if langRuntimes != "" {
+		c.Executor.LanguageRuntimes = map[string]string{}
+		for _, pair := range strings.Split(langRuntimes, ",") {
+			lang, rt, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if !ok || lang == "" || rt == "" {
+				return nil, fmt.Errorf("--language-runtimes: %q is not language=runtime", pair)
+			}
+			c.Executor.LanguageRuntimes[lang] = rt
 		}
 	}
 	c.Topology = topo

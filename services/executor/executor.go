@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"regexp"
 	"runtime"
@@ -54,6 +55,8 @@ type Config struct {
 	InitPath string
 	// Runtime is the OCI runtime for sandboxes ("" = engine default, "runsc" = gVisor).
 	Runtime string
+	// LanguageRuntimes overrides Runtime per language (language name → runtime).
+	LanguageRuntimes map[string]string
 	// WorkDirMB sizes each sandbox's /work tmpfs.
 	WorkDirMB int64
 	// ShutdownTimeout is how long in-flight jobs may finish after a stop
@@ -177,8 +180,10 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		return fmt.Errorf("executors bucket: %w", err)
 	}
 
+	rn := runner.New(sb)
+	rn.Runtimes = cfg.LanguageRuntimes
 	e := &executor{
-		cfg: cfg, log: log, js: js, runner: runner.New(sb),
+		cfg: cfg, log: log, js: js, runner: rn,
 		validator: contracts.NewValidator(cfg.Policy), langs: langs, started: time.Now().UTC(),
 	}
 	names := make([]string, 0, len(langs))
@@ -500,9 +505,12 @@ func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("docker engine cannot enforce: %s", strings.Join(missing, "; "))
 	}
-	if cfg.Runtime != "" {
-		if _, ok := info.Runtimes[cfg.Runtime]; !ok {
-			return fmt.Errorf("runtime %q is not registered with the docker engine (add it to daemon.json)", cfg.Runtime)
+	for _, rt := range append([]string{cfg.Runtime}, slices.Collect(maps.Values(cfg.LanguageRuntimes))...) {
+		if rt == "" {
+			continue
+		}
+		if _, ok := info.Runtimes[rt]; !ok {
+			return fmt.Errorf("runtime %q is not registered with the docker engine (add it to daemon.json)", rt)
 		}
 	}
 	return nil

@@ -34,6 +34,9 @@ type Runner struct {
 	sb Sandbox
 	// ArtifactMax bounds what a compile stage may hand to the run stage.
 	ArtifactMax int64
+	// Runtimes maps a language name to the OCI runtime its stages use
+	// (for example "runsc"); languages not listed use the runner's default.
+	Runtimes map[string]string
 }
 
 // New returns a Runner over sb.
@@ -68,7 +71,7 @@ func (r *Runner) Execute(ctx context.Context, id string, req contracts.Execution
 	var res Result
 	if lang.Compiled() {
 		spec := sandbox.Spec{
-			JobID: id, Stage: "compile", Image: lang.Image,
+			JobID: id, Stage: "compile", Image: lang.Image, Runtime: r.Runtimes[lang.Name],
 			Argv: lang.Expand(lang.Compile, names), Env: lang.FullEnv, Files: files,
 			CPUTime:     ms(limits.CompileCPUTimeMS),
 			WallTime:    ms(limits.CompileWallTimeMS),
@@ -101,7 +104,7 @@ func (r *Runner) Execute(ctx context.Context, id string, req contracts.Execution
 		files = out.Artifacts
 	}
 	spec := sandbox.Spec{
-		JobID: id, Stage: "run", Image: lang.Image,
+		JobID: id, Stage: "run", Image: lang.Image, Runtime: r.Runtimes[lang.Name],
 		Argv: append(lang.Expand(lang.Run, names), req.Args...), Env: lang.FullEnv,
 		Files: files, Stdin: []byte(req.Stdin),
 		CPUTime:     ms(limits.CPUTimeMS),

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -258,7 +259,7 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 		SecurityOpt:    []string{"no-new-privileges"},
 		IpcMode:        "private",
 		LogConfig:      container.LogConfig{Type: "none"},
-		Runtime:        r.opts.Runtime,
+		Runtime:        cmp.Or(spec.Runtime, r.opts.Runtime),
 		ShmSize:        16 << 20,
 		Tmpfs: map[string]string{
 			"/work": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,uid=65534,gid=65534,mode=0700", r.opts.WorkDirBytes),

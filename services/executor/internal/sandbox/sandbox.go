@@ -29,6 +29,8 @@ type Spec struct {
 	JobID string
 	Stage string // "compile" or "run"
 	Image string
+	// Runtime overrides the runner's OCI runtime for this stage ("runsc").
+	Runtime string
 	Argv  []string
 	Env   []string
 	// Files is a tar archive unpacked into /work before the program starts.
