@@ -31,8 +31,8 @@ type Spec struct {
 	Image string
 	// Runtime overrides the runner's OCI runtime for this stage ("runsc").
 	Runtime string
-	Argv  []string
-	Env   []string
+	Argv    []string
+	Env     []string
 	// Files is a tar archive unpacked into /work before the program starts.
 	Files []byte
 	Stdin []byte
