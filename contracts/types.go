@@ -4,7 +4,10 @@
 // never import each other.
 package contracts
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // ExecutionRequest is what a client submits: source files, input and limits.
 // The same JSON travels over HTTP (POST /v1/executions) and inside a Job on NATS.
@@ -21,7 +24,51 @@ type ExecutionRequest struct {
 	Args []string `json:"args,omitempty" validate:"max=128,dive,max=4096,nonul"`
 	// Limits override the language's defaults; zero means "the default".
 	Limits Limits `json:"limits"`
+
+	// ExpectedOutput, when set on a request without Tests, is compared with
+	// the run's stdout: a mismatch is wrong_answer.
+	ExpectedOutput *string `json:"expected_output,omitempty"`
+	// Tests turn the request into judge mode: the program is compiled once,
+	// then run once per test, each in a fresh sandbox. Stdin and Args of the
+	// request are ignored for tests that set their own.
+	Tests []TestCase `json:"tests,omitempty" validate:"omitempty,dive"`
+	// StopOnFirstFailure skips the tests after the first one that fails.
+	StopOnFirstFailure bool `json:"stop_on_first_failure,omitempty"`
+	// Compare is how outputs are compared: exact, trim (default), tokens or float.
+	Compare CompareMode `json:"compare,omitempty" validate:"omitempty,oneof=exact trim tokens float"`
+	// AbsTolerance and RelTolerance apply to compare "float"; when both are
+	// zero, 1e-6 each is used.
+	AbsTolerance float64 `json:"abs_tolerance,omitempty" validate:"gte=0"`
+	RelTolerance float64 `json:"rel_tolerance,omitempty" validate:"gte=0"`
 }
+
+// TestCase is one test of a judge-mode request.
+type TestCase struct {
+	Name string `json:"name,omitempty" validate:"max=128"`
+	// Stdin is the test's standard input.
+	Stdin string `json:"stdin"`
+	// Args, when set, replace the request's args for this test.
+	Args []string `json:"args,omitempty" validate:"max=128,dive,max=4096,nonul"`
+	// ExpectedOutput, when set, is compared with the test's stdout.
+	ExpectedOutput *string `json:"expected_output,omitempty"`
+}
+
+// CompareMode names an output comparison.
+type CompareMode string
+
+// The comparison modes.
+const (
+	// CompareExact compares bytes.
+	CompareExact CompareMode = "exact"
+	// CompareTrim ignores trailing whitespace on each line and trailing
+	// blank lines, and treats \r\n as \n. It is the default.
+	CompareTrim CompareMode = "trim"
+	// CompareTokens compares whitespace-separated tokens.
+	CompareTokens CompareMode = "tokens"
+	// CompareFloat compares tokens; tokens that are both numbers are equal
+	// within the absolute or relative tolerance.
+	CompareFloat CompareMode = "float"
+)
 
 // File is one source file.
 type File struct {
@@ -83,6 +130,9 @@ const (
 	VerdictMemoryLimitExceeded Verdict = "memory_limit_exceeded"
 	VerdictOutputLimitExceeded Verdict = "output_limit_exceeded"
 	VerdictInternalError       Verdict = "internal_error"
+	// VerdictSkipped marks a test not run because an earlier one failed and
+	// the request asked to stop on the first failure.
+	VerdictSkipped Verdict = "skipped"
 )
 
 // Execution is the state of one submitted execution, as stored in the
@@ -98,8 +148,12 @@ type Execution struct {
 	Message string `json:"message,omitempty"`
 	// Compile is present for compiled languages once compilation ran.
 	Compile *Stage `json:"compile,omitempty"`
-	// Run is absent when compilation failed.
+	// Run is absent when compilation failed, and in judge mode (see Tests).
 	Run *Stage `json:"run,omitempty"`
+	// Tests holds one result per test of a judge-mode request, in order.
+	Tests []TestResult `json:"tests,omitempty"`
+	// FailedTest is the index of the first test that was not accepted.
+	FailedTest *int `json:"failed_test,omitempty"`
 	// Limits are the limits the executor applied.
 	Limits     *LimitSet  `json:"limits,omitempty"`
 	Executor   string     `json:"executor,omitempty"`
@@ -123,6 +177,14 @@ type Stage struct {
 	MemoryKB   int64   `json:"memory_kb"`
 	Truncated  bool    `json:"truncated"`
 	Verdict    Verdict `json:"verdict"`
+}
+
+// TestResult is the outcome of one test: a run stage, its name, and whether
+// it was skipped.
+type TestResult struct {
+	Name string `json:"name,omitempty"`
+	Stage
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // Job is the message on the JOBS stream: one execution to run.
@@ -173,4 +235,35 @@ type ExecutorInfo struct {
 type Accepted struct {
 	ID     string `json:"id"`
 	Status Status `json:"status"`
+}
+
+// BatchRequest is the body of POST /v1/executions/batch.
+type BatchRequest struct {
+	Executions []json.RawMessage `json:"executions"`
+}
+
+// BatchEntry is one answer of a batch: the id of the queued execution, or
+// the error that kept it out of the queue.
+type BatchEntry struct {
+	ID     string       `json:"id,omitempty"`
+	Status Status       `json:"status,omitempty"`
+	Error  *ErrorDetail `json:"error,omitempty"`
+}
+
+// BatchResponse answers POST /v1/executions/batch, one entry per request in order.
+type BatchResponse struct {
+	Executions []BatchEntry `json:"executions"`
+}
+
+// ExecutionOrError is one answer of GET /v1/executions?ids=...: the
+// execution, or why there is none (for example not_found).
+type ExecutionOrError struct {
+	ID        string       `json:"id"`
+	Execution *Execution   `json:"execution,omitempty"`
+	Error     *ErrorDetail `json:"error,omitempty"`
+}
+
+// ExecutionList answers GET /v1/executions?ids=..., in the order asked.
+type ExecutionList struct {
+	Executions []ExecutionOrError `json:"executions"`
 }

@@ -17,6 +17,8 @@ type Policy struct {
 	MaxFileBytes   int64 // one file, decoded
 	MaxSourceBytes int64 // all files, decoded
 	MaxStdinBytes  int64
+	// MaxTests bounds the tests of one judge-mode request.
+	MaxTests int
 }
 
 // DefaultPolicy is the policy the gateway and executor use unless configured.
@@ -26,6 +28,7 @@ func DefaultPolicy() Policy {
 		MaxFileBytes:   4 << 20,
 		MaxSourceBytes: 8 << 20,
 		MaxStdinBytes:  8 << 20,
+		MaxTests:       64,
 	}
 }
 
@@ -105,6 +108,9 @@ func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 		return &ValidationError{Code: CodeInvalidRequest, Field: "stdin",
 			Message: fmt.Sprintf("stdin is %d bytes; the maximum is %d", len(req.Stdin), v.policy.MaxStdinBytes)}
 	}
+	if verr := v.tests(req); verr != nil {
+		return verr
+	}
 	var total int64
 	seen := make(map[string]bool, len(req.Files))
 	for i, f := range req.Files {
@@ -140,6 +146,45 @@ func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 	if total > v.policy.MaxSourceBytes {
 		return &ValidationError{Code: CodeInvalidRequest, Field: "files",
 			Message: fmt.Sprintf("files total %d bytes; the maximum is %d", total, v.policy.MaxSourceBytes)}
+	}
+	return nil
+}
+
+// tests checks the judge-mode fields: the number of tests and the size of
+// every input and expected output (all of them together within the stdin
+// bound's multiple).
+func (v *Validator) tests(req *ExecutionRequest) *ValidationError {
+	maxTests := v.policy.MaxTests
+	if maxTests <= 0 {
+		maxTests = DefaultPolicy().MaxTests
+	}
+	if len(req.Tests) > maxTests {
+		return &ValidationError{Code: CodeInvalidRequest, Field: "tests",
+			Message: fmt.Sprintf("at most %d tests are allowed, got %d", maxTests, len(req.Tests))}
+	}
+	if req.ExpectedOutput != nil && int64(len(*req.ExpectedOutput)) > v.policy.MaxStdinBytes {
+		return &ValidationError{Code: CodeInvalidRequest, Field: "expected_output",
+			Message: fmt.Sprintf("expected_output is %d bytes; the maximum is %d", len(*req.ExpectedOutput), v.policy.MaxStdinBytes)}
+	}
+	if req.ExpectedOutput != nil && len(req.Tests) > 0 {
+		return &ValidationError{Code: CodeInvalidRequest, Field: "expected_output",
+			Message: "set expected_output on each test, not on a request with tests"}
+	}
+	var total int64
+	for i, tc := range req.Tests {
+		size := int64(len(tc.Stdin))
+		if tc.ExpectedOutput != nil {
+			size += int64(len(*tc.ExpectedOutput))
+		}
+		if size > v.policy.MaxStdinBytes {
+			return &ValidationError{Code: CodeInvalidRequest, Field: fmt.Sprintf("tests[%d]", i),
+				Message: fmt.Sprintf("stdin and expected_output are %d bytes; the maximum is %d", size, v.policy.MaxStdinBytes)}
+		}
+		total += size
+	}
+	if total > 4*v.policy.MaxStdinBytes {
+		return &ValidationError{Code: CodeInvalidRequest, Field: "tests",
+			Message: fmt.Sprintf("the tests' inputs and outputs total %d bytes; the maximum is %d", total, 4*v.policy.MaxStdinBytes)}
 	}
 	return nil
 }

@@ -113,6 +113,8 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 	f.int64(&topo.QueueMax, "queue-max", "AIRLOCK_QUEUE_MAX", topo.QueueMax, "most jobs queued or running at once; more are answered 429")
 	f.duration(&topo.DuplicateWindow, "dedupe-window", "AIRLOCK_DEDUPE_WINDOW", topo.DuplicateWindow, "how long an Idempotency-Key is remembered")
 	f.duration(&topo.ResultTTL, "result-ttl", "AIRLOCK_RESULT_TTL", topo.ResultTTL, "how long results stay readable")
+	policy := contracts.DefaultPolicy()
+	f.integer(&policy.MaxTests, "max-tests", "AIRLOCK_MAX_TESTS", policy.MaxTests, "most tests in one judge-mode request (gateway and executor must agree)")
 	f.integer(&topo.Replicas, "replicas", "AIRLOCK_REPLICAS", topo.Replicas, "JetStream replicas of the streams and buckets (3 in a cluster)")
 
 	if has("gateway") {
@@ -121,6 +123,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&g.Listen, "listen", "AIRLOCK_LISTEN", g.Listen, "HTTP listen address")
 		f.int64(&g.MaxBodyBytes, "max-body-bytes", "AIRLOCK_MAX_BODY_BYTES", g.MaxBodyBytes, "largest request body accepted")
 		f.duration(&g.WaitTimeout, "wait-timeout", "AIRLOCK_WAIT_TIMEOUT", g.WaitTimeout, "default wait of ?wait=true and /v1/execute")
+		f.integer(&g.MaxBatch, "max-batch", "AIRLOCK_MAX_BATCH", g.MaxBatch, "most requests in one batch (and ids in one list)")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
 	}
 	var languages, langRuntimes string
@@ -168,6 +171,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 			c.Executor.LanguageRuntimes[lang] = rt
 		}
 	}
+	c.Gateway.Policy, c.Executor.Policy = policy, policy
 	c.Topology = topo
 	c.Gateway.Topology, c.Executor.Topology, c.Results.Topology = topo, topo, topo
 	return c, nil

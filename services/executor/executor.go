@@ -106,8 +106,10 @@ type executor struct {
 	validator *contracts.Validator
 	langs     []served
 	busy      atomic.Int32
-	started   time.Time
-	problem   atomic.Pointer[string]
+	// maxPayload is the largest message the NATS server accepts.
+	maxPayload int64
+	started    time.Time
+	problem    atomic.Pointer[string]
 }
 
 // Run serves jobs until ctx is cancelled, then stops fetching, lets in-flight
@@ -181,10 +183,12 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	}
 
 	rn := runner.New(sb)
+	maxPayload := nc.MaxPayload()
 	rn.Runtimes = cfg.LanguageRuntimes
 	e := &executor{
 		cfg: cfg, log: log, js: js, runner: rn,
 		validator: contracts.NewValidator(cfg.Policy), langs: langs, started: time.Now().UTC(),
+		maxPayload: maxPayload,
 	}
 	names := make([]string, 0, len(langs))
 	for _, l := range langs {
@@ -312,7 +316,7 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	done := time.Now().UTC()
 	exec.Status, exec.Verdict, exec.Message = contracts.StatusCompleted, res.Verdict, res.Message
-	exec.Compile, exec.Run = res.Compile, res.Run
+	exec.Compile, exec.Run, exec.Tests, exec.FailedTest = res.Compile, res.Run, res.Tests, res.FailedTest
 	exec.StartedAt, exec.FinishedAt = &started, &done
 	e.finish(ctx, msg, log, exec)
 	log.Info("execution completed", "language", exec.Language, "verdict", exec.Verdict, "ms", done.Sub(started).Milliseconds())
@@ -364,6 +368,12 @@ func (e *executor) publishErr(ctx context.Context, exec contracts.Execution, msg
 	data, err := json.Marshal(exec)
 	if err != nil {
 		return fmt.Errorf("encode execution: %w", err)
+	}
+	if e.maxPayload > 0 && int64(len(data)) > e.maxPayload {
+		data, err = shrink(exec, e.maxPayload)
+		if err != nil {
+			return err
+		}
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -563,4 +573,51 @@ func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *ca
 	}
 	slices.SortFunc(out, func(a, b served) int { return strings.Compare(a.runtime.Language, b.runtime.Language) })
 	return out, nil
+}
+
+// shrink shortens the stored outputs of an execution whose JSON would not fit
+// in one NATS message: every stdout and stderr is cut to an equal share of
+// the budget, and the message says so. Verdicts and measurements stay.
+func shrink(exec contracts.Execution, maxPayload int64) ([]byte, error) {
+	var streams []*string
+	add := func(st *contracts.Stage) {
+		if st != nil {
+			streams = append(streams, &st.Stdout, &st.Stderr)
+		}
+	}
+	if exec.Compile != nil {
+		c := *exec.Compile
+		exec.Compile = &c
+		add(exec.Compile)
+	}
+	if exec.Run != nil {
+		r := *exec.Run
+		exec.Run = &r
+		add(exec.Run)
+	}
+	exec.Tests = append([]contracts.TestResult(nil), exec.Tests...)
+	for i := range exec.Tests {
+		add(&exec.Tests[i].Stage)
+	}
+	// JSON escaping can grow a byte up to six times (\u00XX).
+	share := int(maxPayload/2) / max(len(streams), 1) / 6
+	for _, s := range streams {
+		if len(*s) > share {
+			*s = strings.ToValidUTF8((*s)[:share], "")
+		}
+	}
+	note := "outputs were shortened to fit the result size limit"
+	if exec.Message == "" {
+		exec.Message = note
+	} else {
+		exec.Message += "; " + note
+	}
+	data, err := json.Marshal(exec)
+	if err != nil {
+		return nil, fmt.Errorf("encode execution: %w", err)
+	}
+	if int64(len(data)) > maxPayload {
+		return nil, fmt.Errorf("execution result of %d bytes does not fit in %d", len(data), maxPayload)
+	}
+	return data, nil
 }

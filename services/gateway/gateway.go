@@ -38,6 +38,9 @@ type Config struct {
 	WaitTimeout time.Duration
 	// MaxWaitTimeout caps ?timeout= (default 5m).
 	MaxWaitTimeout time.Duration
+	// MaxBatch bounds the requests of POST /v1/executions/batch and the ids
+	// of GET /v1/executions?ids= (default 100).
+	MaxBatch int
 	// ShutdownTimeout is how long in-flight requests may take to finish once
 	// Run's context is cancelled (default 30s).
 	ShutdownTimeout time.Duration
@@ -57,6 +60,7 @@ func DefaultConfig() Config {
 		MaxBodyBytes:     16 << 20,
 		WaitTimeout:      30 * time.Second,
 		MaxWaitTimeout:   5 * time.Minute,
+		MaxBatch:         100,
 		ShutdownTimeout:  30 * time.Second,
 		ExecutorCacheTTL: time.Second,
 	}
@@ -76,6 +80,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Policy.MaxFileBytes, d.Policy.MaxFileBytes)
 	setDefault(&c.Policy.MaxSourceBytes, d.Policy.MaxSourceBytes)
 	setDefault(&c.Policy.MaxStdinBytes, d.Policy.MaxStdinBytes)
+	setDefault(&c.Policy.MaxTests, d.Policy.MaxTests)
+	setDefault(&c.MaxBatch, d.MaxBatch)
 	setDefault(&c.MaxBodyBytes, d.MaxBodyBytes)
 	setDefault(&c.MaxWaitTimeout, d.MaxWaitTimeout)
 	setDefault(&c.WaitTimeout, d.WaitTimeout)
@@ -130,6 +136,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		MaxBodyBytes:     cfg.MaxBodyBytes,
 		WaitTimeout:      cfg.WaitTimeout,
 		MaxWaitTimeout:   cfg.MaxWaitTimeout,
+		MaxBatch:         cfg.MaxBatch,
 		ExecutorCacheTTL: cfg.ExecutorCacheTTL,
 		Log:              log,
 	})

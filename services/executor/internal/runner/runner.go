@@ -1,6 +1,7 @@
 // Package runner turns one execution request into stages: it compiles once
-// (for compiled languages) and runs the build in a fresh sandbox, and maps
-// what the sandbox measured to verdicts.
+// (for compiled languages) and runs the build in a fresh sandbox (once, or
+// once per test in judge mode), and maps what the sandbox measured to
+// verdicts.
 package runner
 
 import (
@@ -13,6 +14,7 @@ import (
 
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/services/executor/internal/catalog"
+	"github.com/airlockrun/airlock/services/executor/internal/judge"
 	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
 )
 
@@ -49,6 +51,9 @@ type Result struct {
 	Message string
 	Compile *contracts.Stage
 	Run     *contracts.Stage
+	// Tests and FailedTest are set in judge mode.
+	Tests      []contracts.TestResult
+	FailedTest *int
 }
 
 // Execute compiles (if needed) and runs req. limits must already be resolved
@@ -103,27 +108,70 @@ func (r *Runner) Execute(ctx context.Context, id string, req contracts.Execution
 		}
 		files = out.Artifacts
 	}
-	spec := sandbox.Spec{
-		JobID: id, Stage: "run", Image: lang.Image, Runtime: r.Runtimes[lang.Name],
-		Argv: append(lang.Expand(lang.Run, names), req.Args...), Env: lang.FullEnv,
-		Files: files, Stdin: []byte(req.Stdin),
-		CPUTime:     ms(limits.CPUTimeMS),
-		WallTime:    ms(limits.WallTimeMS),
-		MemoryBytes: limits.MemoryMB << 20,
-		Processes:   limits.Processes,
-		OutputBytes: limits.OutputBytes,
+	run := func(stdin string, args []string) (contracts.Stage, sandbox.Outcome, error) {
+		spec := sandbox.Spec{
+			JobID: id, Stage: "run", Image: lang.Image, Runtime: r.Runtimes[lang.Name],
+			Argv: append(lang.Expand(lang.Run, names), args...), Env: lang.FullEnv,
+			Files: files, Stdin: []byte(stdin),
+			CPUTime:     ms(limits.CPUTimeMS),
+			WallTime:    ms(limits.WallTimeMS),
+			MemoryBytes: limits.MemoryMB << 20,
+			Processes:   limits.Processes,
+			OutputBytes: limits.OutputBytes,
+		}
+		out, err := r.sb.Run(ctx, spec)
+		if err != nil {
+			return contracts.Stage{}, out, err
+		}
+		if out.InitError != "" {
+			return contracts.Stage{}, out, fmt.Errorf("%w: run: %s", ErrSandbox, out.InitError)
+		}
+		return stage(out, spec), out, nil
 	}
-	out, err := r.sb.Run(ctx, spec)
-	if err != nil {
-		return Result{}, err
+	check := func(st *contracts.Stage, expected *string) {
+		if expected != nil && st.Verdict == contracts.VerdictAccepted &&
+			!judge.Equal(req.Compare, st.Stdout, *expected, req.AbsTolerance, req.RelTolerance) {
+			st.Verdict = contracts.VerdictWrongAnswer
+		}
 	}
-	if out.InitError != "" {
-		return Result{}, fmt.Errorf("%w: run: %s", ErrSandbox, out.InitError)
+	var pidsHit bool
+	if len(req.Tests) == 0 {
+		st, out, err := run(req.Stdin, req.Args)
+		if err != nil {
+			return Result{}, err
+		}
+		check(&st, req.ExpectedOutput)
+		res.Run, res.Verdict, pidsHit = &st, st.Verdict, out.ProcessLimitHit
+	} else {
+		// Each test runs in a fresh container: nothing one test writes (files,
+		// /tmp, /dev/shm, IPC, processes) exists when the next one starts.
+		res.Verdict = contracts.VerdictAccepted
+		res.Tests = make([]contracts.TestResult, len(req.Tests))
+		for i, tc := range req.Tests {
+			res.Tests[i].Name = tc.Name
+			if res.FailedTest != nil && req.StopOnFirstFailure {
+				res.Tests[i].Skipped = true
+				res.Tests[i].Verdict = contracts.VerdictSkipped
+				continue
+			}
+			args := req.Args
+			if tc.Args != nil {
+				args = tc.Args
+			}
+			st, out, err := run(tc.Stdin, args)
+			if err != nil {
+				return Result{}, fmt.Errorf("test %d: %w", i, err)
+			}
+			check(&st, tc.ExpectedOutput)
+			res.Tests[i].Stage = st
+			pidsHit = pidsHit || out.ProcessLimitHit
+			if st.Verdict != contracts.VerdictAccepted && res.FailedTest == nil {
+				idx := i
+				res.FailedTest, res.Verdict = &idx, st.Verdict
+			}
+		}
 	}
-	st := stage(out, spec)
-	res.Run = &st
-	res.Verdict = st.Verdict
-	if out.ProcessLimitHit {
+	if pidsHit {
 		res.Message = fmt.Sprintf("the program reached its limit of %d processes and threads", limits.Processes)
 	}
 	return res, nil

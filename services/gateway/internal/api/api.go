@@ -34,6 +34,8 @@ type Options struct {
 	WaitTimeout time.Duration
 	// MaxWaitTimeout caps ?timeout=.
 	MaxWaitTimeout time.Duration
+	// MaxBatch bounds the requests of a batch and the ids of a list.
+	MaxBatch int
 	// ExecutorCacheTTL is how long a non-empty list of live executors is
 	// reused; zero or negative reads the executors bucket on every request.
 	ExecutorCacheTTL time.Duration
@@ -99,7 +101,10 @@ func (a *API) Shutdown() {
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/executions", a.handleSubmit(false))
-	mux.HandleFunc("/v1/executions", methodNotAllowed("POST"))
+	mux.HandleFunc("GET /v1/executions", a.handleList)
+	mux.HandleFunc("/v1/executions", methodNotAllowed("GET, HEAD, POST"))
+	mux.HandleFunc("POST /v1/executions/batch", a.handleBatch)
+	mux.HandleFunc("GET /v1/executions/batch", methodNotAllowed("POST"))
 	mux.HandleFunc("POST /v1/execute", a.handleSubmit(true))
 	mux.HandleFunc("/v1/execute", methodNotAllowed("POST"))
 	mux.HandleFunc("GET /v1/executions/{id}", a.handleGet)

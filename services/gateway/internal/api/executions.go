@@ -38,85 +38,26 @@ func (a *API) handleSubmit(forceWait bool) http.HandlerFunc {
 			herr.write(w)
 			return
 		}
-		if ve := a.validator.Request(req); ve != nil {
-			writeValidation(w, ve)
+		rt, herr := a.prepare(r.Context(), req)
+		if herr != nil {
+			herr.write(w)
 			return
 		}
-		infos, err := a.fleet.executors(r.Context())
-		if err != nil {
-			a.unavailable(w, r, "could not read the executors", err)
-			return
-		}
-		runtimes := liveRuntimes(infos)
-		if len(runtimes) == 0 {
-			w.Header().Set("Retry-After", "5")
-			writeError(w, http.StatusServiceUnavailable, contracts.CodeNoExecutor, "", "no executor is running")
-			return
-		}
-		rt, ve := contracts.FindRuntime(runtimes, req.Language, req.Version)
-		if ve != nil {
-			writeValidation(w, ve)
-			return
-		}
-		if _, ve := contracts.ResolveLimits(req.Limits, *rt); ve != nil {
-			writeValidation(w, ve)
-			return
-		}
-		req.Language, req.Version = rt.Language, rt.Version
-		now := time.Now().UTC()
-		data, err := json.Marshal(contracts.Job{ID: id, Request: *req, CreatedAt: now})
-		if err != nil {
-			panic(fmt.Sprintf("encode job: %v", err)) // a bug: a Job always encodes
-		}
-		if limit := a.nc.MaxPayload(); limit > 0 && int64(len(data)) > limit {
-			writeError(w, http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, "",
-				fmt.Sprintf("the job is %d bytes once encoded; the message bus accepts at most %d", len(data), limit))
-			return
-		}
-		if !a.nc.IsConnected() {
-			a.unavailable(w, r, "the job queue is unavailable", fmt.Errorf("nats connection is %s", a.nc.Status()))
-			return
-		}
-
 		// Watch before publishing: the watcher then sees every state the
 		// execution will ever have.
 		var watcher jetstream.KeyWatcher
 		if wait {
+			var err error
 			if watcher, err = a.executions.Watch(r.Context(), id); err != nil {
 				a.unavailable(w, r, "could not watch the execution", err)
 				return
 			}
 			defer func() { _ = watcher.Stop() }()
 		}
-
-		// Once the job is being published, finish even if the client leaves.
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), natsTimeout)
-		defer cancel()
-		ack, err := a.js.Publish(pctx, a.opts.Topology.JobSubject(""), data,
-			jetstream.WithMsgID(id), jetstream.WithExpectStream(contracts.JobsStream))
-		switch {
-		case err == nil:
-		case contracts.IsQueueFull(err):
-			w.Header().Set("Retry-After", queueFullRetryAfter)
-			writeError(w, http.StatusTooManyRequests, contracts.CodeQueueFull, "",
-				"the job queue is full; retry later")
-			return
-		case errors.Is(err, nats.ErrMaxPayload):
-			writeError(w, http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, "",
-				"the job is larger than the message bus accepts")
-			return
-		default:
-			a.unavailable(w, r, "the job queue is unavailable", err)
+		if herr := a.enqueue(r.Context(), id, req, rt); herr != nil {
+			herr.write(w)
 			return
 		}
-		if ack.Duplicate {
-			a.log.Debug("duplicate submission", "id", id)
-		} else {
-			a.log.Debug("job queued", "id", id, "language", rt.Language, "version", rt.Version, "seq", ack.Sequence)
-			a.publishQueued(pctx, contracts.Execution{ID: id, Status: contracts.StatusQueued,
-				Language: rt.Language, Version: rt.Version, CreatedAt: now})
-		}
-
 		w.Header().Set("Location", "/v1/executions/"+id)
 		if !wait {
 			writeJSON(w, http.StatusAccepted, contracts.Accepted{ID: id, Status: contracts.StatusQueued})
@@ -124,6 +65,80 @@ func (a *API) handleSubmit(forceWait bool) http.HandlerFunc {
 		}
 		a.respondAwait(w, r, watcher, id, timeout, false)
 	}
+}
+
+// prepare checks a decoded request against the rules, the live runtimes and
+// their limits, and normalises its language and version.
+func (a *API) prepare(ctx context.Context, req *contracts.ExecutionRequest) (*contracts.Runtime, *httpError) {
+	if ve := a.validator.Request(req); ve != nil {
+		return nil, validationError(ve)
+	}
+	infos, err := a.fleet.executors(ctx)
+	if err != nil {
+		a.log.Warn("could not read the executors", "err", err)
+		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
+			message: "could not read the executors; try again shortly", retryAfter: "1"}
+	}
+	runtimes := liveRuntimes(infos)
+	if len(runtimes) == 0 {
+		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeNoExecutor,
+			message: "no executor is running", retryAfter: "5"}
+	}
+	rt, ve := contracts.FindRuntime(runtimes, req.Language, req.Version)
+	if ve != nil {
+		return nil, validationError(ve)
+	}
+	if _, ve := contracts.ResolveLimits(req.Limits, *rt); ve != nil {
+		return nil, validationError(ve)
+	}
+	req.Language, req.Version = rt.Language, rt.Version
+	return rt, nil
+}
+
+// enqueue publishes the job (with its id as Nats-Msg-Id, so a repeat is a
+// no-op) and then its queued event.
+func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRequest, rt *contracts.Runtime) *httpError {
+	now := time.Now().UTC()
+	data, err := json.Marshal(contracts.Job{ID: id, Request: *req, CreatedAt: now})
+	if err != nil {
+		panic(fmt.Sprintf("encode job: %v", err)) // a bug: a Job always encodes
+	}
+	if limit := a.nc.MaxPayload(); limit > 0 && int64(len(data)) > limit {
+		return &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeBodyTooLarge,
+			message: fmt.Sprintf("the job is %d bytes once encoded; the message bus accepts at most %d", len(data), limit)}
+	}
+	unavailable := func(err error) *httpError {
+		a.log.Warn("the job queue is unavailable", "id", id, "err", err)
+		return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
+			message: "the job queue is unavailable; try again shortly", retryAfter: "1"}
+	}
+	if !a.nc.IsConnected() {
+		return unavailable(fmt.Errorf("nats connection is %s", a.nc.Status()))
+	}
+	// Once the job is being published, finish even if the client leaves.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), natsTimeout)
+	defer cancel()
+	ack, err := a.js.Publish(pctx, a.opts.Topology.JobSubject(""), data,
+		jetstream.WithMsgID(id), jetstream.WithExpectStream(contracts.JobsStream))
+	switch {
+	case err == nil:
+	case contracts.IsQueueFull(err):
+		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeQueueFull,
+			message: "the job queue is full; retry later", retryAfter: queueFullRetryAfter}
+	case errors.Is(err, nats.ErrMaxPayload):
+		return &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeBodyTooLarge,
+			message: "the job is larger than the message bus accepts"}
+	default:
+		return unavailable(err)
+	}
+	if ack.Duplicate {
+		a.log.Debug("duplicate submission", "id", id)
+		return nil
+	}
+	a.log.Debug("job queued", "id", id, "language", rt.Language, "version", rt.Version, "seq", ack.Sequence)
+	a.publishQueued(pctx, contracts.Execution{ID: id, Status: contracts.StatusQueued,
+		Language: rt.Language, Version: rt.Version, CreatedAt: now})
+	return nil
 }
 
 // readBody reads and decodes the request body within MaxBodyBytes and the

@@ -22,11 +22,27 @@ type httpError struct {
 	code    string
 	field   string
 	message string
+	// retryAfter, when set, is sent as the Retry-After header (seconds).
+	retryAfter string
 }
 
 func (e *httpError) Error() string { return e.message }
 
-func (e *httpError) write(w http.ResponseWriter) { writeError(w, e.status, e.code, e.field, e.message) }
+func (e *httpError) write(w http.ResponseWriter) {
+	if e.retryAfter != "" {
+		w.Header().Set("Retry-After", e.retryAfter)
+	}
+	writeError(w, e.status, e.code, e.field, e.message)
+}
+
+func (e *httpError) detail() *contracts.ErrorDetail {
+	return &contracts.ErrorDetail{Code: e.code, Message: e.message, Field: e.field}
+}
+
+// validationError is the 422 for a request that breaks a rule.
+func validationError(ve *contracts.ValidationError) *httpError {
+	return &httpError{status: http.StatusUnprocessableEntity, code: ve.Code, field: ve.Field, message: ve.Message}
+}
 
 // checkContentType accepts application/json with any parameters.
 func checkContentType(r *http.Request) *httpError {

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockrun/airlock/contracts"
+)
+
+func ptr(s string) *string { return &s }
+
+// compileContainers counts the compile-stage containers the engine created
+// for an executor between since and until, from the engine's own events.
+func compileContainers(t *testing.T, executorID string, since, until time.Time) int {
+	t.Helper()
+	out, err := exec.Command("docker", "events",
+		"--since", strconv.FormatInt(since.Unix()-1, 10), "--until", strconv.FormatInt(until.Unix()+1, 10),
+		"--filter", "type=container", "--filter", "event=create",
+		"--filter", "label=run.airlock.executor="+executorID, "--filter", "label=run.airlock.stage=compile",
+		"--format", "{{.ID}}").Output()
+	if err != nil {
+		t.Fatalf("docker events: %v", err)
+	}
+	return len(strings.Fields(string(out)))
+}
+
+const sumCpp = `#include <iostream>
+int main() { long long a, b; std::cin >> a >> b; std::cout << a + b << "\n"; }
+`
+
+func TestJudge(t *testing.T) {
+	s := startDev(t, nil)
+
+	t.Run("c++ with 20 tests compiles once", func(t *testing.T) {
+		req := src("c++", "main.cpp", sumCpp)
+		for i := 0; i < 20; i++ {
+			want := strconv.Itoa(i + 2*i)
+			if i == 7 {
+				want = "-1" // the one wrong expectation
+			}
+			req.Tests = append(req.Tests, contracts.TestCase{Name: fmt.Sprintf("case %d", i), Stdin: fmt.Sprintf("%d %d\n", i, 2*i), ExpectedOutput: ptr(want)})
+		}
+		since := time.Now()
+		e := execute(t, s, req)
+		until := time.Now()
+		if e.Compile == nil || e.Compile.Verdict != contracts.VerdictAccepted || e.Run != nil {
+			t.Fatalf("want one compile stage and no run stage: %s", dump(e))
+		}
+		if n := compileContainers(t, s.ExecutorID, since, until); n != 1 {
+			t.Errorf("the engine created %d compile containers, want 1", n)
+		}
+		if e.Verdict != contracts.VerdictWrongAnswer || e.FailedTest == nil || *e.FailedTest != 7 || len(e.Tests) != 20 {
+			t.Fatalf("want wrong_answer at test 7: %s", dump(e))
+		}
+		for i, tr := range e.Tests {
+			want := contracts.VerdictAccepted
+			if i == 7 {
+				want = contracts.VerdictWrongAnswer
+			}
+			if tr.Verdict != want || tr.Name != fmt.Sprintf("case %d", i) || tr.Stdout != strconv.Itoa(3*i)+"\n" {
+				t.Errorf("test %d: verdict %s name %q stdout %q", i, tr.Verdict, tr.Name, tr.Stdout)
+			}
+		}
+	})
+
+	t.Run("tests are isolated from each other", func(t *testing.T) {
+		req := src("bash", "main.sh", "ls /tmp/mark /dev/shm/mark mark 2>/dev/null | wc -l; touch /tmp/mark /dev/shm/mark mark\n")
+		req.Tests = []contracts.TestCase{{ExpectedOutput: ptr("0")}, {ExpectedOutput: ptr("0")}}
+		e := execute(t, s, req)
+		if e.Verdict != contracts.VerdictAccepted {
+			t.Fatalf("a test saw what the previous one wrote: %s", dump(e))
+		}
+	})
+
+	t.Run("stop on first failure", func(t *testing.T) {
+		req := src("python", "main.py", "n = int(input())\nassert n != 2\nprint(n)\n")
+		req.StopOnFirstFailure = true
+		for i := 1; i <= 4; i++ {
+			req.Tests = append(req.Tests, contracts.TestCase{Stdin: strconv.Itoa(i), ExpectedOutput: ptr(strconv.Itoa(i))})
+		}
+		e := execute(t, s, req)
+		if e.Verdict != contracts.VerdictRuntimeError || *e.FailedTest != 1 {
+			t.Fatalf("want runtime_error at 1: %s", dump(e))
+		}
+		if !e.Tests[2].Skipped || !e.Tests[3].Skipped || e.Tests[2].Verdict != contracts.VerdictSkipped || e.Tests[0].Verdict != contracts.VerdictAccepted {
+			t.Errorf("tests after the failure should be skipped: %s", dump(e))
+		}
+	})
+
+	t.Run("comparison modes", func(t *testing.T) {
+		cases := []struct {
+			mode     contracts.CompareMode
+			out, exp string
+			want     contracts.Verdict
+		}{
+			{"", "1 2  \n\n", "1 2", contracts.VerdictAccepted},
+			{contracts.CompareExact, "1 2  \n", "1 2\n", contracts.VerdictWrongAnswer},
+			{contracts.CompareTokens, "1\n2\n", "1 2", contracts.VerdictAccepted},
+			{contracts.CompareFloat, "0.3333333\n", "0.333333333", contracts.VerdictAccepted},
+			{contracts.CompareFloat, "0.34\n", "0.333333333", contracts.VerdictWrongAnswer},
+		}
+		for _, tc := range cases {
+			req := src("python", "main.py", fmt.Sprintf("import sys\nsys.stdout.write(%q)\n", tc.out))
+			req.Compare, req.ExpectedOutput = tc.mode, ptr(tc.exp)
+			if e := execute(t, s, req); e.Verdict != tc.want {
+				t.Errorf("mode %q, output %q vs %q: %s, want %s", tc.mode, tc.out, tc.exp, e.Verdict, tc.want)
+			}
+		}
+	})
+
+	t.Run("every verdict", func(t *testing.T) {
+		cases := []struct {
+			name   string
+			req    contracts.ExecutionRequest
+			want   contracts.Verdict
+			verify func(t *testing.T, e contracts.Execution)
+		}{
+			{"accepted", withExpected(src("c", "main.c", "#include <stdio.h>\nint main(){puts(\"ok\");}\n"), "ok"), contracts.VerdictAccepted, nil},
+			{"wrong answer", withExpected(src("c", "main.c", "#include <stdio.h>\nint main(){puts(\"no\");}\n"), "ok"), contracts.VerdictWrongAnswer, nil},
+			{"compile error", src("java", "Main.java", "public class Main { void f() { int x = ; } }\n"), contracts.VerdictCompileError, func(t *testing.T, e contracts.Execution) {
+				if e.Run != nil || !strings.Contains(e.Compile.Stderr, "error") {
+					t.Errorf("%s", dump(e))
+				}
+			}},
+			{"runtime error", src("javascript", "main.js", "throw new Error('boom')\n"), contracts.VerdictRuntimeError, func(t *testing.T, e contracts.Execution) {
+				if e.Run.ExitCode == 0 || !strings.Contains(e.Run.Stderr, "boom") {
+					t.Errorf("%s", dump(e))
+				}
+			}},
+			{"time limit on cpu", withLimits(src("c++", "main.cpp", "int main(){volatile unsigned long x=0; for(;;) x++;}\n"), contracts.Limits{CPUTimeMS: 500, WallTimeMS: 5000}), contracts.VerdictTimeLimitExceeded, func(t *testing.T, e contracts.Execution) {
+				if e.Run.CPUTimeMS < 500 || e.Run.WallTimeMS >= 5000 {
+					t.Errorf("want the CPU limit to end it (cpu %d ms, wall %d ms)", e.Run.CPUTimeMS, e.Run.WallTimeMS)
+				}
+			}},
+			{"time limit on wall clock", withLimits(src("python", "main.py", "import time\ntime.sleep(30)\n"), contracts.Limits{CPUTimeMS: 1000, WallTimeMS: 1500}), contracts.VerdictTimeLimitExceeded, func(t *testing.T, e contracts.Execution) {
+				if e.Run.WallTimeMS < 1500 || e.Run.CPUTimeMS >= 1000 {
+					t.Errorf("want the wall limit to end it, with the CPU time reported (cpu %d ms, wall %d ms)", e.Run.CPUTimeMS, e.Run.WallTimeMS)
+				}
+			}},
+			{"memory limit", withLimits(src("c++", "main.cpp", "#include <vector>\nint main(){std::vector<char*> v; for(;;){char*p=new char[1<<20]; for(int i=0;i<(1<<20);i+=4096)p[i]=1; v.push_back(p);}}\n"), contracts.Limits{MemoryMB: 64}), contracts.VerdictMemoryLimitExceeded, nil},
+			{"output limit", withLimits(src("go", "main.go", "package main\nimport \"fmt\"\nfunc main(){ for { fmt.Println(\"flood\") } }\n"), contracts.Limits{OutputBytes: 4096}), contracts.VerdictOutputLimitExceeded, func(t *testing.T, e contracts.Execution) {
+				if !e.Run.Truncated || len(e.Run.Stdout) != 4096 {
+					t.Errorf("truncated %v len %d", e.Run.Truncated, len(e.Run.Stdout))
+				}
+			}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				e := execute(t, s, tc.req)
+				if e.Verdict != tc.want {
+					t.Fatalf("verdict %s, want %s: %s", e.Verdict, tc.want, dump(e))
+				}
+				if tc.verify != nil {
+					tc.verify(t, e)
+				}
+			})
+		}
+	})
+
+	t.Run("internal error for a job no executor serves", func(t *testing.T) {
+		// Internal services may publish straight onto NATS; the executor
+		// validates again and reports what it cannot run.
+		id := contracts.NewID()
+		job := contracts.Job{ID: id, CreatedAt: time.Now().UTC(), Request: src("brainfuck-3000", "main.bf", "+")}
+		data, _ := json.Marshal(job)
+		topo := contracts.DefaultTopology()
+		if _, err := s.JS.Publish(context.Background(), topo.JobSubject(""), data, jetstream.WithMsgID(id)); err != nil {
+			t.Fatal(err)
+		}
+		code, _, body := request(t, "GET", s.URL+"/v1/executions/"+id+"?wait=true&timeout=60s", nil, nil)
+		var e contracts.Execution
+		_ = json.Unmarshal(body, &e)
+		if code != 200 || e.Verdict != contracts.VerdictInternalError || !strings.Contains(e.Message, "not served") {
+			t.Fatalf("%d %s", code, body)
+		}
+	})
+
+	t.Run("verdicts are reproducible", func(t *testing.T) {
+		req := src("python", "main.py", "import sys\nn = int(input())\nif n == 1:\n    print('one')\nelif n == 2:\n    sys.exit(4)\nelif n == 3:\n    while True: pass\nelse:\n    print('x' * 100000)\n")
+		req.Limits = contracts.Limits{CPUTimeMS: 500, WallTimeMS: 2000, OutputBytes: 1000}
+		for i := 1; i <= 4; i++ {
+			req.Tests = append(req.Tests, contracts.TestCase{Stdin: strconv.Itoa(i), ExpectedOutput: ptr("one")})
+		}
+		first, second := execute(t, s, req), execute(t, s, req)
+		want := []contracts.Verdict{contracts.VerdictAccepted, contracts.VerdictRuntimeError, contracts.VerdictTimeLimitExceeded, contracts.VerdictOutputLimitExceeded}
+		for i := range want {
+			if first.Tests[i].Verdict != want[i] || second.Tests[i].Verdict != want[i] {
+				t.Errorf("test %d: %s then %s, want %s", i, first.Tests[i].Verdict, second.Tests[i].Verdict, want[i])
+			}
+		}
+	})
+
+	t.Run("batch then list", func(t *testing.T) {
+		body := map[string]any{"executions": []any{
+			src("python", "main.py", "print('a')\n"),
+			src("nope", "x", ""),
+			withExpected(src("bash", "main.sh", "echo b\n"), "b"),
+		}}
+		code, _, data := request(t, "POST", s.URL+"/v1/executions/batch", body, nil)
+		var resp contracts.BatchResponse
+		_ = json.Unmarshal(data, &resp)
+		if code != 200 || len(resp.Executions) != 3 || resp.Executions[1].Error == nil || resp.Executions[1].Error.Code != contracts.CodeUnknownLanguage {
+			t.Fatalf("batch: %d %s", code, data)
+		}
+		ids := resp.Executions[0].ID + "," + resp.Executions[2].ID
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			_, _, data = request(t, "GET", s.URL+"/v1/executions?ids="+ids, nil, nil)
+			var list contracts.ExecutionList
+			_ = json.Unmarshal(data, &list)
+			done := 0
+			for _, x := range list.Executions {
+				if x.Execution != nil && x.Execution.Terminal() {
+					done++
+					if x.Execution.Verdict != contracts.VerdictAccepted {
+						t.Errorf("%s: %s", x.ID, x.Execution.Verdict)
+					}
+				}
+			}
+			if done == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("batch not finished: %s", data)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	})
+}
+
+func withExpected(r contracts.ExecutionRequest, expected string) contracts.ExecutionRequest {
+	r.ExpectedOutput = &expected
+	return r
+}
+
+func withLimits(r contracts.ExecutionRequest, l contracts.Limits) contracts.ExecutionRequest {
+	r.Limits = l
+	return r
+}
