@@ -6,6 +6,7 @@ const (
 	CodeInvalidQuery         = "invalid_query"          // 400
 	CodeInvalidHeader        = "invalid_header"         // 400
 	CodeUnauthorized         = "unauthorized"           // 401
+	CodeForbidden            = "forbidden"              // 403
 	CodeNotFound             = "not_found"              // 404
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeBodyTooLarge         = "body_too_large"         // 413
@@ -14,6 +15,8 @@ const (
 	CodeUnknownLanguage      = "unknown_language"       // 422
 	CodeLimitTooHigh         = "limit_too_high"         // 422
 	CodeQueueFull            = "queue_full"             // 429
+	CodeTenantQueueFull      = "tenant_queue_full"      // 429
+	CodeRateLimited          = "rate_limited"           // 429
 	CodeInternal             = "internal_error"         // 500
 	CodeUnavailable          = "unavailable"            // 503
 	CodeNoExecutor           = "no_executor"            // 503

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,10 +30,20 @@ const (
 // stream at MaxMsgs with DiscardNew.
 const ErrCodeQueueFull = 10077
 
-// IsQueueFull reports whether a publish failed because the JOBS stream is full.
+// IsQueueFull reports whether a publish failed because the JOBS stream is
+// full, for everyone or (see IsTenantQueueFull) for one tenant.
 func IsQueueFull(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == ErrCodeQueueFull
+}
+
+// IsTenantQueueFull reports whether a publish failed because the tenant's own
+// subject reached TenantQueueMax (the server uses the same code as for a full
+// stream and says "per subject" in the description).
+func IsTenantQueueFull(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == ErrCodeQueueFull &&
+		strings.Contains(apiErr.Description, "per subject")
 }
 
 // Topology is the shape of Airlock's JetStream objects: every service is
@@ -41,6 +53,9 @@ type Topology struct {
 	Prefix string
 	// QueueMax bounds the JOBS stream (queued plus running jobs).
 	QueueMax int64
+	// TenantQueueMax bounds one tenant's queued plus running jobs (its own
+	// subject), so one client cannot fill the queue for everyone; 0: no bound.
+	TenantQueueMax int64
 	// DuplicateWindow is how long a Nats-Msg-Id (and so an Idempotency-Key) is remembered.
 	DuplicateWindow time.Duration
 	// ResultTTL is how long an execution stays readable.
@@ -63,6 +78,11 @@ func DefaultTopology() Topology {
 	}
 }
 
+var tenantRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidTenant reports whether name can be a tenant: it becomes a subject token.
+func ValidTenant(name string) bool { return tenantRE.MatchString(name) }
+
 // JobSubject is the subject a tenant's jobs are published on.
 func (t Topology) JobSubject(tenant string) string {
 	if tenant == "" {
@@ -77,7 +97,7 @@ func (t Topology) EventSubject(id string) string { return t.Prefix + ".events." 
 // JobsStreamConfig is the JOBS work queue: file storage, bounded, DiscardNew
 // (a full queue refuses new jobs; it never drops queued ones).
 func (t Topology) JobsStreamConfig() jetstream.StreamConfig {
-	return jetstream.StreamConfig{
+	sc := jetstream.StreamConfig{
 		Name:        JobsStream,
 		Description: "Airlock jobs waiting for an executor (work queue)",
 		Subjects:    []string{t.Prefix + ".jobs.>"},
@@ -88,6 +108,11 @@ func (t Topology) JobsStreamConfig() jetstream.StreamConfig {
 		Duplicates:  t.DuplicateWindow,
 		Replicas:    t.replicas(),
 	}
+	if t.TenantQueueMax > 0 {
+		sc.MaxMsgsPerSubject = t.TenantQueueMax
+		sc.DiscardNewPerSubject = true
+	}
+	return sc
 }
 
 // ResultsStreamConfig is the RESULTS stream of status events; it keeps events

@@ -2,6 +2,7 @@ package contracts_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ func TestTopologyAndQueueFull(t *testing.T) {
 	if !contracts.IsQueueFull(err) {
 		t.Fatalf("third publish: %v, want the queue-full error", err)
 	}
+	if contracts.IsTenantQueueFull(err) {
+		t.Error("a full stream was reported as a full tenant queue")
+	}
 	// Raising the bound with ApplyJobs makes room.
 	topo.QueueMax = 3
 	if err := topo.ApplyJobs(ctx, n.JS); err != nil {
@@ -52,5 +56,38 @@ func TestTopologyAndQueueFull(t *testing.T) {
 	}
 	if _, err := n.JS.Publish(ctx, topo.JobSubject(""), []byte("{}")); err != nil {
 		t.Fatalf("after ApplyJobs: %v", err)
+	}
+}
+
+func TestTenantQueueFull(t *testing.T) {
+	n := testkit.StartNATS(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topo := contracts.DefaultTopology()
+	topo.TenantQueueMax = 2
+	if err := topo.Ensure(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := n.JS.Publish(ctx, topo.JobSubject("alice"), []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := n.JS.Publish(ctx, topo.JobSubject("alice"), []byte("{}"))
+	if !contracts.IsTenantQueueFull(err) || !contracts.IsQueueFull(err) {
+		t.Fatalf("alice's third job: %v, want the tenant-queue-full error", err)
+	}
+	if _, err := n.JS.Publish(ctx, topo.JobSubject("bob"), []byte("{}")); err != nil {
+		t.Fatalf("bob is not limited by alice's queue: %v", err)
+	}
+	for _, name := range []string{"default", "team-a_1"} {
+		if !contracts.ValidTenant(name) {
+			t.Errorf("%q rejected", name)
+		}
+	}
+	for _, name := range []string{"", "a.b", "a b", "*", ">", strings.Repeat("x", 65)} {
+		if contracts.ValidTenant(name) {
+			t.Errorf("%q accepted", name)
+		}
 	}
 }

@@ -138,7 +138,9 @@ const (
 // Execution is the state of one submitted execution, as stored in the
 // `executions` bucket and returned by GET /v1/executions/{id}.
 type Execution struct {
-	ID       string  `json:"id"`
+	ID string `json:"id"`
+	// Tenant owns the execution; other tenants cannot read it.
+	Tenant   string  `json:"tenant,omitempty"`
 	Status   Status  `json:"status"`
 	Language string  `json:"language,omitempty"`
 	Version  string  `json:"version,omitempty"`
@@ -189,7 +191,9 @@ type TestResult struct {
 
 // Job is the message on the JOBS stream: one execution to run.
 type Job struct {
-	ID        string           `json:"id"`
+	ID string `json:"id"`
+	// Tenant is the API key's tenant (DefaultTenant without keys).
+	Tenant    string           `json:"tenant,omitempty"`
 	Request   ExecutionRequest `json:"request"`
 	CreatedAt time.Time        `json:"created_at"`
 }

@@ -70,6 +70,17 @@ func (f *flags) int64(p *int64, name, envName string, def int64, help string) {
 	f.fs.Int64Var(p, name, def, help+" ($"+envName+")")
 }
 
+func (f *flags) float(p *float64, name, envName string, def float64, help string) {
+	if v, ok := f.env(envName); ok {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			f.err = fmt.Errorf("$%s: %q is not a number", envName, v)
+		}
+		def = n
+	}
+	f.fs.Float64Var(p, name, def, help+" ($"+envName+")")
+}
+
 func (f *flags) duration(p *time.Duration, name, envName string, def time.Duration, help string) {
 	if v, ok := f.env(envName); ok {
 		d, err := time.ParseDuration(v)
@@ -108,9 +119,11 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&c.NATSURL, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
 	}
 
+	var apiKeys, apiKeysFile string
 	topo := contracts.DefaultTopology()
 	f.str(&topo.Prefix, "prefix", "AIRLOCK_PREFIX", topo.Prefix, "subject prefix")
 	f.int64(&topo.QueueMax, "queue-max", "AIRLOCK_QUEUE_MAX", topo.QueueMax, "most jobs queued or running at once; more are answered 429")
+	f.int64(&topo.TenantQueueMax, "tenant-queue-max", "AIRLOCK_TENANT_QUEUE_MAX", topo.TenantQueueMax, "most jobs one tenant (API key) may have queued or running; 0: no per-tenant bound")
 	f.duration(&topo.DuplicateWindow, "dedupe-window", "AIRLOCK_DEDUPE_WINDOW", topo.DuplicateWindow, "how long an Idempotency-Key is remembered")
 	f.duration(&topo.ResultTTL, "result-ttl", "AIRLOCK_RESULT_TTL", topo.ResultTTL, "how long results stay readable")
 	policy := contracts.DefaultPolicy()
@@ -123,6 +136,10 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&g.Listen, "listen", "AIRLOCK_LISTEN", g.Listen, "HTTP listen address")
 		f.int64(&g.MaxBodyBytes, "max-body-bytes", "AIRLOCK_MAX_BODY_BYTES", g.MaxBodyBytes, "largest request body accepted")
 		f.duration(&g.WaitTimeout, "wait-timeout", "AIRLOCK_WAIT_TIMEOUT", g.WaitTimeout, "default wait of ?wait=true and /v1/execute")
+		f.str(&apiKeys, "api-keys", "AIRLOCK_API_KEYS", "", `API keys as "tenant:key,tenant:key"; when any key is set, anonymous access is off`)
+		f.str(&apiKeysFile, "api-keys-file", "AIRLOCK_API_KEYS_FILE", "", `file of API keys, one "tenant:key" per line (# comments)`)
+		f.float(&g.RateLimit, "rate-limit", "AIRLOCK_RATE_LIMIT", 0, "submissions per second per tenant; 0: unlimited")
+		f.integer(&g.RateBurst, "rate-burst", "AIRLOCK_RATE_BURST", 20, "burst of submissions per tenant above the rate")
 		f.integer(&g.MaxBatch, "max-batch", "AIRLOCK_MAX_BATCH", g.MaxBatch, "most requests in one batch (and ids in one list)")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
 	}
@@ -171,8 +188,52 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 			c.Executor.LanguageRuntimes[lang] = rt
 		}
 	}
+	if has("gateway") {
+		keys, err := parseAPIKeys(apiKeys, apiKeysFile)
+		if err != nil {
+			return nil, err
+		}
+		c.Gateway.APIKeys = keys
+	}
 	c.Gateway.Policy, c.Executor.Policy = policy, policy
 	c.Topology = topo
 	c.Gateway.Topology, c.Executor.Topology, c.Results.Topology = topo, topo, topo
 	return c, nil
+}
+
+// parseAPIKeys reads "tenant:key" pairs from a comma-separated list and from
+// a file (one per line). Keys are secrets: errors never quote them.
+func parseAPIKeys(list, file string) ([]gateway.APIKey, error) {
+	var entries []string
+	for _, e := range strings.Split(list, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			entries = append(entries, e)
+		}
+	}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("api keys file: %w", err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				entries = append(entries, line)
+			}
+		}
+	}
+	var keys []gateway.APIKey
+	seen := map[string]bool{}
+	for i, e := range entries {
+		tenant, key, ok := strings.Cut(e, ":")
+		tenant, key = strings.TrimSpace(tenant), strings.TrimSpace(key)
+		if !ok || !contracts.ValidTenant(tenant) || len(key) < 16 {
+			return nil, fmt.Errorf("api key entry %d: want tenant:key with a tenant of letters, digits, - and _ and a key of at least 16 characters", i+1)
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("api key entry %d: the same key is given twice", i+1)
+		}
+		seen[key] = true
+		keys = append(keys, gateway.APIKey{Tenant: tenant, Key: key})
+	}
+	return keys, nil
 }

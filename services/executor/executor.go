@@ -109,7 +109,11 @@ type executor struct {
 	// maxPayload is the largest message the NATS server accepts.
 	maxPayload int64
 	started    time.Time
-	problem    atomic.Pointer[string]
+	// problem is why this executor cannot take work now (nil: it can). It is
+	// published in the heartbeat, so /readyz and the gateway see it.
+	problem atomic.Pointer[string]
+	// beat asks the heartbeat loop to announce a change at once.
+	beat chan struct{}
 }
 
 // Run serves jobs until ctx is cancelled, then stops fetching, lets in-flight
@@ -189,6 +193,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		cfg: cfg, log: log, js: js, runner: rn,
 		validator: contracts.NewValidator(cfg.Policy), langs: langs, started: time.Now().UTC(),
 		maxPayload: maxPayload,
+		beat:       make(chan struct{}, 1),
 	}
 	names := make([]string, 0, len(langs))
 	for _, l := range langs {
@@ -202,6 +207,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); e.heartbeat(ctx, kv) }()
+	go e.watchEngine(ctx, cli)
 
 	var wg sync.WaitGroup
 	for i := 0; i < cfg.Slots; i++ {
@@ -233,6 +239,15 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 // job waits in a local buffer while its AckWait runs out.
 func (e *executor) slot(ctx, jobCtx context.Context, cons jetstream.Consumer) {
 	for ctx.Err() == nil {
+		if e.problem.Load() != nil {
+			// The engine is down: leave the jobs queued (another executor,
+			// or this one once the engine is back, takes them).
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		msgs, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
@@ -270,7 +285,7 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 		job.CreatedAt = meta.Timestamp.UTC()
 	}
 	exec := contracts.Execution{
-		ID: job.ID, Language: job.Request.Language, Version: job.Request.Version,
+		ID: job.ID, Tenant: job.Tenant, Language: job.Request.Language, Version: job.Request.Version,
 		Executor: e.cfg.ID, Attempt: int(meta.NumDelivered), CreatedAt: job.CreatedAt,
 	}
 	if int(meta.NumDelivered) > e.cfg.MaxAttempts {
@@ -307,6 +322,9 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		log.Error("execution failed", "err", err)
+		if errors.Is(err, sandbox.ErrEngine) {
+			e.setProblem("docker engine: " + short(err))
+		}
 		if int(meta.NumDelivered) < e.cfg.MaxAttempts && !errors.Is(err, runner.ErrSandbox) {
 			_ = msg.NakWithDelay(2 * time.Second)
 			return
@@ -467,6 +485,55 @@ func (e *executor) heartbeat(ctx context.Context, kv jetstream.KeyValue) {
 			e.log.Warn("heartbeat", "err", err)
 		}
 		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-e.beat:
+		}
+	}
+}
+
+// setProblem records why the executor cannot take work ("" clears it) and
+// announces the change at once.
+func (e *executor) setProblem(p string) {
+	old := e.problem.Load()
+	switch {
+	case p == "" && old == nil:
+		return
+	case p == "":
+		e.problem.Store(nil)
+		e.log.Info("docker engine answers again: taking jobs")
+	case old != nil && *old == p:
+		return
+	default:
+		e.problem.Store(&p)
+		e.log.Error("cannot take jobs", "problem", p)
+	}
+	select {
+	case e.beat <- struct{}{}:
+	default:
+	}
+}
+
+// watchEngine pings the Docker engine every few seconds: while it does not
+// answer, the executor reports the problem and fetches no jobs; it recovers
+// by itself when the engine is back.
+func (e *executor) watchEngine(ctx context.Context, cli *client.Client) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := cli.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			e.setProblem("docker engine does not answer: " + short(err))
+		} else {
+			e.setProblem("")
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -41,6 +41,13 @@ type Config struct {
 	// MaxBatch bounds the requests of POST /v1/executions/batch and the ids
 	// of GET /v1/executions?ids= (default 100).
 	MaxBatch int
+	// APIKeys, when set, are required (Authorization: Bearer or X-Api-Key);
+	// each key names its tenant. Without keys access is anonymous.
+	APIKeys []APIKey
+	// RateLimit is the submissions per second one tenant may make (bursts of
+	// RateBurst); 0: unlimited.
+	RateLimit float64
+	RateBurst int
 	// ShutdownTimeout is how long in-flight requests may take to finish once
 	// Run's context is cancelled (default 30s).
 	ShutdownTimeout time.Duration
@@ -50,6 +57,9 @@ type Config struct {
 	// OnReady, when set, is called with the bound address once serving.
 	OnReady func(addr string)
 }
+
+// APIKey gives a tenant access to the API; see Config.APIKeys.
+type APIKey = api.APIKey
 
 // DefaultConfig returns the default configuration.
 func DefaultConfig() Config {
@@ -137,6 +147,9 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		WaitTimeout:      cfg.WaitTimeout,
 		MaxWaitTimeout:   cfg.MaxWaitTimeout,
 		MaxBatch:         cfg.MaxBatch,
+		APIKeys:          cfg.APIKeys,
+		RateLimit:        cfg.RateLimit,
+		RateBurst:        cfg.RateBurst,
 		ExecutorCacheTTL: cfg.ExecutorCacheTTL,
 		Log:              log,
 	})

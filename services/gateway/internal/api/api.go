@@ -36,6 +36,13 @@ type Options struct {
 	MaxWaitTimeout time.Duration
 	// MaxBatch bounds the requests of a batch and the ids of a list.
 	MaxBatch int
+	// APIKeys, when not empty, are required on every endpoint but the
+	// probes; each names its tenant.
+	APIKeys []APIKey
+	// RateLimit is the submissions (POST requests) per second one tenant may
+	// make, with bursts of RateBurst; 0 means no limit.
+	RateLimit float64
+	RateBurst int
 	// ExecutorCacheTTL is how long a non-empty list of live executors is
 	// reused; zero or negative reads the executors bucket on every request.
 	ExecutorCacheTTL time.Duration
@@ -53,6 +60,7 @@ type API struct {
 	results    jetstream.Stream
 	validator  *contracts.Validator
 	fleet      *fleet
+	auth       *auth
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -85,6 +93,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 		results:    results,
 		validator:  contracts.NewValidator(opts.Policy),
 		fleet:      &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, log: opts.Log},
+		auth:       newAuth(opts.APIKeys, opts.RateLimit, opts.RateBurst),
 		stopping:   make(chan struct{}),
 	}, nil
 }
@@ -118,5 +127,5 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "", fmt.Sprintf("no such endpoint: %s", r.URL.Path))
 	})
-	return instrument(a.log, mux)
+	return instrument(a.log, a.auth.middleware(mux))
 }

@@ -93,7 +93,7 @@ func TestExecutionID(t *testing.T) {
 			if tc.values != nil {
 				h[idempotencyKeyHeader] = tc.values
 			}
-			id, herr := executionID(h)
+			id, herr := executionID(contracts.DefaultTenant, h)
 			switch tc.want {
 			case "":
 				if herr == nil || herr.status != http.StatusBadRequest {

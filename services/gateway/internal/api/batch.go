@@ -20,7 +20,8 @@ func (a *API) handleBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.Header.Get(idempotencyKeyHeader)
-	if _, herr := executionID(r.Header); herr != nil {
+	tenant := tenantOf(r.Context())
+	if _, herr := executionID(tenant, r.Header); herr != nil {
 		herr.write(w)
 		return
 	}
@@ -33,7 +34,7 @@ func (a *API) handleBatch(w http.ResponseWriter, r *http.Request) {
 	for i, raw := range body.Executions {
 		id := contracts.NewID()
 		if key != "" {
-			id = contracts.IDFromKey(contracts.DefaultTenant, key+"#"+strconv.Itoa(i))
+			id = contracts.IDFromKey(tenant, key+"#"+strconv.Itoa(i))
 		}
 		if herr := a.submitOne(r, id, raw); herr != nil {
 			resp.Executions[i] = contracts.BatchEntry{Error: herr.detail()}

@@ -28,7 +28,7 @@ func (a *API) handleSubmit(forceWait bool) http.HandlerFunc {
 			herr.write(w)
 			return
 		}
-		id, herr := executionID(r.Header)
+		id, herr := executionID(tenantOf(r.Context()), r.Header)
 		if herr != nil {
 			herr.write(w)
 			return
@@ -79,7 +79,7 @@ func (a *API) prepare(ctx context.Context, req *contracts.ExecutionRequest) (*co
 		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
 			message: "could not read the executors; try again shortly", retryAfter: "1"}
 	}
-	runtimes := liveRuntimes(infos)
+	runtimes := knownRuntimes(infos)
 	if len(runtimes) == 0 {
 		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeNoExecutor,
 			message: "no executor is running", retryAfter: "5"}
@@ -99,7 +99,8 @@ func (a *API) prepare(ctx context.Context, req *contracts.ExecutionRequest) (*co
 // no-op) and then its queued event.
 func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRequest, rt *contracts.Runtime) *httpError {
 	now := time.Now().UTC()
-	data, err := json.Marshal(contracts.Job{ID: id, Request: *req, CreatedAt: now})
+	tenant := tenantOf(ctx)
+	data, err := json.Marshal(contracts.Job{ID: id, Tenant: tenant, Request: *req, CreatedAt: now})
 	if err != nil {
 		panic(fmt.Sprintf("encode job: %v", err)) // a bug: a Job always encodes
 	}
@@ -118,10 +119,13 @@ func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRe
 	// Once the job is being published, finish even if the client leaves.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), natsTimeout)
 	defer cancel()
-	ack, err := a.js.Publish(pctx, a.opts.Topology.JobSubject(""), data,
+	ack, err := a.js.Publish(pctx, a.opts.Topology.JobSubject(tenant), data,
 		jetstream.WithMsgID(id), jetstream.WithExpectStream(contracts.JobsStream))
 	switch {
 	case err == nil:
+	case contracts.IsTenantQueueFull(err):
+		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeTenantQueueFull, retryAfter: queueFullRetryAfter,
+			message: fmt.Sprintf("this API key already has %d jobs queued or running (the per-key maximum); retry later", a.opts.Topology.TenantQueueMax)}
 	case contracts.IsQueueFull(err):
 		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeQueueFull,
 			message: "the job queue is full; retry later", retryAfter: queueFullRetryAfter}
@@ -136,7 +140,7 @@ func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRe
 		return nil
 	}
 	a.log.Debug("job queued", "id", id, "language", rt.Language, "version", rt.Version, "seq", ack.Sequence)
-	a.publishQueued(pctx, contracts.Execution{ID: id, Status: contracts.StatusQueued,
+	a.publishQueued(pctx, contracts.Execution{ID: id, Tenant: tenant, Status: contracts.StatusQueued,
 		Language: rt.Language, Version: rt.Version, CreatedAt: now})
 	return nil
 }
@@ -210,7 +214,7 @@ func (a *API) lookup(ctx context.Context, id string) (*contracts.Execution, erro
 	entry, err := a.executions.Get(ctx, id)
 	switch {
 	case err == nil:
-		if exec := a.decodeExecution(id, entry.Value()); exec != nil {
+		if exec := visible(ctx, a.decodeExecution(id, entry.Value())); exec != nil {
 			return exec, nil
 		}
 	case !errors.Is(err, jetstream.ErrKeyNotFound):
@@ -231,7 +235,7 @@ func (a *API) lastEvent(ctx context.Context, id string) (*contracts.Execution, e
 	if err != nil {
 		return nil, fmt.Errorf("get last event of %s: %w", id, err)
 	}
-	return a.decodeExecution(id, msg.Data), nil
+	return visible(ctx, a.decodeExecution(id, msg.Data)), nil
 }
 
 // decodeExecution decodes a stored Execution; an unreadable one is logged
@@ -293,7 +297,7 @@ func (a *API) await(ctx context.Context, watcher jetstream.KeyWatcher, id string
 			if e.Operation() != jetstream.KeyValuePut {
 				continue
 			}
-			exec := a.decodeExecution(id, e.Value())
+			exec := visible(ctx, a.decodeExecution(id, e.Value()))
 			if exec == nil {
 				continue
 			}

@@ -86,10 +86,21 @@ func (f *fleet) read(ctx context.Context) ([]contracts.ExecutorInfo, error) {
 // then newest version first (so that FindRuntime without a version picks the
 // newest).
 func liveRuntimes(infos []contracts.ExecutorInfo) []contracts.Runtime {
+	return runtimesOf(infos, false)
+}
+
+// knownRuntimes also counts executors that report a problem (for example a
+// Docker engine restarting): a job for them waits in the queue until they
+// recover, instead of being refused.
+func knownRuntimes(infos []contracts.ExecutorInfo) []contracts.Runtime {
+	return runtimesOf(infos, true)
+}
+
+func runtimesOf(infos []contracts.ExecutorInfo, withProblems bool) []contracts.Runtime {
 	seen := map[string]bool{}
 	out := []contracts.Runtime{}
 	for _, info := range infos {
-		if info.Problem != "" {
+		if info.Problem != "" && !withProblems {
 			continue
 		}
 		for _, rt := range info.Runtimes {

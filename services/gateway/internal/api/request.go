@@ -61,7 +61,7 @@ const idempotencyKeyHeader = "Idempotency-Key"
 
 // executionID derives the id of a submission: from its Idempotency-Key when
 // there is one (1-255 printable ASCII characters), else a fresh random id.
-func executionID(h http.Header) (string, *httpError) {
+func executionID(tenant string, h http.Header) (string, *httpError) {
 	values := h.Values(idempotencyKeyHeader)
 	if len(values) == 0 {
 		return contracts.NewID(), nil
@@ -82,7 +82,7 @@ func executionID(h http.Header) (string, *httpError) {
 			return "", bad(fmt.Sprintf("Idempotency-Key must be printable ASCII; byte %d is 0x%02x", i, key[i]))
 		}
 	}
-	return contracts.IDFromKey(contracts.DefaultTenant, key), nil
+	return contracts.IDFromKey(tenant, key), nil
 }
 
 // waitParams reads ?wait= and ?timeout=. wait accepts true/1/yes and

@@ -1,0 +1,147 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/airlockrun/airlock/contracts"
+)
+
+// APIKey gives a tenant access. The key itself is never logged.
+type APIKey struct {
+	Tenant string
+	Key    string
+}
+
+type tenantKey struct{}
+
+// tenantOf is the tenant a request was authenticated as (DefaultTenant when
+// no API keys are configured).
+func tenantOf(ctx context.Context) string {
+	if t, ok := ctx.Value(tenantKey{}).(string); ok {
+		return t
+	}
+	return contracts.DefaultTenant
+}
+
+// auth checks API keys and applies the per-tenant rate limit.
+type auth struct {
+	keys   []keyEntry
+	limit  rate.Limit
+	burst  int
+	mu     sync.Mutex
+	bucket map[string]*rate.Limiter
+}
+
+type keyEntry struct {
+	tenant string
+	sum    [sha256.Size]byte
+}
+
+func newAuth(keys []APIKey, perSecond float64, burst int) *auth {
+	a := &auth{limit: rate.Limit(perSecond), burst: max(burst, 1), bucket: map[string]*rate.Limiter{}}
+	for _, k := range keys {
+		a.keys = append(a.keys, keyEntry{tenant: k.Tenant, sum: sha256.Sum256([]byte(k.Key))})
+	}
+	return a
+}
+
+// tenant finds the key's tenant. Every configured key is compared, in
+// constant time over equal-length digests, so timing tells nothing about
+// which key (or how much of one) matched.
+func (a *auth) tenant(key string) (string, bool) {
+	sum := sha256.Sum256([]byte(key))
+	found := ""
+	for _, k := range a.keys {
+		if subtle.ConstantTimeCompare(sum[:], k.sum[:]) == 1 {
+			found = k.tenant
+		}
+	}
+	return found, found != ""
+}
+
+// presentedKey reads the key from Authorization: Bearer, X-Api-Key or (for
+// Judge0 clients) X-Auth-Token.
+func presentedKey(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(token)
+		}
+	}
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		return k
+	}
+	return r.Header.Get("X-Auth-Token")
+}
+
+// exempt paths answer without a key: probes for the orchestrator.
+func exempt(path string) bool { return path == "/healthz" || path == "/readyz" }
+
+func (a *auth) limiter(tenant string) *rate.Limiter {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l, ok := a.bucket[tenant]
+	if !ok {
+		l = rate.NewLimiter(a.limit, a.burst)
+		a.bucket[tenant] = l
+	}
+	return l
+}
+
+// middleware authenticates (when keys are configured) and rate-limits
+// submissions (POST) per tenant.
+func (a *auth) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tenant := contracts.DefaultTenant
+		if len(a.keys) > 0 && !exempt(r.URL.Path) {
+			key := presentedKey(r)
+			if key == "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="airlock"`)
+				writeError(w, http.StatusUnauthorized, contracts.CodeUnauthorized, "",
+					"an API key is required: send Authorization: Bearer <key> or X-Api-Key: <key>")
+				return
+			}
+			t, ok := a.tenant(key)
+			if !ok {
+				writeError(w, http.StatusForbidden, contracts.CodeForbidden, "", "the API key is not valid")
+				return
+			}
+			tenant = t
+		}
+		if a.limit > 0 && r.Method == http.MethodPost {
+			if res := a.limiter(tenant).Reserve(); res.Delay() > 0 {
+				res.Cancel()
+				wait := max(int(math.Ceil(float64(res.Delay())/float64(time.Second))), 1)
+				w.Header().Set("Retry-After", strconv.Itoa(wait))
+				writeError(w, http.StatusTooManyRequests, contracts.CodeRateLimited, "",
+					"too many submissions for this API key; retry after the Retry-After delay")
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, tenant)))
+	})
+}
+
+// visible hides an execution of another tenant: to them it does not exist.
+func visible(ctx context.Context, exec *contracts.Execution) *contracts.Execution {
+	if exec == nil {
+		return nil
+	}
+	owner := exec.Tenant
+	if owner == "" {
+		owner = contracts.DefaultTenant
+	}
+	if owner != tenantOf(ctx) {
+		return nil
+	}
+	return exec
+}
