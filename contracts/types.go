@@ -29,8 +29,9 @@ type ExecutionRequest struct {
 	// the run's stdout: a mismatch is wrong_answer.
 	ExpectedOutput *string `json:"expected_output,omitempty"`
 	// Tests turn the request into judge mode: the program is compiled once,
-	// then run once per test, each in a fresh sandbox. Stdin and Args of the
-	// request are ignored for tests that set their own.
+	// then run once per test, each in a fresh sandbox. Each test reads its
+	// own stdin (the request's Stdin is not used); a test without args (absent
+	// or empty) gets the request's Args.
 	Tests []TestCase `json:"tests,omitempty" validate:"omitempty,dive"`
 	// StopOnFirstFailure skips the tests after the first one that fails.
 	StopOnFirstFailure bool `json:"stop_on_first_failure,omitempty"`

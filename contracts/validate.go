@@ -189,6 +189,25 @@ func (v *Validator) tests(req *ExecutionRequest) *ValidationError {
 	return nil
 }
 
+// Resolve checks a request against the rules, picks its runtime among
+// runtimes and checks its limits against the runtime's maximums. It
+// normalises the request's language and version to the runtime's. This is
+// the whole admission check of the gateway and of the NATS client.
+func (v *Validator) Resolve(req *ExecutionRequest, runtimes []Runtime) (*Runtime, *ValidationError) {
+	if verr := v.Request(req); verr != nil {
+		return nil, verr
+	}
+	rt, verr := FindRuntime(runtimes, req.Language, req.Version)
+	if verr != nil {
+		return nil, verr
+	}
+	if _, verr := ResolveLimits(req.Limits, *rt); verr != nil {
+		return nil, verr
+	}
+	req.Language, req.Version = rt.Language, rt.Version
+	return rt, nil
+}
+
 // DecodeFile returns a file's bytes, decoding base64 when asked.
 func DecodeFile(f File) ([]byte, error) {
 	switch f.Encoding {

@@ -38,6 +38,11 @@ type Options struct {
 	NanoCPUs int64
 }
 
+// initThreads is the pids budget of the init on top of the program's: the
+// pids limit counts threads, and the init (a Go program) holds about ten of
+// them, started before the program runs (see sandboxinit.Main).
+const initThreads = 12
+
 // pollInterval is how often the cgroup is sampled while a program runs.
 const pollInterval = 50 * time.Millisecond
 
@@ -230,7 +235,7 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 	if spec.CPUTime%time.Second != 0 {
 		cpuSecs++
 	}
-	pids := spec.Processes + 1 // the init
+	pids := spec.Processes + initThreads
 	cfg := &container.Config{
 		Image:           spec.Image,
 		Entrypoint:      []string{sandboxinit.MountPath},

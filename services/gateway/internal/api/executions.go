@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
-	"github.com/nats-io/nats.go"
+	"github.com/airlockrun/airlock/contracts/client"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -67,8 +67,9 @@ func (a *API) handleSubmit(forceWait bool) http.HandlerFunc {
 	}
 }
 
-// prepare checks a decoded request against the rules, the live runtimes and
-// their limits, and normalises its language and version.
+// prepare checks a decoded request against the rules, the runtimes of the
+// executors and their limits (contracts.Validator.Resolve), and normalises
+// its language and version.
 func (a *API) prepare(ctx context.Context, req *contracts.ExecutionRequest) (*contracts.Runtime, *httpError) {
 	if ve := a.validator.Request(req); ve != nil {
 		return nil, validationError(ve)
@@ -84,64 +85,43 @@ func (a *API) prepare(ctx context.Context, req *contracts.ExecutionRequest) (*co
 		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeNoExecutor,
 			message: "no executor is running", retryAfter: "5"}
 	}
-	rt, ve := contracts.FindRuntime(runtimes, req.Language, req.Version)
+	rt, ve := a.validator.Resolve(req, runtimes)
 	if ve != nil {
 		return nil, validationError(ve)
 	}
-	if _, ve := contracts.ResolveLimits(req.Limits, *rt); ve != nil {
-		return nil, validationError(ve)
-	}
-	req.Language, req.Version = rt.Language, rt.Version
 	return rt, nil
 }
 
 // enqueue publishes the job (with its id as Nats-Msg-Id, so a repeat is a
 // no-op) and then its queued event.
 func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRequest, rt *contracts.Runtime) *httpError {
-	now := time.Now().UTC()
-	tenant := tenantOf(ctx)
-	data, err := json.Marshal(contracts.Job{ID: id, Tenant: tenant, Request: *req, CreatedAt: now})
-	if err != nil {
-		panic(fmt.Sprintf("encode job: %v", err)) // a bug: a Job always encodes
+	if !a.nc.IsConnected() {
+		a.log.Warn("the job queue is unavailable", "id", id, "status", a.nc.Status().String())
+		return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
+			message: "the job queue is unavailable; try again shortly", retryAfter: "1"}
 	}
-	if limit := a.nc.MaxPayload(); limit > 0 && int64(len(data)) > limit {
+	job := contracts.Job{ID: id, Tenant: tenantOf(ctx), Request: *req, CreatedAt: time.Now().UTC()}
+	// Once the job is being published, finish even if the client leaves.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), natsTimeout)
+	defer cancel()
+	dup, err := client.Enqueue(pctx, a.js, a.opts.Topology, job, a.nc.MaxPayload())
+	switch {
+	case err == nil:
+	case errors.Is(err, client.ErrTenantQueueFull):
+		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeTenantQueueFull, retryAfter: queueFullRetryAfter,
+			message: fmt.Sprintf("this API key already has %d jobs queued or running (the per-key maximum); retry later", a.opts.Topology.TenantQueueMax)}
+	case errors.Is(err, client.ErrQueueFull):
+		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeQueueFull,
+			message: "the job queue is full; retry later", retryAfter: queueFullRetryAfter}
+	case errors.Is(err, client.ErrTooLarge):
 		return &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeBodyTooLarge,
-			message: fmt.Sprintf("the job is %d bytes once encoded; the message bus accepts at most %d", len(data), limit)}
-	}
-	unavailable := func(err error) *httpError {
+			message: "the job is larger than the message bus accepts: " + err.Error()}
+	default:
 		a.log.Warn("the job queue is unavailable", "id", id, "err", err)
 		return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
 			message: "the job queue is unavailable; try again shortly", retryAfter: "1"}
 	}
-	if !a.nc.IsConnected() {
-		return unavailable(fmt.Errorf("nats connection is %s", a.nc.Status()))
-	}
-	// Once the job is being published, finish even if the client leaves.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), natsTimeout)
-	defer cancel()
-	ack, err := a.js.Publish(pctx, a.opts.Topology.JobSubject(tenant), data,
-		jetstream.WithMsgID(id), jetstream.WithExpectStream(contracts.JobsStream))
-	switch {
-	case err == nil:
-	case contracts.IsTenantQueueFull(err):
-		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeTenantQueueFull, retryAfter: queueFullRetryAfter,
-			message: fmt.Sprintf("this API key already has %d jobs queued or running (the per-key maximum); retry later", a.opts.Topology.TenantQueueMax)}
-	case contracts.IsQueueFull(err):
-		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeQueueFull,
-			message: "the job queue is full; retry later", retryAfter: queueFullRetryAfter}
-	case errors.Is(err, nats.ErrMaxPayload):
-		return &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeBodyTooLarge,
-			message: "the job is larger than the message bus accepts"}
-	default:
-		return unavailable(err)
-	}
-	if ack.Duplicate {
-		a.log.Debug("duplicate submission", "id", id)
-		return nil
-	}
-	a.log.Debug("job queued", "id", id, "language", rt.Language, "version", rt.Version, "seq", ack.Sequence)
-	a.publishQueued(pctx, contracts.Execution{ID: id, Tenant: tenant, Status: contracts.StatusQueued,
-		Language: rt.Language, Version: rt.Version, CreatedAt: now})
+	a.log.Debug("job queued", "id", id, "language", rt.Language, "version", rt.Version, "duplicate", dup)
 	return nil
 }
 
@@ -155,20 +135,6 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) (*contracts.Execu
 		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
 	}
 	return decodeRequest(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
-}
-
-// publishQueued publishes the queued event of a new execution. The job is
-// already durably queued, so a failure is only logged.
-func (a *API) publishQueued(ctx context.Context, ev contracts.Execution) {
-	data, err := json.Marshal(ev)
-	if err != nil {
-		a.log.Error("encode queued event", "id", ev.ID, "err", err)
-		return
-	}
-	if _, err := a.js.Publish(ctx, a.opts.Topology.EventSubject(ev.ID), data,
-		jetstream.WithMsgID(ev.ID+":queued"), jetstream.WithExpectStream(contracts.ResultsStream)); err != nil {
-		a.log.Warn("could not publish the queued event", "id", ev.ID, "err", err)
-	}
 }
 
 // handleGet serves GET /v1/executions/{id}, with ?wait=true as a long poll.
