@@ -132,6 +132,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 
 	if has("gateway") {
 		c.Gateway = gateway.DefaultConfig()
+		c.Gateway.Version = version
 		g := &c.Gateway
 		f.str(&g.Listen, "listen", "AIRLOCK_LISTEN", g.Listen, "HTTP listen address")
 		f.int64(&g.MaxBodyBytes, "max-body-bytes", "AIRLOCK_MAX_BODY_BYTES", g.MaxBodyBytes, "largest request body accepted")

@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 // containers.
 type stack struct {
 	URL        string
+	NATSURL    string
 	NATS       *nats.Conn
 	JS         jetstream.JetStream
 	ExecutorID string
@@ -88,7 +89,7 @@ func startDev(t *testing.T, mutate func(*config)) *stack {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.NATS = nc
+		s.NATS, s.NATSURL = nc, u
 		s.JS, _ = jetstream.New(nc)
 	case err := <-done:
 		cancel()

@@ -24,6 +24,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		var code exitCode // the client commands choose their exit status
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
 		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "airlock:", err)
 		}
@@ -40,6 +44,8 @@ Usage:
   airlock gateway    the HTTP API, against NATS_URL
   airlock executor   the sandbox runner, against NATS_URL (needs a Docker engine)
   airlock results    the result store writer, against NATS_URL
+  airlock run FILE   run a program on a gateway, print its output and verdict (--tests DIR: judge)
+  airlock runtimes   list the languages a gateway serves
   airlock version    print the version
 
 Run "airlock <command> -h" for a command's flags. Every flag can also be set
@@ -47,7 +53,7 @@ with the environment variable shown in its help (flags win).
 `
 
 // version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+var version = "0.1.0-dev"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -60,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDev(ctx, rest, stderr)
 	case "gateway", "executor", "results":
 		return runService(ctx, cmd, rest, stderr)
+	case "run":
+		return cliRun(ctx, rest, stdout, stderr)
+	case "runtimes":
+		return cliRuntimes(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "airlock", version)
 		return nil

@@ -54,6 +54,9 @@ type Config struct {
 	// ExecutorCacheTTL is how long the list of live executors is reused
 	// between requests (default 1s; negative: never reused).
 	ExecutorCacheTTL time.Duration
+	// Version is announced by the NATS service (micro) of the gateway; it
+	// must be SemVer (default 0.1.0).
+	Version string
 	// OnReady, when set, is called with the bound address once serving.
 	OnReady func(addr string)
 }
@@ -97,6 +100,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.WaitTimeout, d.WaitTimeout)
 	setDefault(&c.ShutdownTimeout, d.ShutdownTimeout)
 	setDefault(&c.ExecutorCacheTTL, d.ExecutorCacheTTL)
+	setDefault(&c.Version, "0.1.0")
 	c.WaitTimeout = min(c.WaitTimeout, c.MaxWaitTimeout)
 	return c
 }
@@ -156,6 +160,12 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 	if err != nil {
 		return fmt.Errorf("gateway api: %w", err)
 	}
+
+	svc, err := a.MicroService(nc, cfg.Version)
+	if err != nil {
+		return fmt.Errorf("nats service: %w", err)
+	}
+	defer func() { _ = svc.Stop() }()
 
 	ln := cfg.Listener
 	if ln == nil {

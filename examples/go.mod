@@ -1,0 +1,27 @@
+module github.com/airlockrun/airlock/examples
+
+go 1.26.4
+
+require (
+	github.com/airlockrun/airlock/contracts v0.0.0
+	github.com/nats-io/nats.go v1.55.0
+)
+
+require (
+	github.com/gabriel-vasile/mimetype v1.4.16 // indirect
+	github.com/go-playground/locales v0.14.2 // indirect
+	github.com/go-playground/universal-translator v0.18.2 // indirect
+	github.com/go-playground/validator/v10 v10.30.6 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/leodido/go-urn v1.5.0 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)
+
+replace (
+	github.com/airlockrun/airlock/contracts => ../contracts
+	github.com/airlockrun/airlock/internal/testkit => ../internal/testkit
+)
