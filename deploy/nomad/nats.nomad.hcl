@@ -1,0 +1,193 @@
+# NATS JetStream cluster for Airlock: three servers, one on each node of class
+# "nats". The Airlock services create the JOBS and RESULTS streams and the
+# executions/executors buckets themselves (with AIRLOCK_REPLICAS=3); this job
+# only runs the servers.
+#
+# Driver: docker with the official `nats` image. The image is the NATS
+# project's own build, pinned by tag to the same nats-server version Airlock's
+# embedded dev server and tests use (cmd/airlock/go.mod), and Docker is
+# already part of the node image. Host networking keeps the advertised
+# addresses equal to the node's address, so route gossip and the client
+# connect_urls are reachable from every node.
+#
+# Identity: server_name is the Nomad node name. A JetStream server's identity
+# in the cluster (its Raft peer) is derived from its server name, and its data
+# lives in the node's host volume, so name and data stay together across
+# restarts, upgrades and rescheduling. The nats nodes have fixed names
+# (nats-1..3); a replacement instance takes over the name of the one it
+# replaces (docs/deploy.md, "Replacing a NATS node").
+#
+# Shutdown: Nomad sends SIGUSR2, which puts nats-server into lame-duck mode:
+# it stops accepting clients, hands stream and consumer leadership to the
+# other servers, closes its clients over lame_duck_duration (they reconnect to
+# the other servers) and exits. kill_timeout covers grace period + duration.
+
+job "nats" {
+  type     = "service"
+  priority = 80
+
+  group "nats" {
+    count = 3
+
+    constraint {
+      attribute = "${node.class}"
+      value     = "nats"
+    }
+
+    # One server per host: losing a host loses one replica, never two.
+    constraint {
+      operator = "distinct_hosts"
+      value    = "true"
+    }
+
+    network {
+      mode = "host"
+
+      port "client" {
+        static = 4222
+      }
+      port "cluster" {
+        static = 6222
+      }
+      port "monitor" {
+        static = 8222
+      }
+    }
+
+    # Declared on every nats node in the Nomad client config:
+    #   host_volume "nats-data" { path = "/opt/nats/data"  read_only = false }
+    volume "data" {
+      type      = "host"
+      source    = "nats-data"
+      read_only = false
+    }
+
+    # One server at a time, and the next only once the restarted one reports
+    # healthy (JetStream current with the meta leader and its streams).
+    update {
+      max_parallel      = 1
+      health_check      = "checks"
+      min_healthy_time  = "30s"
+      healthy_deadline  = "5m"
+      progress_deadline = "10m"
+      auto_revert       = true
+    }
+
+    migrate {
+      max_parallel     = 1
+      health_check     = "checks"
+      min_healthy_time = "30s"
+      healthy_deadline = "5m"
+    }
+
+    restart {
+      attempts = 10
+      interval = "30m"
+      delay    = "15s"
+      mode     = "delay"
+    }
+
+    reschedule {
+      unlimited      = true
+      delay          = "30s"
+      delay_function = "exponential"
+      max_delay      = "10m"
+    }
+
+    # Clients (the Airlock services) find the servers through this service.
+    service {
+      name     = "nats-client"
+      provider = "nomad"
+      port     = "client"
+
+      check {
+        name     = "nats-healthz"
+        type     = "http"
+        port     = "monitor"
+        path     = "/healthz"
+        interval = "10s"
+        timeout  = "3s"
+      }
+    }
+
+    # The servers find each other through this one (the routes template below).
+    service {
+      name     = "nats-cluster"
+      provider = "nomad"
+      port     = "cluster"
+    }
+
+    task "nats" {
+      driver = "docker"
+
+      # SIGUSR2 = lame-duck mode; kill_timeout > lame_duck_grace_period +
+      # lame_duck_duration (10s + 30s) so the server exits on its own.
+      kill_signal  = "SIGUSR2"
+      kill_timeout = "60s"
+
+      config {
+        image        = "nats:2.15.2-alpine"
+        network_mode = "host"
+        entrypoint   = ["nats-server"]
+        args         = ["--config", "/local/nats.conf"]
+      }
+
+      volume_mount {
+        volume      = "data"
+        destination = "/data"
+        read_only   = false
+      }
+
+      # Routes come from Nomad service discovery: every registered
+      # nats-cluster instance (a server ignores the route to itself). When the
+      # set changes, the file is re-rendered and the server reloads it on
+      # SIGHUP; established routes also gossip the rest of the cluster.
+      template {
+        destination   = "local/nats.conf"
+        change_mode   = "signal"
+        change_signal = "SIGHUP"
+
+        wait {
+          min = "2s"
+          max = "10s"
+        }
+
+        data = <<-EOF
+          server_name: "{{ env "node.unique.name" }}"
+          listen: "0.0.0.0:{{ env "NOMAD_PORT_client" }}"
+          client_advertise: "{{ env "NOMAD_ADDR_client" }}"
+          http_port: {{ env "NOMAD_PORT_monitor" }}
+
+          # Requests and results travel as single messages (as in airlock dev).
+          max_payload: 64MB
+
+          lame_duck_grace_period: "10s"
+          lame_duck_duration: "30s"
+
+          jetstream {
+            store_dir: "/data"
+            max_memory_store: 1GB
+            max_file_store: 80GB
+          }
+
+          cluster {
+            name: "airlock"
+            listen: "0.0.0.0:{{ env "NOMAD_PORT_cluster" }}"
+            advertise: "{{ env "NOMAD_ADDR_cluster" }}"
+            connect_retries: 120
+            routes: [
+          {{- range nomadService "nats-cluster" }}
+              "nats-route://{{ .Address }}:{{ .Port }}"
+          {{- end }}
+            ]
+          }
+        EOF
+      }
+
+      resources {
+        cpu    = 1500
+        memory = 4096
+      }
+    }
+  }
+}

@@ -1,0 +1,90 @@
+# Airlock results service: the only writer of the `executions` bucket, on the
+# nodes of class "api". Instances share one durable consumer ("results"), so
+# two run side by side and either may stop at any time: unacknowledged events
+# are redelivered to the other.
+#
+# Driver: exec (the static airlock binary from the release tarball, in a
+# chroot). The results service opens no port, so it has no HTTP check: a
+# deployment is healthy when the task has stayed running for min_healthy_time
+# (health_check = "task_states"); the process exits non-zero when it cannot
+# reach NATS or set up its streams, bucket or consumer.
+
+variable "release_url" {
+  type        = string
+  description = "go-getter URL of the release tarball airlock-<version>-linux-amd64.tar.gz (binary and deploy/images), with ?checksum=sha256:<hex> appended so a different file is refused"
+}
+
+job "airlock-results" {
+  type     = "service"
+  priority = 70
+
+  group "results" {
+    count = 2
+
+    constraint {
+      attribute = "${node.class}"
+      value     = "api"
+    }
+
+    constraint {
+      operator = "distinct_hosts"
+      value    = "true"
+    }
+
+    update {
+      max_parallel      = 1
+      health_check      = "task_states"
+      min_healthy_time  = "20s"
+      healthy_deadline  = "3m"
+      progress_deadline = "10m"
+      auto_revert       = true
+    }
+
+    restart {
+      attempts = 5
+      interval = "5m"
+      delay    = "10s"
+      mode     = "delay"
+    }
+
+    task "results" {
+      driver = "exec"
+
+      # On SIGTERM the service finishes the event in hand, hands buffered
+      # ones back (1s) and drains its NATS connection (up to 10s).
+      kill_signal  = "SIGTERM"
+      kill_timeout = "20s"
+
+      artifact {
+        source      = var.release_url
+        destination = "local/"
+      }
+
+      config {
+        command = "${NOMAD_TASK_DIR}/airlock"
+        args    = ["results"]
+      }
+
+      # NATS_URL from service discovery, read once at start (see gateway).
+      template {
+        destination = "secrets/nats.env"
+        env         = true
+        change_mode = "noop"
+        data        = <<-EOF
+          NATS_URL={{ range $i, $s := nomadService "nats-client" }}{{ if $i }},{{ end }}nats://{{ .Address }}:{{ .Port }}{{ end }}
+        EOF
+      }
+
+      env {
+        AIRLOCK_REPLICAS   = "3"
+        AIRLOCK_LOG_FORMAT = "json"
+        AIRLOCK_LOG_LEVEL  = "info"
+      }
+
+      resources {
+        cpu    = 500
+        memory = 512
+      }
+    }
+  }
+}
