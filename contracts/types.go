@@ -35,6 +35,9 @@ type ExecutionRequest struct {
 	Tests []TestCase `json:"tests,omitempty" validate:"omitempty,dive"`
 	// StopOnFirstFailure skips the tests after the first one that fails.
 	StopOnFirstFailure bool `json:"stop_on_first_failure,omitempty"`
+	// CallbackURL, when set, receives the finished Execution as a signed POST
+	// (see docs/api.md "Callbacks"); http or https only.
+	CallbackURL string `json:"callback_url,omitempty" validate:"omitempty,max=2048,url,startswith=http"`
 	// Compare is how outputs are compared: exact, trim (default), tokens or float.
 	Compare CompareMode `json:"compare,omitempty" validate:"omitempty,oneof=exact trim tokens float"`
 	// AbsTolerance and RelTolerance apply to compare "float"; when both are
@@ -158,12 +161,15 @@ type Execution struct {
 	// FailedTest is the index of the first test that was not accepted.
 	FailedTest *int `json:"failed_test,omitempty"`
 	// Limits are the limits the executor applied.
-	Limits     *LimitSet  `json:"limits,omitempty"`
-	Executor   string     `json:"executor,omitempty"`
-	Attempt    int        `json:"attempt,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	StartedAt  *time.Time `json:"started_at,omitempty"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	Limits *LimitSet `json:"limits,omitempty"`
+	// CallbackURL is copied from the request; the gateway delivers the
+	// completed execution there.
+	CallbackURL string     `json:"callback_url,omitempty"`
+	Executor    string     `json:"executor,omitempty"`
+	Attempt     int        `json:"attempt,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
 }
 
 // Terminal reports whether the execution has finished.

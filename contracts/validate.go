@@ -253,6 +253,8 @@ func fieldError(fe validator.FieldError) *ValidationError {
 		msg = "must be a lower-case language name such as \"python\" or \"c++\""
 	case "nonul":
 		msg = "must not contain a NUL byte"
+	case "url", "startswith":
+		msg = "must be an absolute http or https URL"
 	default:
 		msg = fmt.Sprintf("fails rule %q", fe.Tag())
 	}

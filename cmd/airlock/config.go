@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -119,7 +120,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&c.NATSURL, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
 	}
 
-	var apiKeys, apiKeysFile string
+	var apiKeys, apiKeysFile, callbackAllow string
 	topo := contracts.DefaultTopology()
 	f.str(&topo.Prefix, "prefix", "AIRLOCK_PREFIX", topo.Prefix, "subject prefix")
 	f.int64(&topo.QueueMax, "queue-max", "AIRLOCK_QUEUE_MAX", topo.QueueMax, "most jobs queued or running at once; more are answered 429")
@@ -137,10 +138,12 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&g.Listen, "listen", "AIRLOCK_LISTEN", g.Listen, "HTTP listen address")
 		f.int64(&g.MaxBodyBytes, "max-body-bytes", "AIRLOCK_MAX_BODY_BYTES", g.MaxBodyBytes, "largest request body accepted")
 		f.duration(&g.WaitTimeout, "wait-timeout", "AIRLOCK_WAIT_TIMEOUT", g.WaitTimeout, "default wait of ?wait=true and /v1/execute")
-		f.str(&apiKeys, "api-keys", "AIRLOCK_API_KEYS", "", `API keys as "tenant:key,tenant:key"; when any key is set, anonymous access is off`)
-		f.str(&apiKeysFile, "api-keys-file", "AIRLOCK_API_KEYS_FILE", "", `file of API keys, one "tenant:key" per line (# comments)`)
+		f.str(&apiKeys, "api-keys", "AIRLOCK_API_KEYS", "", `API keys as "tenant:key[:callback-secret],..."; when any key is set, anonymous access is off`)
+		f.str(&apiKeysFile, "api-keys-file", "AIRLOCK_API_KEYS_FILE", "", `file of API keys, one "tenant:key[:callback-secret]" per line (# comments)`)
 		f.float(&g.RateLimit, "rate-limit", "AIRLOCK_RATE_LIMIT", 0, "submissions per second per tenant; 0: unlimited")
 		f.integer(&g.RateBurst, "rate-burst", "AIRLOCK_RATE_BURST", 20, "burst of submissions per tenant above the rate")
+		f.str(&g.CallbackSecret, "callback-secret", "AIRLOCK_CALLBACK_SECRET", "", "HMAC secret that signs callbacks (a key's own secret, tenant:key:secret, wins); empty: callback_url is refused unless the key has one")
+		f.str(&callbackAllow, "callback-allow", "AIRLOCK_CALLBACK_ALLOW", "", "comma-separated networks callbacks may reach although internal, e.g. 10.0.0.0/8")
 		f.integer(&g.MaxBatch, "max-batch", "AIRLOCK_MAX_BATCH", g.MaxBatch, "most requests in one batch (and ids in one list)")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
 	}
@@ -195,6 +198,16 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 			return nil, err
 		}
 		c.Gateway.APIKeys = keys
+		for _, cidr := range strings.Split(callbackAllow, ",") {
+			if cidr = strings.TrimSpace(cidr); cidr == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(cidr)
+			if err != nil {
+				return nil, fmt.Errorf("--callback-allow: %q is not a network like 10.0.0.0/8", cidr)
+			}
+			c.Gateway.CallbackAllow = append(c.Gateway.CallbackAllow, p)
+		}
 	}
 	c.Gateway.Policy, c.Executor.Policy = policy, policy
 	c.Topology = topo
@@ -226,6 +239,7 @@ func parseAPIKeys(list, file string) ([]gateway.APIKey, error) {
 	seen := map[string]bool{}
 	for i, e := range entries {
 		tenant, key, ok := strings.Cut(e, ":")
+		key, secret, _ := strings.Cut(key, ":")
 		tenant, key = strings.TrimSpace(tenant), strings.TrimSpace(key)
 		if !ok || !contracts.ValidTenant(tenant) || len(key) < 16 {
 			return nil, fmt.Errorf("api key entry %d: want tenant:key with a tenant of letters, digits, - and _ and a key of at least 16 characters", i+1)
@@ -234,7 +248,7 @@ func parseAPIKeys(list, file string) ([]gateway.APIKey, error) {
 			return nil, fmt.Errorf("api key entry %d: the same key is given twice", i+1)
 		}
 		seen[key] = true
-		keys = append(keys, gateway.APIKey{Tenant: tenant, Key: key})
+		keys = append(keys, gateway.APIKey{Tenant: tenant, Key: key, CallbackSecret: strings.TrimSpace(secret)})
 	}
 	return keys, nil
 }

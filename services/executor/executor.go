@@ -286,7 +286,8 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	exec := contracts.Execution{
 		ID: job.ID, Tenant: job.Tenant, Language: job.Request.Language, Version: job.Request.Version,
-		Executor: e.cfg.ID, Attempt: int(meta.NumDelivered), CreatedAt: job.CreatedAt,
+		CallbackURL: job.Request.CallbackURL,
+		Executor:    e.cfg.ID, Attempt: int(meta.NumDelivered), CreatedAt: job.CreatedAt,
 	}
 	if int(meta.NumDelivered) > e.cfg.MaxAttempts {
 		log.Error("job failed on every attempt: giving up")

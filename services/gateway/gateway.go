@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/services/gateway/internal/api"
+	"github.com/airlockrun/airlock/services/gateway/internal/callback"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -48,6 +50,12 @@ type Config struct {
 	// RateBurst); 0: unlimited.
 	RateLimit float64
 	RateBurst int
+	// CallbackSecret signs callbacks (HMAC-SHA256) of tenants whose API key
+	// has no secret of its own; without any secret, callback_url is refused.
+	CallbackSecret string
+	// CallbackAllow lists internal networks callbacks may reach anyway
+	// (loopback, private and link-local addresses are refused otherwise).
+	CallbackAllow []netip.Prefix
 	// ShutdownTimeout is how long in-flight requests may take to finish once
 	// Run's context is cancelled (default 30s).
 	ShutdownTimeout time.Duration
@@ -144,6 +152,12 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 	if err := cfg.Topology.ApplyJobs(ctx, js); err != nil {
 		return fmt.Errorf("apply jobs stream settings: %w", err)
 	}
+	policy := callback.Policy{Secret: cfg.CallbackSecret, Allow: cfg.CallbackAllow, TenantSecrets: map[string]string{}}
+	for _, k := range cfg.APIKeys {
+		if k.CallbackSecret != "" && policy.TenantSecrets[k.Tenant] == "" {
+			policy.TenantSecrets[k.Tenant] = k.CallbackSecret
+		}
+	}
 	a, err := api.New(ctx, nc, js, api.Options{
 		Topology:         cfg.Topology,
 		Policy:           cfg.Policy,
@@ -154,12 +168,25 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		APIKeys:          cfg.APIKeys,
 		RateLimit:        cfg.RateLimit,
 		RateBurst:        cfg.RateBurst,
+		Callbacks:        policy,
 		ExecutorCacheTTL: cfg.ExecutorCacheTTL,
 		Log:              log,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway api: %w", err)
 	}
+
+	cbCtx, stopCallbacks := context.WithCancel(context.WithoutCancel(ctx))
+	cbDone := make(chan error, 1)
+	go func() {
+		cbDone <- callback.Run(cbCtx, js, callback.Config{Topology: cfg.Topology, Policy: policy}, log.With("part", "callbacks"))
+	}()
+	defer func() {
+		stopCallbacks()
+		if cerr := <-cbDone; cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 
 	svc, err := a.MicroService(nc, cfg.Version)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/services/gateway/internal/callback"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -43,6 +44,9 @@ type Options struct {
 	// make, with bursts of RateBurst; 0 means no limit.
 	RateLimit float64
 	RateBurst int
+	// Callbacks decides where callback_url may point and how callbacks are
+	// signed (the tenant secrets come from APIKeys).
+	Callbacks callback.Policy
 	// ExecutorCacheTTL is how long a non-empty list of live executors is
 	// reused; zero or negative reads the executors bucket on every request.
 	ExecutorCacheTTL time.Duration
@@ -124,6 +128,10 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/healthz", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /readyz", a.handleReady)
 	mux.HandleFunc("/readyz", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /openapi.json", a.handleOpenAPI)
+	mux.HandleFunc("/openapi.json", methodNotAllowed("GET, HEAD"))
+	a.registerPiston(mux) // piston.go: /api/v2/...
+	a.registerJudge0(mux) // judge0.go: /submissions, /languages, /statuses, ...
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "", fmt.Sprintf("no such endpoint: %s", r.URL.Path))
 	})

@@ -20,6 +20,9 @@ import (
 type APIKey struct {
 	Tenant string
 	Key    string
+	// CallbackSecret, when set, signs this tenant's callbacks instead of the
+	// server's global secret.
+	CallbackSecret string
 }
 
 type tenantKey struct{}

@@ -89,6 +89,12 @@ func (a *API) prepare(ctx context.Context, req *contracts.ExecutionRequest) (*co
 	if ve != nil {
 		return nil, validationError(ve)
 	}
+	if req.CallbackURL != "" {
+		if err := a.opts.Callbacks.Check(tenantOf(ctx), req.CallbackURL); err != nil {
+			return nil, &httpError{status: http.StatusUnprocessableEntity, code: contracts.CodeInvalidRequest,
+				field: "callback_url", message: err.Error()}
+		}
+	}
 	return rt, nil
 }
 

@@ -1,0 +1,157 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/services/gateway"
+)
+
+// receiver records callbacks; it fails the first `fail` deliveries.
+type receiver struct {
+	mu     sync.Mutex
+	fail   int
+	bodies [][]byte
+	sigs   []string
+	srv    *httptest.Server
+}
+
+func newReceiver(t *testing.T, fail int) *receiver {
+	r := &receiver{fail: fail}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.fail > 0 {
+			r.fail--
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		r.bodies = append(r.bodies, body)
+		r.sigs = append(r.sigs, req.Header.Get("Airlock-Signature"))
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.bodies)
+}
+
+// verify checks a signature the way a receiver would.
+func verify(secret, header string, body []byte) bool {
+	var ts, sig string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sig = v
+		}
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts + "." + string(body)))
+	want := hex.EncodeToString(mac.Sum(nil))
+	return ts != "" && hmac.Equal([]byte(sig), []byte(want))
+}
+
+// complete publishes the executor's completed event for an execution.
+func (e *env) complete(id, callbackURL, tenant string) {
+	e.t.Helper()
+	ex := completed(id)
+	ex.CallbackURL, ex.Tenant = callbackURL, tenant
+	data, _ := json.Marshal(ex)
+	if _, err := e.nats.JS.Publish(context.Background(), e.topo.EventSubject(id), data); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestCallbacksDelivered(t *testing.T) {
+	rcv := newReceiver(t, 1)
+	e := start(t, func(c *gateway.Config) {
+		c.CallbackSecret = "global-secret"
+		c.CallbackAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.APIKeys = []gateway.APIKey{{Tenant: "alice", Key: aliceKey, CallbackSecret: "alice-secret"}, {Tenant: "bob", Key: bobKey}}
+	})
+	e.heartbeat("exec-1", "", testRuntimes())
+	body := `{"language":"python","files":[{"name":"main.py","content":"print(1)"}],"callback_url":"` + rcv.srv.URL + `/hook"}`
+	ids := map[string]string{}
+	for tenant, key := range map[string]string{"alice": aliceKey, "bob": bobKey} {
+		r := e.submit("/v1/executions", body, bearer(key))
+		if r.status != 202 {
+			t.Fatalf("%s: %d %s", tenant, r.status, r.body)
+		}
+		ids[tenant] = decode[contracts.Accepted](t, r).ID
+		e.complete(ids[tenant], rcv.srv.URL+"/hook", tenant)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for rcv.count() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d callbacks delivered, want 2 (one after a failed attempt)", rcv.count())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	for i, b := range rcv.bodies {
+		var ex contracts.Execution
+		if err := json.Unmarshal(b, &ex); err != nil || ex.Status != contracts.StatusCompleted {
+			t.Fatalf("callback body %q", b)
+		}
+		secret := map[string]string{"alice": "alice-secret", "bob": "global-secret"}[ex.Tenant]
+		if !verify(secret, rcv.sigs[i], b) {
+			t.Errorf("%s: signature %q does not verify with the tenant's secret", ex.Tenant, rcv.sigs[i])
+		}
+		if verify("wrong", rcv.sigs[i], b) {
+			t.Error("a wrong secret verifies")
+		}
+	}
+}
+
+func TestCallbacksBlocked(t *testing.T) {
+	rcv := newReceiver(t, 0)
+	e := start(t, func(c *gateway.Config) { c.CallbackSecret = "s" })
+	e.heartbeat("exec-1", "", testRuntimes())
+	port := rcv.srv.URL[strings.LastIndex(rcv.srv.URL, ":")+1:]
+	for _, u := range []string{rcv.srv.URL, "http://169.254.169.254/latest/meta-data", "http://[::1]:" + port, "http://10.0.0.7/x"} {
+		body := fmt.Sprintf(`{"language":"python","files":[{"name":"main.py","content":""}],"callback_url":%q}`, u)
+		wantError(t, e.submit("/v1/executions", body, nil), 422, contracts.CodeInvalidRequest, "callback_url", "internal address")
+	}
+	// A host name is checked when the delivery connects: localhost resolves
+	// to loopback and is refused then.
+	u := "http://localhost:" + port + "/hook"
+	r := e.submit("/v1/executions", `{"language":"python","files":[{"name":"main.py","content":""}],"callback_url":"`+u+`"}`, nil)
+	if r.status != 202 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	e.complete(decode[contracts.Accepted](t, r).ID, u, "")
+	time.Sleep(3 * time.Second)
+	if rcv.count() != 0 {
+		t.Fatal("a callback reached a loopback address")
+	}
+	wantError(t, e.submit("/v1/executions", `{"language":"python","files":[{"name":"main.py","content":""}],"callback_url":"ftp://x"}`, nil),
+		422, contracts.CodeInvalidRequest, "callback_url", "http")
+}
+
+func TestCallbacksNeedASecret(t *testing.T) {
+	e := start(t, nil)
+	e.heartbeat("exec-1", "", testRuntimes())
+	wantError(t, e.submit("/v1/executions", `{"language":"python","files":[{"name":"main.py","content":""}],"callback_url":"https://example.com/h"}`, nil),
+		422, contracts.CodeInvalidRequest, "callback_url", "AIRLOCK_CALLBACK_SECRET")
+}
