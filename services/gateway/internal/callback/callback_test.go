@@ -62,7 +62,7 @@ func TestClientRefusesInternalAfterResolution(t *testing.T) {
 	defer srv.Close()
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 	// A name, not a literal: only the check at dial time can catch it.
-	_, err := (Policy{}).Client(5*time.Second).Get("http://localhost:" + port + "/")
+	_, err := (Policy{}).Client(5 * time.Second).Get("http://localhost:" + port + "/")
 	if !errors.Is(err, ErrBlocked) {
 		t.Fatalf("localhost: %v, want ErrBlocked", err)
 	}
