@@ -1,0 +1,179 @@
+package api
+
+// Helpers shared by the Piston- and Judge0-compatible APIs (piston.go,
+// judge0.go): submitting a translated request and waiting for it, reading a
+// raw body, lenient base64 and signal numbers.
+
+import (
+	"encoding/base64"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// compatRun admits req (a.prepare: the same rules, runtimes and limits as the
+// native API), queues it under id and, with wait, waits up to timeout. The
+// execution is nil without wait. An error is an httpError in the native
+// shape; the caller translates it. waitGone means the client left (answer
+// nothing).
+func (a *API) compatRun(r *http.Request, id string, req *contracts.ExecutionRequest, wait bool, timeout time.Duration) (*contracts.Execution, waitOutcome, *httpError) {
+	ctx := r.Context()
+	rt, herr := a.prepare(ctx, req)
+	if herr != nil {
+		return nil, waitFailed, herr
+	}
+	var watcher jetstream.KeyWatcher
+	if wait {
+		// Watch before publishing, so that no state is missed.
+		var err error
+		if watcher, err = a.executions.Watch(ctx, id); err != nil {
+			a.log.Warn("could not watch the execution", "id", id, "err", err)
+			return nil, waitFailed, unavailableError("could not watch the execution")
+		}
+		defer func() { _ = watcher.Stop() }()
+	}
+	if herr := a.enqueue(ctx, id, req, rt); herr != nil {
+		return nil, waitFailed, herr
+	}
+	if !wait {
+		return nil, waitDone, nil
+	}
+	exec, outcome, err := a.await(ctx, watcher, id, timeout, false)
+	if outcome == waitTimeout && exec == nil {
+		exec, err = a.lastEvent(ctx, id)
+		if err != nil {
+			outcome = waitFailed
+		}
+	}
+	if outcome == waitFailed {
+		a.log.Warn("could not read the execution", "id", id, "err", err)
+		return nil, waitFailed, unavailableError("could not read the execution")
+	}
+	return exec, outcome, nil
+}
+
+func unavailableError(what string) *httpError {
+	return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
+		message: what + "; try again shortly", retryAfter: "1"}
+}
+
+// compatRuntimes returns the runtimes submissions are resolved against (the
+// same set a.prepare uses), or a 503.
+func (a *API) compatRuntimes(r *http.Request) ([]contracts.Runtime, *httpError) {
+	infos, err := a.fleet.executors(r.Context())
+	if err != nil {
+		a.log.Warn("could not read the executors", "err", err)
+		return nil, unavailableError("could not read the executors")
+	}
+	rts := knownRuntimes(infos)
+	if len(rts) == 0 {
+		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeNoExecutor,
+			message: "no executor is running", retryAfter: "5"}
+	}
+	return rts, nil
+}
+
+// readRawBody reads the whole body within MaxBodyBytes and the body read
+// timeout.
+func (a *API) readRawBody(w http.ResponseWriter, r *http.Request) ([]byte, *httpError) {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)); err == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxBodyBytes))
+	if err != nil {
+		if herr := asBodyTooLarge(err); herr != nil {
+			return nil, herr
+		}
+		return nil, invalidJSON("", "could not read the request body: "+err.Error())
+	}
+	return data, nil
+}
+
+// decodeBase64Lenient decodes base64 the way Node's Buffer.from(s, "base64")
+// and Ruby's Base64.decode64 do: characters outside the alphabet (line
+// breaks, spaces) are skipped, the URL-safe alphabet is accepted, padding is
+// optional and decoding stops at the first "=".
+func decodeBase64Lenient(s string) []byte {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '+', c == '/':
+			b.WriteByte(c)
+		case c == '-':
+			b.WriteByte('+')
+		case c == '_':
+			b.WriteByte('/')
+		case c == '=':
+			i = len(s)
+		}
+	}
+	clean := b.String()
+	if len(clean)%4 == 1 { // a lone trailing character carries no whole byte
+		clean = clean[:len(clean)-1]
+	}
+	// Only alphabet characters remain and the length is never 1 mod 4, so
+	// this cannot fail (unused trailing bits are ignored, as Node does).
+	out, _ := base64.RawStdEncoding.DecodeString(clean)
+	return out
+}
+
+// encodeBase64Lines encodes like Ruby's Base64.encode64 (RFC 2045): lines of
+// at most 60 characters, each ending in "\n". Judge0 answers in this form.
+func encodeBase64Lines(data []byte) string {
+	enc := base64.StdEncoding.EncodeToString(data)
+	var b strings.Builder
+	b.Grow(len(enc) + len(enc)/60 + 1)
+	for len(enc) > 60 {
+		b.WriteString(enc[:60])
+		b.WriteByte('\n')
+		enc = enc[60:]
+	}
+	if enc != "" {
+		b.WriteString(enc)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// signalNumbers are the Linux signal numbers of the names a Stage reports.
+var signalNumbers = map[string]int{
+	"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGILL": 4, "SIGTRAP": 5, "SIGABRT": 6, "SIGBUS": 7,
+	"SIGFPE": 8, "SIGKILL": 9, "SIGUSR1": 10, "SIGSEGV": 11, "SIGUSR2": 12, "SIGPIPE": 13,
+	"SIGALRM": 14, "SIGTERM": 15, "SIGSTKFLT": 16, "SIGCHLD": 17, "SIGCONT": 18, "SIGSTOP": 19,
+	"SIGTSTP": 20, "SIGTTIN": 21, "SIGTTOU": 22, "SIGURG": 23, "SIGXCPU": 24, "SIGXFSZ": 25,
+	"SIGVTALRM": 26, "SIGPROF": 27, "SIGWINCH": 28, "SIGIO": 29, "SIGPWR": 30, "SIGSYS": 31,
+}
+
+// signalNumber is the number of the signal that killed a stage, or 0.
+func signalNumber(st *contracts.Stage) int {
+	if st == nil || st.Signal == "" {
+		return 0
+	}
+	if n, ok := signalNumbers[strings.ToUpper(st.Signal)]; ok {
+		return n
+	}
+	if st.ExitCode > 128 && st.ExitCode < 160 {
+		return st.ExitCode - 128
+	}
+	return 0
+}
+
+// wallTimeout tells a wall-clock timeout from a CPU-time one: the stage ran
+// for (at least) its wall limit.
+func wallTimeout(st *contracts.Stage, limits *contracts.LimitSet, compile bool) bool {
+	if st == nil || limits == nil {
+		return false
+	}
+	limit := limits.WallTimeMS
+	if compile {
+		limit = limits.CompileWallTimeMS
+	}
+	return limit > 0 && st.WallTimeMS >= limit
+}
