@@ -240,6 +240,15 @@ type ExecutorInfo struct {
 	// Problem is set when the executor cannot take work (for example the
 	// Docker engine does not answer).
 	Problem string `json:"problem,omitempty"`
+	// Completed counts the executions this executor finished since it
+	// started, by verdict (the console derives rates from it).
+	Completed map[Verdict]int64 `json:"completed,omitempty"`
+	// LatencyP50MS and LatencyP99MS are over its last executions (start of
+	// the run to the stored result).
+	LatencyP50MS int64 `json:"latency_p50_ms"`
+	LatencyP99MS int64 `json:"latency_p99_ms"`
+	// WarmPool is the number of idle pre-started sandboxes per language.
+	WarmPool map[string]int `json:"warm_pool,omitempty"`
 }
 
 // Accepted is the answer to an asynchronous submission.

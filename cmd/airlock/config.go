@@ -162,9 +162,15 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&langRuntimes, "language-runtimes", "AIRLOCK_LANGUAGE_RUNTIMES", "", `per-language runtime overrides, e.g. "java=runsc,python=runc"`)
 		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static airlock binary mounted as the sandbox init (empty: this binary)")
 		f.duration(&e.ShutdownTimeout, "shutdown-timeout", "AIRLOCK_SHUTDOWN_TIMEOUT", e.ShutdownTimeout, "time in-flight jobs get to finish on SIGTERM")
+		if !all {
+			f.str(&e.MetricsListen, "metrics-listen", "AIRLOCK_METRICS_LISTEN", "", "serve Prometheus /metrics on this address (empty: off)")
+		}
 	}
 	if has("results") {
 		c.Results = results.DefaultConfig()
+		if !all {
+			f.str(&c.Results.MetricsListen, "metrics-listen", "AIRLOCK_METRICS_LISTEN", "", "serve Prometheus /metrics on this address (empty: off)")
+		}
 	}
 	if err := f.fs.Parse(args); err != nil {
 		return nil, errUsage

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/airlockrun/airlock/services/executor"
 	"github.com/airlockrun/airlock/services/gateway"
@@ -102,6 +104,11 @@ func dev(ctx context.Context, cfg *config, log *slog.Logger, hooks *devHooks) er
 	if cfg.Gateway.OnReady == nil {
 		cfg.Gateway.OnReady = func(addr string) { log.Info("gateway listening", "url", "http://"+addr) }
 	}
+
+	// One process, one registry: the gateway serves it at /metrics.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Gateway.Registry, cfg.Executor.Registry, cfg.Results.Registry = reg, reg, reg
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -17,5 +17,5 @@ out.python = await client.execute("python", "import sys\nprint(input(), sys.argv
 out.cpp = await client.execute("c++", "#include <iostream>\nint main() { std::cout << \"hi from c++\" << std::endl; }\n", { args: [] });
 out.compileError = await client.execute("c++", "int main() { return x; }\n");
 out.explicitVersion = await client.execute({ language: "py", version: "3.x", files: [{ name: "main.py", content: "print(6 * 7)" }], args: [] });
-out.unknown = await client.execute("cobol", "DISPLAY 'HI'.");
+out.unknown = await client.execute("no-such-language", "x");
 console.log(JSON.stringify(out));

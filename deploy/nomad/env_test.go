@@ -45,6 +45,8 @@ var defaulted = map[string]string{
 	"AIRLOCK_MAX_BODY_BYTES":   "16 MiB requests",
 	"AIRLOCK_WAIT_TIMEOUT":     "30s default wait",
 	"AIRLOCK_MAX_WAIT_TIMEOUT": "5m longest wait",
+	"AIRLOCK_CALLBACK_SECRET":  "callbacks stay off until an operator gives keys their own secret (tenant:key:secret in the api_keys variable)",
+	"AIRLOCK_CALLBACK_ALLOW":   "callbacks never reach internal networks",
 	// executor
 	"AIRLOCK_MAX_ATTEMPTS":      "3 attempts, then internal_error",
 	"AIRLOCK_ACK_WAIT":          "30s without a heartbeat before redelivery",

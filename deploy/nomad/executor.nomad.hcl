@@ -65,6 +65,18 @@ job "airlock-executor" {
   }
 
   group "executor" {
+    # Prometheus scrapes /metrics here (service airlock-executor-metrics).
+    network {
+      port "metrics" {}
+    }
+
+    service {
+      name     = "airlock-executor-metrics"
+      port     = "metrics"
+      provider = "nomad"
+      tags     = ["prometheus"]
+    }
+
     # One node at a time: the old executor drains (up to
     # AIRLOCK_SHUTDOWN_TIMEOUT), then the new one prepares images and starts.
     # The deadlines allow for building every image on a node (no images_url).
@@ -197,6 +209,7 @@ job "airlock-executor" {
         AIRLOCK_REPLICAS   = "3"
         AIRLOCK_LOG_FORMAT = "json"
         AIRLOCK_LOG_LEVEL  = "info"
+        AIRLOCK_METRICS_LISTEN = "0.0.0.0:${NOMAD_PORT_metrics}"
       }
 
       resources {

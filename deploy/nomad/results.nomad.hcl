@@ -19,6 +19,18 @@ job "airlock-results" {
   priority = 70
 
   group "results" {
+    # Prometheus scrapes /metrics here (service airlock-results-metrics).
+    network {
+      port "metrics" {}
+    }
+
+    service {
+      name     = "airlock-results-metrics"
+      port     = "metrics"
+      provider = "nomad"
+      tags     = ["prometheus"]
+    }
+
     count = 2
 
     constraint {
@@ -79,6 +91,7 @@ job "airlock-results" {
         AIRLOCK_REPLICAS   = "3"
         AIRLOCK_LOG_FORMAT = "json"
         AIRLOCK_LOG_LEVEL  = "info"
+        AIRLOCK_METRICS_LISTEN = "0.0.0.0:${NOMAD_PORT_metrics}"
       }
 
       resources {

@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/services/executor/internal/catalog"
@@ -64,6 +65,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// HeartbeatInterval is how often the executor announces itself.
 	HeartbeatInterval time.Duration
+	// Registry receives the executor's Prometheus metrics (nil: a registry
+	// of its own, served on MetricsListen when that is set).
+	Registry *prometheus.Registry
+	// MetricsListen serves /metrics on this address ("" : not served here).
+	MetricsListen string
 }
 
 // DefaultConfig returns the defaults.
@@ -105,7 +111,7 @@ type executor struct {
 	runner    *runner.Runner
 	validator *contracts.Validator
 	langs     []served
-	busy      atomic.Int32
+	busy      *atomic.Int32 // shared with the busy-slots gauge
 	// maxPayload is the largest message the NATS server accepts.
 	maxPayload int64
 	started    time.Time
@@ -113,7 +119,8 @@ type executor struct {
 	// published in the heartbeat, so /readyz and the gateway see it.
 	problem atomic.Pointer[string]
 	// beat asks the heartbeat loop to announce a change at once.
-	beat chan struct{}
+	beat    chan struct{}
+	metrics *metrics
 }
 
 // Run serves jobs until ctx is cancelled, then stops fetching, lets in-flight
@@ -141,7 +148,21 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	if err := preflight(ctx, cli, cfg); err != nil {
 		return err
 	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	var busy atomic.Int32
+	m := newMetrics(reg, cfg.ID, cfg.Slots, func() float64 { return float64(busy.Load()) })
+	if cfg.MetricsListen != "" {
+		stop, err := serveMetrics(cfg.MetricsListen, reg, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	sb := sandbox.NewRunner(cli, sandbox.Options{
+		OnStart:    func(d time.Duration) { m.containerStart.Observe(d.Seconds()) },
 		ExecutorID: cfg.ID, InitPath: cfg.InitPath, Runtime: cfg.Runtime, WorkDirBytes: cfg.WorkDirMB << 20,
 	}, log)
 	defer sb.Wait()
@@ -194,7 +215,9 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		validator: contracts.NewValidator(cfg.Policy), langs: langs, started: time.Now().UTC(),
 		maxPayload: maxPayload,
 		beat:       make(chan struct{}, 1),
+		metrics:    m,
 	}
+	e.busy = &busy
 	names := make([]string, 0, len(langs))
 	for _, l := range langs {
 		names = append(names, l.runtime.Language+" "+l.runtime.Version)
@@ -309,6 +332,7 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 	exec.Language, exec.Version, exec.Limits = rt.Language, rt.Version, &limits
 
 	started := time.Now().UTC()
+	e.metrics.queueWait.Observe(started.Sub(job.CreatedAt).Seconds())
 	running := exec
 	running.Status, running.StartedAt = contracts.StatusRunning, &started
 	e.publish(ctx, running, fmt.Sprintf("%s:running:%d", job.ID, meta.NumDelivered))
@@ -323,9 +347,12 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		log.Error("execution failed", "err", err)
+		kind := "sandbox"
 		if errors.Is(err, sandbox.ErrEngine) {
+			kind = "engine"
 			e.setProblem("docker engine: " + short(err))
 		}
+		e.metrics.errors.WithLabelValues("executor", kind).Inc()
 		if int(meta.NumDelivered) < e.cfg.MaxAttempts && !errors.Is(err, runner.ErrSandbox) {
 			_ = msg.NakWithDelay(2 * time.Second)
 			return
@@ -369,9 +396,15 @@ func (e *executor) finish(ctx context.Context, msg jetstream.Msg, log *slog.Logg
 	}
 	if err != nil {
 		log.Error("store result: handing the job back", "err", err)
+		e.metrics.errors.WithLabelValues("executor", "publish").Inc()
 		_ = msg.NakWithDelay(2 * time.Second)
 		return
 	}
+	var took time.Duration
+	if exec.StartedAt != nil && exec.FinishedAt != nil {
+		took = exec.FinishedAt.Sub(*exec.StartedAt)
+	}
+	e.metrics.finished(exec, took)
 	if exec.Verdict == contracts.VerdictInternalError {
 		_ = msg.TermWithReason(exec.Message)
 		return
@@ -480,6 +513,7 @@ func (e *executor) heartbeat(ctx context.Context, kv jetstream.KeyValue) {
 		if p := e.problem.Load(); p != nil {
 			info.Problem = *p
 		}
+		info.Completed, info.LatencyP50MS, info.LatencyP99MS = e.metrics.snapshot()
 		data, _ := json.Marshal(info)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if _, err := kv.Put(pctx, e.cfg.ID, data); err != nil && ctx.Err() == nil {

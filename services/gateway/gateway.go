@@ -19,6 +19,7 @@ import (
 	"github.com/airlockrun/airlock/services/gateway/internal/callback"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures the gateway. Zero fields take the values of DefaultConfig.
@@ -56,6 +57,9 @@ type Config struct {
 	// CallbackAllow lists internal networks callbacks may reach anyway
 	// (loopback, private and link-local addresses are refused otherwise).
 	CallbackAllow []netip.Prefix
+	// Registry receives the gateway's metrics, served at /metrics (nil: a
+	// registry of its own). A one-process stack shares one registry.
+	Registry *prometheus.Registry
 	// ShutdownTimeout is how long in-flight requests may take to finish once
 	// Run's context is cancelled (default 30s).
 	ShutdownTimeout time.Duration
@@ -169,6 +173,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		RateLimit:        cfg.RateLimit,
 		RateBurst:        cfg.RateBurst,
 		Callbacks:        policy,
+		Registry:         cfg.Registry,
 		ExecutorCacheTTL: cfg.ExecutorCacheTTL,
 		Log:              log,
 	})

@@ -12,12 +12,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/services/results/internal/store"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Config configures the results service. Zero durations and counts take the
@@ -37,6 +41,11 @@ type Config struct {
 	RetryDelay time.Duration
 	// OpTimeout bounds the KV work for one event.
 	OpTimeout time.Duration
+	// Registry receives the service's Prometheus metrics (nil: a registry of
+	// its own, served on MetricsListen when that is set).
+	Registry *prometheus.Registry
+	// MetricsListen serves /metrics on this address ("": not served here).
+	MetricsListen string
 }
 
 // DefaultConfig returns the configuration used unless told otherwise.
@@ -103,7 +112,29 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		return err
 	}
 
-	s := &service{cfg: cfg, kv: kv, log: log, baseCtx: context.WithoutCancel(ctx)}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "airlock_result_events_total",
+		Help: "Status events handled by the results service, by status and outcome (created, updated, skipped, dropped, error).",
+	}, []string{"status", "outcome"})
+	if err := reg.Register(events); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+	}
+	s := &service{cfg: cfg, kv: kv, log: log, baseCtx: context.WithoutCancel(ctx), events: events}
 	log.Info("results service started",
 		"stream", contracts.ResultsStream, "consumer", contracts.ResultsConsumer, "bucket", contracts.ExecutionsBucket)
 	defer log.Info("results service stopped")
@@ -151,6 +182,7 @@ type service struct {
 	log *slog.Logger
 	// baseCtx outlives cancellation so the event in hand can finish.
 	baseCtx context.Context
+	events  *prometheus.CounterVec
 }
 
 // consume handles events one at a time until ctx is cancelled (nil) or the
@@ -214,6 +246,7 @@ func (s *service) handle(msg jetstream.Msg) {
 	defer cancel()
 	outcome, err := store.Apply(ctx, s.kv, &ev)
 	if err != nil {
+		s.events.WithLabelValues(string(ev.Status), "error").Inc()
 		s.log.Warn("store event; will retry", "id", ev.ID, "status", ev.Status, "err", err)
 		if err := msg.NakWithDelay(s.cfg.RetryDelay); err != nil {
 			s.log.Warn("nak event", "id", ev.ID, "err", err)
@@ -225,10 +258,12 @@ func (s *service) handle(msg jetstream.Msg) {
 		s.log.Warn("ack event", "id", ev.ID, "err", err)
 		return
 	}
+	s.events.WithLabelValues(string(ev.Status), outcome.String()).Inc()
 	s.log.Debug("event", "id", ev.ID, "status", ev.Status, "outcome", outcome)
 }
 
 func (s *service) term(msg jetstream.Msg) {
+	s.events.WithLabelValues("", "dropped").Inc()
 	if err := msg.Term(); err != nil {
 		s.log.Warn("term event", "subject", msg.Subject(), "err", err)
 	}

@@ -36,6 +36,8 @@ type Options struct {
 	TmpBytes     int64
 	// NanoCPUs is the CPU share of one sandbox (1e9 = one core).
 	NanoCPUs int64
+	// OnStart, when set, is told how long create, attach and start took.
+	OnStart func(time.Duration)
 }
 
 // initThreads is the pids budget of the init on top of the program's: the
@@ -88,6 +90,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 	nonce := hex.EncodeToString(nonceBytes)
 
 	cfg, hostCfg := r.containerConfig(spec)
+	begin := time.Now()
 	created, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, "")
 	if err != nil {
 		return out, engineErr("create container", err)
@@ -113,6 +116,9 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 		return out, engineErr("start container", err)
 	}
 	start := time.Now()
+	if r.opts.OnStart != nil {
+		r.opts.OnStart(start.Sub(begin))
+	}
 	timer := time.NewTimer(spec.WallTime)
 	defer timer.Stop()
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/services/gateway/internal/callback"
 	"github.com/nats-io/nats.go"
@@ -47,6 +49,9 @@ type Options struct {
 	// Callbacks decides where callback_url may point and how callbacks are
 	// signed (the tenant secrets come from APIKeys).
 	Callbacks callback.Policy
+	// Registry receives the gateway's metrics and is served at /metrics
+	// (with everything else registered there, in a one-process stack).
+	Registry *prometheus.Registry
 	// ExecutorCacheTTL is how long a non-empty list of live executors is
 	// reused; zero or negative reads the executors bucket on every request.
 	ExecutorCacheTTL time.Duration
@@ -65,6 +70,9 @@ type API struct {
 	validator  *contracts.Validator
 	fleet      *fleet
 	auth       *auth
+	queue      *queueStats
+	gatherer   prometheus.Gatherer
+	httpm      *httpMetrics
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -88,7 +96,17 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", contracts.ResultsStream, err)
 	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	queue := &queueStats{js: js}
+	if err := reg.Register(newQueueCollector(queue)); err != nil {
+		return nil, fmt.Errorf("register queue metrics: %w", err)
+	}
 	return &API{
+		gatherer:   reg,
+		httpm:      newHTTPMetrics(reg),
 		opts:       opts,
 		log:        opts.Log,
 		nc:         nc,
@@ -98,6 +116,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 		validator:  contracts.NewValidator(opts.Policy),
 		fleet:      &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, log: opts.Log},
 		auth:       newAuth(opts.APIKeys, opts.RateLimit, opts.RateBurst),
+		queue:      queue,
 		stopping:   make(chan struct{}),
 	}, nil
 }
@@ -122,18 +141,18 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/v1/execute", methodNotAllowed("POST"))
 	mux.HandleFunc("GET /v1/executions/{id}", a.handleGet)
 	mux.HandleFunc("/v1/executions/{id}", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /v1/fleet", a.handleFleet)
+	mux.HandleFunc("/v1/fleet", methodNotAllowed("GET, HEAD"))
+	mux.Handle("GET /metrics", a.metricsHandler())
+	mux.HandleFunc("/metrics", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /v1/runtimes", a.handleRuntimes)
 	mux.HandleFunc("/v1/runtimes", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /healthz", a.handleHealth)
 	mux.HandleFunc("/healthz", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /readyz", a.handleReady)
 	mux.HandleFunc("/readyz", methodNotAllowed("GET, HEAD"))
-	mux.HandleFunc("GET /openapi.json", a.handleOpenAPI)
-	mux.HandleFunc("/openapi.json", methodNotAllowed("GET, HEAD"))
-	a.registerPiston(mux) // piston.go: /api/v2/...
-	a.registerJudge0(mux) // judge0.go: /submissions, /languages, /statuses, ...
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "", fmt.Sprintf("no such endpoint: %s", r.URL.Path))
 	})
-	return instrument(a.log, a.auth.middleware(mux))
+	return instrument(a.log, a.httpm, a.auth.middleware(mux))
 }

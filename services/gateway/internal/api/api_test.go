@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -113,7 +114,7 @@ func TestExecutionID(t *testing.T) {
 }
 
 func TestPanicRecovery(t *testing.T) {
-	h := instrument(slog.New(slog.DiscardHandler), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	h := instrument(slog.New(slog.DiscardHandler), newHTTPMetrics(prometheus.NewRegistry()), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("boom")
 	}))
 	rec := httptest.NewRecorder()

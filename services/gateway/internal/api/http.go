@@ -76,9 +76,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// instrument logs every request at debug level and turns a panic in next
-// into a logged 500 internal_error.
-func instrument(log *slog.Logger, next http.Handler) http.Handler {
+// instrument logs every request at debug level, counts it in the metrics
+// and turns a panic in next into a logged 500 internal_error.
+func instrument(log *slog.Logger, m *httpMetrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
@@ -93,6 +93,7 @@ func instrument(log *slog.Logger, next http.Handler) http.Handler {
 					writeError(rec, http.StatusInternalServerError, contracts.CodeInternal, "", "internal error")
 				}
 			}
+			m.observe(r, rec.status, time.Since(start))
 			log.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 				"bytes", rec.bytes, "duration", time.Since(start), "remote", r.RemoteAddr)
 		}()

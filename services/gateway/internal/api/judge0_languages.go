@@ -16,6 +16,8 @@ import (
 // still accepted (old ids of the same language, Clang ids on GCC) but not
 // listed. Ids are resolved against the live runtimes on every request, so a
 // language added to the catalog gets its Judge0 id without a code change.
+// Names that state a compiler Airlock may not use (DMD, GNU Prolog, Clang
+// for Objective-C) are given without it.
 type judge0Language struct {
 	id       int
 	format   string // Judge0's name with %s for the version
@@ -27,7 +29,7 @@ type judge0Language struct {
 var judge0Languages = []judge0Language{
 	{id: 45, format: "Assembly (NASM %s)", names: []string{"nasm", "assembly", "asm"}, source: "main.asm"},
 	{id: 46, format: "Bash (%s)", names: []string{"bash"}, source: "script.sh"},
-	{id: 47, format: "Basic (FBC %s)", names: []string{"freebasic", "fbc", "basic"}, source: "main.bas"},
+	{id: 47, format: "Basic (FBC %s)", names: []string{"freebasic", "fbc"}, source: "main.bas"}, // not yabasic
 	{id: 48, format: "C (GCC %s)", fallback: []string{"c"}, source: "main.c"},
 	{id: 49, format: "C (GCC %s)", fallback: []string{"c"}, source: "main.c"},
 	{id: 50, format: "C (GCC %s)", names: []string{"c"}, source: "main.c"},
@@ -36,7 +38,7 @@ var judge0Languages = []judge0Language{
 	{id: 53, format: "C++ (GCC %s)", fallback: []string{"c++"}, source: "main.cpp"},
 	{id: 54, format: "C++ (GCC %s)", names: []string{"c++"}, source: "main.cpp"},
 	{id: 55, format: "Common Lisp (SBCL %s)", names: []string{"commonlisp", "common-lisp", "lisp", "sbcl"}, source: "script.lisp"},
-	{id: 56, format: "D (DMD %s)", names: []string{"d", "dmd", "dlang"}, source: "main.d"},
+	{id: 56, format: "D (%s)", names: []string{"d", "dmd", "dlang"}, source: "main.d"},
 	{id: 57, format: "Elixir (%s)", names: []string{"elixir"}, source: "script.exs"},
 	{id: 58, format: "Erlang (OTP %s)", names: []string{"erlang", "escript"}, source: "main.erl"},
 	{id: 59, format: "Fortran (GFortran %s)", names: []string{"fortran", "gfortran"}, source: "main.f90"},
@@ -49,7 +51,7 @@ var judge0Languages = []judge0Language{
 	{id: 66, format: "Octave (%s)", names: []string{"octave"}, source: "script.m"},
 	{id: 67, format: "Pascal (FPC %s)", names: []string{"pascal", "fpc", "freepascal"}, source: "main.pas"},
 	{id: 68, format: "PHP (%s)", names: []string{"php"}, source: "script.php"},
-	{id: 69, format: "Prolog (GNU Prolog %s)", names: []string{"prolog", "gprolog"}, source: "main.pro"},
+	{id: 69, format: "Prolog (%s)", names: []string{"gprolog", "prolog"}, source: "main.pro"},
 	{id: 70, format: "Python (%s)", names: []string{"python2", "python2.7"}, source: "script.py"},
 	{id: 71, format: "Python (%s)", names: []string{"python", "python3"}, source: "script.py"},
 	{id: 72, format: "Ruby (%s)", names: []string{"ruby"}, source: "script.rb"},
@@ -59,7 +61,7 @@ var judge0Languages = []judge0Language{
 	{id: 76, format: "C++ (Clang %s)", names: []string{"clang++"}, fallback: []string{"c++"}, source: "main.cpp"},
 	{id: 77, format: "COBOL (GnuCOBOL %s)", names: []string{"cobol", "gnucobol"}, source: "main.cob"},
 	{id: 78, format: "Kotlin (%s)", names: []string{"kotlin"}, source: "Main.kt"},
-	{id: 79, format: "Objective-C (Clang %s)", names: []string{"objective-c", "objc"}, source: "main.m"},
+	{id: 79, format: "Objective-C (%s)", names: []string{"objective-c", "objc"}, source: "main.m"},
 	{id: 80, format: "R (%s)", names: []string{"r", "rscript"}, source: "script.r"},
 	{id: 81, format: "Scala (%s)", names: []string{"scala"}, source: "Main.scala"},
 	{id: 82, format: "SQL (SQLite %s)", names: []string{"sqlite3", "sqlite", "sql"}, source: "script.sql"},

@@ -221,6 +221,9 @@ func parseRangeSet(s string) ([]bound, bool) {
 // semverSatisfies reports whether version is in the range, like node-semver's
 // satisfies for release versions.
 func semverSatisfies(version, rng string) bool {
+	if strings.TrimSpace(rng) == version { // also versions that are not SemVer ("3.1.2.0")
+		return true
+	}
 	v, ok := parseRuntimeVersion(version)
 	if !ok {
 		return strings.TrimSpace(rng) == version || strings.TrimSpace(rng) == "*"

@@ -50,6 +50,10 @@ func TestSemverSatisfies(t *testing.T) {
 		{"17", "17", true},
 		{"21.0.2+13", "21", true},
 		{"1.22.2", "1.22", true},
+		{"3.1.2.0", "3.1.2.0", true},
+		{"3.1.2.0", "3.1.2", true},
+		{"3.1.2.0", "3.x", true},
+		{"3.1.2.0", "3.1.2.1", false},
 	}
 	for _, tc := range tests {
 		if got := semverSatisfies(tc.version, tc.rng); got != tc.want {

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/airlockrun/airlock/contracts"
+)
+
+// TestMetricsAndFleet runs two executions and checks that /metrics and
+// /v1/fleet report them: the figures the autoscaler and the console use.
+func TestMetricsAndFleet(t *testing.T) {
+	s := startDev(t, nil)
+	execute(t, s, src("python", "main.py", "print(1)\n"))
+	execute(t, s, src("python", "main.py", "raise SystemExit(2)\n"))
+
+	code, _, body := request(t, "GET", s.URL+"/metrics", nil, nil)
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	text := string(body)
+	value := func(pattern string) float64 {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^` + pattern + ` ([0-9.e+-]+)$`).FindStringSubmatch(text)
+		if m == nil {
+			t.Errorf("metric %s missing", pattern)
+			return -1
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		return v
+	}
+	if v := value(`airlock_executions_total\{executor="[^"]+",language="python",verdict="accepted"\}`); v != 1 {
+		t.Errorf("accepted python executions = %v, want 1", v)
+	}
+	if v := value(`airlock_executions_total\{executor="[^"]+",language="python",verdict="runtime_error"\}`); v != 1 {
+		t.Errorf("runtime_error python executions = %v, want 1", v)
+	}
+	if v := value(`airlock_executor_slots\{executor="[^"]+"\}`); v != 2 {
+		t.Errorf("slots = %v, want 2", v)
+	}
+	if v := value(`airlock_container_start_seconds_count\{executor="[^"]+"\}`); v < 2 {
+		t.Errorf("container starts counted = %v, want >= 2", v)
+	}
+	if v := value(`airlock_queue_pending`); v != 0 {
+		t.Errorf("queue pending = %v after everything finished", v)
+	}
+	value(`airlock_queue_in_flight`)
+	value(`airlock_queue_max`)
+	if v := value(`airlock_result_events_total\{outcome="created",status="queued"\}`); v < 2 {
+		t.Errorf("results service stored %v queued events, want >= 2", v)
+	}
+	if !strings.Contains(text, `airlock_http_requests_total{code="200",method="POST",route="/v1/execute"} 2`) {
+		t.Error("HTTP requests not counted by route")
+	}
+	for _, name := range []string{"airlock_execution_duration_seconds_bucket", "airlock_queue_wait_seconds_bucket", "go_goroutines", "process_resident_memory_bytes"} {
+		if !strings.Contains(text, name) {
+			t.Errorf("%s missing", name)
+		}
+	}
+
+	code, _, body = request(t, "GET", s.URL+"/v1/fleet", nil, nil)
+	var fleet struct {
+		Queue     struct{ Pending, InFlight, Max int64 }
+		Executors []contracts.ExecutorInfo
+	}
+	if err := json.Unmarshal(body, &fleet); err != nil || code != 200 {
+		t.Fatalf("/v1/fleet: %d %s", code, body)
+	}
+	if len(fleet.Executors) != 1 || fleet.Queue.Max != contracts.DefaultTopology().QueueMax {
+		t.Fatalf("/v1/fleet: %s", body)
+	}
+	// The heartbeat carries the counts once it beats again (every 5 s).
+	ex := fleet.Executors[0]
+	if ex.ID != s.ExecutorID || ex.Slots != 2 || len(ex.Runtimes) == 0 {
+		t.Errorf("executor in /v1/fleet: %+v", ex)
+	}
+}
