@@ -45,6 +45,11 @@ type Options struct {
 // them, started before the program runs (see sandboxinit.Main).
 const initThreads = 12
 
+// tmpfsInodes bounds the files of /work and /tmp each (inode exhaustion; a
+// Go build cache holds a few thousand). gVisor ignores the option: its
+// tmpfs inodes live in the sentry's memory, under the memory limit.
+const tmpfsInodes = 65536
+
 // pollInterval is how often the cgroup is sampled while a program runs.
 const pollInterval = 50 * time.Millisecond
 
@@ -89,7 +94,10 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 	_, _ = rand.Read(nonceBytes)
 	nonce := hex.EncodeToString(nonceBytes)
 
-	cfg, hostCfg := r.containerConfig(spec)
+	cfg, hostCfg, err := r.containerConfig(spec)
+	if err != nil {
+		return out, err
+	}
 	begin := time.Now()
 	created, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, "")
 	if err != nil {
@@ -236,12 +244,44 @@ wait:
 	return out, nil
 }
 
-func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostConfig) {
+// IsGVisor reports whether an OCI runtime name is gVisor's runsc (also
+// under another registered name such as "runsc-kvm").
+func IsGVisor(runtime string) bool { return strings.HasPrefix(runtime, "runsc") }
+
+// gVisor's sentry, gofer and ptrace stubs are host threads in the
+// container's cgroup: a bash and one child already hold about 45, and every
+// guest process adds about eight. The pids limit then only protects the
+// host; the program's own limit is RLIMIT_NPROC, which gVisor enforces per
+// sandbox (under runc it would be per uid across the whole host, so runc
+// containers use the pids cgroup instead).
+const (
+	gvisorBaseTasks    = 256
+	gvisorTasksPerProc = 16
+)
+
+func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostConfig, error) {
 	cpuSecs := int64(spec.CPUTime/time.Second) + 1
 	if spec.CPUTime%time.Second != 0 {
 		cpuSecs++
 	}
+	rt := cmp.Or(spec.Runtime, r.opts.Runtime)
+	profile, err := SeccompProfile()
+	if err != nil {
+		return nil, nil, err
+	}
 	pids := spec.Processes + initThreads
+	ulimits := []*container.Ulimit{
+		{Name: "nofile", Soft: 256, Hard: 256},
+		{Name: "fsize", Soft: r.opts.WorkDirBytes, Hard: r.opts.WorkDirBytes},
+		{Name: "core", Soft: 0, Hard: 0},
+		{Name: "stack", Soft: 64 << 20, Hard: 64 << 20},
+		{Name: "cpu", Soft: cpuSecs, Hard: cpuSecs + 1},
+	}
+	if IsGVisor(rt) {
+		pids = gvisorBaseTasks + gvisorTasksPerProc*spec.Processes
+		nproc := spec.Processes + initThreads
+		ulimits = append(ulimits, &container.Ulimit{Name: "nproc", Soft: nproc, Hard: nproc})
+	}
 	cfg := &container.Config{
 		Image:           spec.Image,
 		Entrypoint:      []string{sandboxinit.MountPath},
@@ -267,14 +307,14 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 		NetworkMode:    "none",
 		ReadonlyRootfs: true,
 		CapDrop:        []string{"ALL"},
-		SecurityOpt:    []string{"no-new-privileges"},
+		SecurityOpt:    []string{"no-new-privileges", "seccomp=" + profile},
 		IpcMode:        "private",
 		LogConfig:      container.LogConfig{Type: "none"},
-		Runtime:        cmp.Or(spec.Runtime, r.opts.Runtime),
+		Runtime:        rt,
 		ShmSize:        16 << 20,
 		Tmpfs: map[string]string{
-			"/work": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,uid=65534,gid=65534,mode=0700", r.opts.WorkDirBytes),
-			"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,mode=1777", r.opts.TmpBytes),
+			"/work": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,nr_inodes=%d,uid=65534,gid=65534,mode=0700", r.opts.WorkDirBytes, tmpfsInodes),
+			"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,nr_inodes=%d,mode=1777", r.opts.TmpBytes, tmpfsInodes),
 		},
 		Mounts: []mount.Mount{{
 			Type: mount.TypeBind, Source: r.opts.InitPath, Target: sandboxinit.MountPath, ReadOnly: true,
@@ -284,16 +324,10 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 			MemorySwap: spec.MemoryBytes,
 			NanoCPUs:   r.opts.NanoCPUs,
 			PidsLimit:  &pids,
-			Ulimits: []*container.Ulimit{
-				{Name: "nofile", Soft: 256, Hard: 256},
-				{Name: "fsize", Soft: r.opts.WorkDirBytes, Hard: r.opts.WorkDirBytes},
-				{Name: "core", Soft: 0, Hard: 0},
-				{Name: "stack", Soft: 64 << 20, Hard: 64 << 20},
-				{Name: "cpu", Soft: cpuSecs, Hard: cpuSecs + 1},
-			},
+			Ulimits:    ulimits,
 		},
 	}
-	return cfg, host
+	return cfg, host, nil
 }
 
 // readStats takes one sample of the container's cgroup: total CPU time and

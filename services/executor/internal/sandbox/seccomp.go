@@ -1,0 +1,128 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/moby/profiles/seccomp"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The seccomp profile every runc sandbox gets, passed per container as
+// SecurityOpt "seccomp=<json>". It starts from Docker's current default
+// profile (github.com/moby/profiles/seccomp, newer than the one an old engine
+// such as Docker 20.10 ships), resolved for a container without capabilities
+// on this host's architecture and kernel, and then narrowed:
+//
+//   - io_uring_setup, io_uring_enter and io_uring_register are refused: a
+//     large kernel attack surface no judge program needs (Docker 20.10's
+//     default profile still allows them);
+//   - socket(AF_VSOCK, ...) is refused: vsock reaches the hypervisor or other
+//     guests of the host, across network namespaces; socketcall, which hides
+//     the socket arguments from seccomp, is refused with it;
+//   - only the native architecture is listed, so the 32-bit (int 0x80) and
+//     x32 system call tables, the usual home of compat bugs, are not
+//     reachable at all.
+//
+// gVisor (runsc) ignores the OCI seccomp profile by default: the programs
+// talk to its user-space kernel, whose own host-side filter is stricter.
+
+// Refused on top of Docker's default profile.
+var seccompRefused = []string{"io_uring_setup", "io_uring_enter", "io_uring_register", "socketcall"}
+
+var seccompProfile = sync.OnceValues(buildSeccompProfile)
+
+// SeccompProfile returns the JSON profile put on every runc container.
+func SeccompProfile() (string, error) { return seccompProfile() }
+
+func buildSeccompProfile() (string, error) {
+	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+	prof, err := seccomp.GetDefaultProfile(spec)
+	if err != nil {
+		return "", fmt.Errorf("seccomp profile: %w", err)
+	}
+	if err := narrowSeccomp(prof); err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(prof)
+	if err != nil {
+		return "", fmt.Errorf("seccomp profile: %w", err)
+	}
+	return string(b), nil
+}
+
+func narrowSeccomp(prof *specs.LinuxSeccomp) error {
+	native, ok := map[string]specs.Arch{
+		"amd64": specs.ArchX86_64, "arm64": specs.ArchAARCH64, "ppc64le": specs.ArchPPC64LE,
+		"s390x": specs.ArchS390X, "riscv64": specs.ArchRISCV64, "loong64": specs.ArchLOONGARCH64,
+	}[runtime.GOARCH]
+	if !ok {
+		return fmt.Errorf("seccomp profile: architecture %s is not supported", runtime.GOARCH)
+	}
+	if !slices.Contains(prof.Architectures, native) {
+		return fmt.Errorf("seccomp profile: Docker's default profile lacks %s", native)
+	}
+	prof.Architectures = []specs.Arch{native}
+
+	var kept []specs.LinuxSyscall
+	for _, sc := range prof.Syscalls {
+		sc.Names = slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool {
+			return slices.Contains(seccompRefused, n) || strings.HasPrefix(n, "io_uring")
+		})
+		if len(sc.Names) == 0 {
+			continue
+		}
+		if slices.Contains(sc.Names, "socket") && sc.Action == specs.ActAllow && mayAllowDomain(sc.Args, uint64(unix.AF_VSOCK)) {
+			sc.Names = slices.DeleteFunc(sc.Names, func(n string) bool { return n == "socket" })
+			if len(sc.Names) == 0 {
+				continue
+			}
+		}
+		kept = append(kept, sc)
+	}
+	prof.Syscalls = kept
+	if prof.DefaultAction == specs.ActAllow {
+		return fmt.Errorf("seccomp profile: the default action allows everything")
+	}
+	return nil
+}
+
+// mayAllowDomain reports whether a socket rule with these argument
+// conditions could let socket(domain, ...) through. runc ORs the conditions
+// on one argument (opencontainers/runc#2735), so the rule admits domain when
+// any condition on the first argument does, or when there is none.
+func mayAllowDomain(args []specs.LinuxSeccompArg, domain uint64) bool {
+	conds := 0
+	for _, a := range args {
+		if a.Index != 0 {
+			continue
+		}
+		conds++
+		var admits bool
+		switch a.Op {
+		case specs.OpEqualTo:
+			admits = domain == a.Value
+		case specs.OpNotEqual:
+			admits = domain != a.Value
+		case specs.OpLessThan:
+			admits = domain < a.Value
+		case specs.OpLessEqual:
+			admits = domain <= a.Value
+		case specs.OpGreaterThan:
+			admits = domain > a.Value
+		case specs.OpGreaterEqual:
+			admits = domain >= a.Value
+		default:
+			admits = true // masked comparisons: assume the worst
+		}
+		if admits {
+			return true
+		}
+	}
+	return conds == 0
+}

@@ -1,0 +1,100 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// TestSeccompProfile checks the profile every runc sandbox gets, without a
+// container: io_uring, socketcall and socket(AF_VSOCK) are refused, the
+// native architecture is the only one, and ordinary sockets still work.
+func TestSeccompProfile(t *testing.T) {
+	raw, err := SeccompProfile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prof specs.LinuxSeccomp
+	if err := json.Unmarshal([]byte(raw), &prof); err != nil {
+		t.Fatal(err)
+	}
+	if prof.DefaultAction != specs.ActErrno {
+		t.Errorf("default action %s, want %s", prof.DefaultAction, specs.ActErrno)
+	}
+	if len(prof.Architectures) != 1 {
+		t.Errorf("architectures %v, want only the native one", prof.Architectures)
+	}
+	allowsSocket := func(domain uint64) bool {
+		for _, sc := range prof.Syscalls {
+			if sc.Action == specs.ActAllow && slices.Contains(sc.Names, "socket") && mayAllowDomain(sc.Args, domain) {
+				return true
+			}
+		}
+		return false
+	}
+	allowed := map[string]bool{}
+	for _, sc := range prof.Syscalls {
+		if sc.Action != specs.ActAllow {
+			continue
+		}
+		for _, n := range sc.Names {
+			if n == "socket" {
+				continue // conditional; checked by domain below
+			}
+			allowed[n] = true
+			if strings.HasPrefix(n, "io_uring") || n == "socketcall" {
+				t.Errorf("%s is allowed", n)
+			}
+		}
+	}
+	if allowsSocket(unix.AF_VSOCK) {
+		t.Error("socket(AF_VSOCK) is allowed")
+	}
+	for _, d := range []uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6} {
+		if !allowsSocket(d) {
+			t.Errorf("socket(%d) is refused", d)
+		}
+	}
+	for _, n := range []string{"read", "write", "clone", "execve", "mmap", "futex", "exit_group", "wait4"} {
+		if !allowed[n] {
+			t.Errorf("%s is not allowed", n)
+		}
+	}
+	// Without capabilities, the rules Docker adds for CAP_SYS_ADMIN and
+	// friends are absent.
+	for _, n := range []string{"mount", "bpf", "perf_event_open", "kexec_load", "init_module", "unshare", "setns", "keyctl", "add_key"} {
+		if allowed[n] {
+			t.Errorf("%s is allowed without capabilities", n)
+		}
+	}
+	t.Logf("profile: %d bytes, %d rules, architectures %v", len(raw), len(prof.Syscalls), prof.Architectures)
+}
+
+func TestMayAllowDomain(t *testing.T) {
+	arg := func(op specs.LinuxSeccompOperator, v uint64) specs.LinuxSeccompArg {
+		return specs.LinuxSeccompArg{Index: 0, Op: op, Value: v}
+	}
+	cases := []struct {
+		args []specs.LinuxSeccompArg
+		want bool
+	}{
+		{nil, true},
+		{[]specs.LinuxSeccompArg{arg(specs.OpEqualTo, 2)}, false},
+		{[]specs.LinuxSeccompArg{arg(specs.OpEqualTo, 40)}, true},
+		{[]specs.LinuxSeccompArg{arg(specs.OpLessThan, 40)}, false},
+		{[]specs.LinuxSeccompArg{arg(specs.OpLessThan, 41)}, true},
+		// runc ORs conditions on one argument.
+		{[]specs.LinuxSeccompArg{arg(specs.OpEqualTo, 2), arg(specs.OpEqualTo, 40)}, true},
+		{[]specs.LinuxSeccompArg{{Index: 1, Op: specs.OpEqualTo, Value: 1}}, true},
+		{[]specs.LinuxSeccompArg{arg(specs.OpMaskedEqual, 0)}, true},
+	}
+	for i, tc := range cases {
+		if got := mayAllowDomain(tc.args, unix.AF_VSOCK); got != tc.want {
+			t.Errorf("case %d %+v: %v, want %v", i, tc.args, got, tc.want)
+		}
+	}
+}
