@@ -70,6 +70,12 @@ type Config struct {
 	Registry *prometheus.Registry
 	// MetricsListen serves /metrics on this address ("" : not served here).
 	MetricsListen string
+	// Pool is the number of warm (pre-started, one-shot) containers to keep
+	// per language; languages sharing an image share them. Nil or empty:
+	// every stage starts a cold container.
+	Pool map[string]int
+	// PoolMemoryMB bounds the idle pooled containers (each counts 64 MB).
+	PoolMemoryMB int64
 }
 
 // DefaultConfig returns the defaults.
@@ -86,6 +92,8 @@ func DefaultConfig() Config {
 		WorkDirMB:         128,
 		ShutdownTimeout:   60 * time.Second,
 		HeartbeatInterval: 5 * time.Second,
+		Pool:              map[string]int{"python": 2, "c++": 1, "java": 1, "javascript": 1, "go": 1, "bash": 1},
+		PoolMemoryMB:      512,
 	}
 }
 
@@ -121,6 +129,7 @@ type executor struct {
 	// beat asks the heartbeat loop to announce a change at once.
 	beat    chan struct{}
 	metrics *metrics
+	sandbox *sandbox.Runner
 }
 
 // Run serves jobs until ctx is cancelled, then stops fetching, lets in-flight
@@ -165,7 +174,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		OnStart:    func(d time.Duration) { m.containerStart.Observe(d.Seconds()) },
 		ExecutorID: cfg.ID, InitPath: cfg.InitPath, Runtime: cfg.Runtime, WorkDirBytes: cfg.WorkDirMB << 20,
 	}, log)
-	defer sb.Wait()
+	defer sb.Close()
 	if n, err := sb.Reap(ctx); err != nil {
 		return fmt.Errorf("remove leftover sandboxes: %w", err)
 	} else if n > 0 {
@@ -207,11 +216,33 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		return fmt.Errorf("executors bucket: %w", err)
 	}
 
+	if len(cfg.Pool) > 0 {
+		images := map[string]int{}
+		for _, l := range langs {
+			if n := cfg.Pool[l.runtime.Language]; n > images[l.lang.Image] {
+				images[l.lang.Image] = n
+			}
+		}
+		sb.EnablePool(images, cfg.PoolMemoryMB<<20)
+		poolGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "airlock_warm_pool_size", Help: "Idle pre-started sandbox containers.", ConstLabels: prometheus.Labels{"executor": cfg.ID},
+		}, func() float64 {
+			n := 0
+			for _, v := range sb.PoolSizes() {
+				n += v
+			}
+			return float64(n)
+		})
+		if err := reg.Register(poolGauge); err != nil {
+			return fmt.Errorf("register pool metrics: %w", err)
+		}
+	}
 	rn := runner.New(sb)
 	maxPayload := nc.MaxPayload()
 	rn.Runtimes = cfg.LanguageRuntimes
 	e := &executor{
-		cfg: cfg, log: log, js: js, runner: rn,
+		sandbox: sb,
+		cfg:     cfg, log: log, js: js, runner: rn,
 		validator: contracts.NewValidator(cfg.Policy), langs: langs, started: time.Now().UTC(),
 		maxPayload: maxPayload,
 		beat:       make(chan struct{}, 1),
@@ -514,6 +545,7 @@ func (e *executor) heartbeat(ctx context.Context, kv jetstream.KeyValue) {
 			info.Problem = *p
 		}
 		info.Completed, info.LatencyP50MS, info.LatencyP99MS = e.metrics.snapshot()
+		info.WarmPool = e.sandbox.PoolSizes()
 		data, _ := json.Marshal(info)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if _, err := kv.Put(pctx, e.cfg.ID, data); err != nil && ctx.Err() == nil {
@@ -636,7 +668,10 @@ func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *ca
 	var out []served
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 2)
+	// Version checks mostly wait for the engine to create and start a
+	// container (JVM ones also spend ~1 s of CPU each); with 60 languages
+	// a few at a time keeps start-up to seconds without flooding the engine.
+	sem := make(chan struct{}, 6)
 	var missing []string
 	for _, l := range cat.Languages {
 		if len(only) > 0 && !slices.Contains(only, l.Name) {
@@ -656,7 +691,7 @@ func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *ca
 				CPUTime: 10 * time.Second, WallTime: 20 * time.Second, MemoryBytes: 512 << 20, Processes: 64, OutputBytes: 64 << 10,
 			})
 			text := string(o.Stdout) + string(o.Stderr)
-			v := versionRE.FindString(text)
+			v := catalog.ParseVersion(text)
 			if err != nil || o.ExitCode != 0 || v == "" {
 				log.Error("language disabled: version command failed", "language", l.Name, "err", err, "exit", o.ExitCode, "output", strings.TrimSpace(text))
 				return

@@ -63,6 +63,15 @@ type file struct {
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+#._-]*$`)
 
+// versionRE finds a toolchain version in the output of a version command:
+// the first run of digits with at least one dot ("12.2.0", "1.6", "2022.12").
+var versionRE = regexp.MustCompile(`\d+(\.\d+)+`)
+
+// ParseVersion returns the version a Language's Version command printed, or
+// "" when the output holds none. The executor (GET /v1/runtimes) and the
+// docs/languages.md generator both use it, so they agree.
+func ParseVersion(output string) string { return versionRE.FindString(output) }
+
 // Load reads the catalog at path, or the built-in one when path is empty.
 func Load(path string) (*Catalog, error) {
 	data := builtin
