@@ -1,0 +1,2 @@
+line input "" w$
+print "OK " + w$

@@ -1,0 +1,2 @@
+(let [word (clojure.string/trim (read-line))]
+  (println (str "OK " word)))

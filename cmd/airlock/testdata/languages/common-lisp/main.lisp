@@ -1,0 +1,2 @@
+(let ((word (string-trim '(#\Space #\Tab #\Return) (read-line))))
+  (format t "OK ~a~%" word))

@@ -1,0 +1,1 @@
+puts undefined_variable

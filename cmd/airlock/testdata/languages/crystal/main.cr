@@ -1,0 +1,2 @@
+word = gets.not_nil!.strip
+puts "OK #{word}"

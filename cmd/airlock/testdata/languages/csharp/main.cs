@@ -1,0 +1,10 @@
+using System;
+
+public class Program
+{
+    public static void Main()
+    {
+        string word = Console.ReadLine().Trim();
+        Console.WriteLine("OK " + word);
+    }
+}

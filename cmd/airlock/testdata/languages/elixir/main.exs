@@ -1,0 +1,2 @@
+word = IO.gets("") |> String.trim()
+IO.puts("OK #{word}")

@@ -1,0 +1,2 @@
+(let ((word (string-trim (read-from-minibuffer ""))))
+  (princ (format "OK %s\n" word)))

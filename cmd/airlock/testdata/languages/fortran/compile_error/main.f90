@@ -1,0 +1,4 @@
+program main
+  implicit none
+  write (*, *) undefined_variable
+end program main

@@ -1,0 +1,2 @@
+def word = System.in.newReader().readLine().trim()
+println "OK ${word}"

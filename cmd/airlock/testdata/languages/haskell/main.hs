@@ -1,0 +1,4 @@
+main :: IO ()
+main = do
+  word <- getLine
+  putStrLn ("OK " ++ word)

@@ -1,0 +1,1 @@
+"OK " + (input | ltrimstr(" ") | rtrimstr(" "))

@@ -1,0 +1,4 @@
+fun main() {
+    val word = readLine()!!.trim()
+    println("OK $word")
+}

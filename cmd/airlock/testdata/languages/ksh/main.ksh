@@ -1,0 +1,2 @@
+read -r word
+print -r -- "OK ${word}"

@@ -1,0 +1,2 @@
+local word = io.read("l")
+print("OK " .. word)

@@ -1,0 +1,4 @@
+import std/strutils
+
+let word = stdin.readLine().strip()
+echo "OK ", word

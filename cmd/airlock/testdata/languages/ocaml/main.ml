@@ -1,0 +1,3 @@
+let () =
+  let word = String.trim (input_line stdin) in
+  print_endline ("OK " ^ word)

@@ -1,0 +1,2 @@
+word = strtrim(fgetl(stdin));
+printf("OK %s\n", word);

@@ -1,0 +1,7 @@
+program Main;
+var
+  word: string;
+begin
+  readln(word);
+  writeln('OK ', word);
+end.

@@ -1,0 +1,6 @@
+use strict;
+use warnings;
+
+my $word = <STDIN>;
+chomp $word;
+print "OK $word\n";

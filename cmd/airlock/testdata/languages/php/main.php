@@ -1,0 +1,3 @@
+<?php
+$word = trim(fgets(STDIN));
+echo "OK $word\n";

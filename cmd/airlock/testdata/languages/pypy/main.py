@@ -1,0 +1,3 @@
+import sys
+word = sys.stdin.readline().strip()
+print("OK " + word)

@@ -1,0 +1,2 @@
+word = input().strip()
+print("OK " + word)

@@ -1,0 +1,2 @@
+word <- readLines(file("stdin"), n = 1)
+cat("OK", trimws(word), "\n", sep = c(" ", ""))

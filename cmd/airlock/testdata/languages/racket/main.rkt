@@ -1,0 +1,3 @@
+#lang racket/base
+(define word (read-line))
+(printf "OK ~a\n" word)

@@ -1,0 +1,2 @@
+my $word = $*IN.get.trim;
+say "OK $word";

@@ -1,0 +1,2 @@
+parse pull word
+say 'OK' strip(word)

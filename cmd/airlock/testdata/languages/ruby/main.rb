@@ -1,0 +1,2 @@
+word = gets.strip
+puts "OK #{word}"

@@ -1,0 +1,2 @@
+read -r word
+printf 'OK %s\n' "$word"

@@ -1,0 +1,2 @@
+gets stdin word
+puts "OK [string trim $word]"

@@ -1,0 +1,4 @@
+import * as fs from "fs";
+
+const word: string = fs.readFileSync(0, "utf8").trim();
+console.log(`OK ${word}`);

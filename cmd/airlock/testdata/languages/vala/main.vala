@@ -1,0 +1,4 @@
+void main () {
+    string word = stdin.read_line ().strip ();
+    print ("OK %s\n", word);
+}

@@ -1,0 +1,5 @@
+module main;
+  initial begin
+    $display("%d", undefined_variable);
+  end
+endmodule
