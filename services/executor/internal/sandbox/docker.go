@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
@@ -60,6 +61,7 @@ type Runner struct {
 	log  *slog.Logger
 
 	removals sync.WaitGroup
+	pool     *pool // nil: every stage starts a cold container
 }
 
 // ErrEngine wraps failures of the Docker engine (as opposed to the program).
@@ -89,44 +91,76 @@ func engineErr(op string, err error) error {
 // Run runs one stage. It returns an error only for infrastructure faults; a
 // program that fails, times out or is killed is an Outcome.
 func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
-	var out Outcome
-	nonceBytes := make([]byte, 16)
-	_, _ = rand.Read(nonceBytes)
-	nonce := hex.EncodeToString(nonceBytes)
+	b, err := r.acquire(ctx, spec)
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer r.removeLater(b.id)
+	defer b.att.Close()
+	return r.runIn(ctx, spec, b)
+}
 
+// box is a started sandbox container whose init waits for its header.
+type box struct {
+	id  string
+	att types.HijackedResponse
+}
+
+// acquire returns a box for spec: a warm one from the pool with the
+// stage's limits applied, or a new one.
+func (r *Runner) acquire(ctx context.Context, spec Spec) (*box, error) {
+	if b := r.pool.take(ctx, r, spec); b != nil {
+		return b, nil
+	}
+	return r.start(ctx, spec)
+}
+
+// start creates, attaches and starts a container for spec.
+func (r *Runner) start(ctx context.Context, spec Spec) (*box, error) {
 	cfg, hostCfg, err := r.containerConfig(spec)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	begin := time.Now()
 	created, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, "")
 	if err != nil {
-		return out, engineErr("create container", err)
+		return nil, engineErr("create container", err)
 	}
 	id := created.ID
-	defer r.removeLater(id)
 	if len(created.Warnings) > 0 {
-		return out, fmt.Errorf("create container: %w: the engine ignored a limit: %s", ErrEngine, strings.Join(created.Warnings, "; "))
+		r.removeLater(id)
+		return nil, fmt.Errorf("create container: %w: the engine ignored a limit: %s", ErrEngine, strings.Join(created.Warnings, "; "))
 	}
-
 	att, err := r.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
 	if err != nil {
-		return out, engineErr("attach container", err)
+		r.removeLater(id)
+		return nil, engineErr("attach container", err)
 	}
-	defer att.Close()
+	if err := r.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		att.Close()
+		r.removeLater(id)
+		return nil, engineErr("start container", err)
+	}
+	if r.opts.OnStart != nil {
+		r.opts.OnStart(time.Since(begin))
+	}
+	return &box{id: id, att: att}, nil
+}
+
+// runIn feeds spec to the init of b and measures the stage.
+func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) {
+	var out Outcome
+	id, att := b.id, b.att
+	nonceBytes := make([]byte, 16)
+	_, _ = rand.Read(nonceBytes)
+	nonce := hex.EncodeToString(nonceBytes)
 
 	exceeded := make(chan struct{})
 	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(exceeded) })
 	readDone := make(chan error, 1)
 	go func() { readDone <- col.run(att.Reader) }()
 
-	if err := r.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return out, engineErr("start container", err)
-	}
 	start := time.Now()
-	if r.opts.OnStart != nil {
-		r.opts.OnStart(start.Sub(begin))
-	}
 	timer := time.NewTimer(spec.WallTime)
 	defer timer.Stop()
 
@@ -259,6 +293,15 @@ const (
 	gvisorTasksPerProc = 16
 )
 
+// PidsLimit is the container's pids cgroup limit for a program allowed
+// processes processes and threads under the OCI runtime rt.
+func PidsLimit(rt string, processes int64) int64 {
+	if IsGVisor(rt) {
+		return gvisorBaseTasks + gvisorTasksPerProc*processes
+	}
+	return processes + initThreads
+}
+
 func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostConfig, error) {
 	cpuSecs := int64(spec.CPUTime/time.Second) + 1
 	if spec.CPUTime%time.Second != 0 {
@@ -269,7 +312,7 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 	if err != nil {
 		return nil, nil, err
 	}
-	pids := spec.Processes + initThreads
+	pids := PidsLimit(rt, spec.Processes)
 	ulimits := []*container.Ulimit{
 		{Name: "nofile", Soft: 256, Hard: 256},
 		{Name: "fsize", Soft: r.opts.WorkDirBytes, Hard: r.opts.WorkDirBytes},
@@ -278,7 +321,6 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 		{Name: "cpu", Soft: cpuSecs, Hard: cpuSecs + 1},
 	}
 	if IsGVisor(rt) {
-		pids = gvisorBaseTasks + gvisorTasksPerProc*spec.Processes
 		nproc := spec.Processes + initThreads
 		ulimits = append(ulimits, &container.Ulimit{Name: "nproc", Soft: nproc, Hard: nproc})
 	}

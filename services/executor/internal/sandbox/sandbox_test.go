@@ -21,6 +21,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == sandboxinit.Arg {
 		os.Exit(sandboxinit.Main())
 	}
+	if len(os.Args) > 1 && os.Args[1] == attackArg {
+		os.Exit(attackMain(os.Args[2:]))
+	}
 	os.Exit(m.Run())
 }
 

@@ -25,6 +25,8 @@ import (
 //   - socket(AF_VSOCK, ...) is refused: vsock reaches the hypervisor or other
 //     guests of the host, across network namespaces; socketcall, which hides
 //     the socket arguments from seccomp, is refused with it;
+//   - prlimit64 works only on the calling process (pid 0): the program
+//     shares the init's uid and must not lower the init's limits;
 //   - only the native architecture is listed, so the 32-bit (int 0x80) and
 //     x32 system call tables, the usual home of compat bugs, are not
 //     reachable at all.
@@ -84,6 +86,25 @@ func narrowSeccomp(prof *specs.LinuxSeccomp) error {
 			}
 		}
 		kept = append(kept, sc)
+	}
+	// prlimit64 only on the caller itself (pid 0, which is how libc's
+	// getrlimit/setrlimit call it): the program runs as the same uid as the
+	// init, and could otherwise lower the init's limits (RLIMIT_AS, _CPU,
+	// _NOFILE) and make it fail.
+	prlimit := false
+	for i := range kept {
+		if kept[i].Action != specs.ActAllow || len(kept[i].Args) > 0 || !slices.Contains(kept[i].Names, "prlimit64") {
+			continue
+		}
+		kept[i].Names = slices.DeleteFunc(kept[i].Names, func(n string) bool { return n == "prlimit64" })
+		prlimit = true
+	}
+	kept = slices.DeleteFunc(kept, func(sc specs.LinuxSyscall) bool { return len(sc.Names) == 0 })
+	if prlimit {
+		kept = append(kept, specs.LinuxSyscall{
+			Names: []string{"prlimit64"}, Action: specs.ActAllow,
+			Args: []specs.LinuxSeccompArg{{Index: 0, Value: 0, Op: specs.OpEqualTo}},
+		})
 	}
 	prof.Syscalls = kept
 	if prof.DefaultAction == specs.ActAllow {

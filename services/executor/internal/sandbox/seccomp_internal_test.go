@@ -42,13 +42,19 @@ func TestSeccompProfile(t *testing.T) {
 			continue
 		}
 		for _, n := range sc.Names {
-			if n == "socket" {
-				continue // conditional; checked by domain below
+			if n == "socket" || n == "prlimit64" {
+				continue // conditional; checked below
 			}
 			allowed[n] = true
 			if strings.HasPrefix(n, "io_uring") || n == "socketcall" {
 				t.Errorf("%s is allowed", n)
 			}
+		}
+	}
+	for _, sc := range prof.Syscalls {
+		if slices.Contains(sc.Names, "prlimit64") && sc.Action == specs.ActAllow &&
+			(len(sc.Args) != 1 || sc.Args[0] != (specs.LinuxSeccompArg{Index: 0, Value: 0, Op: specs.OpEqualTo})) {
+			t.Errorf("prlimit64 allowed beyond the caller itself: %+v", sc.Args)
 		}
 	}
 	if allowsSocket(unix.AF_VSOCK) {

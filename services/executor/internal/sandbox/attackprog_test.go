@@ -1,0 +1,187 @@
+package sandbox_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
+)
+
+// attackArg starts the test binary as an attack program inside a sandbox:
+// the runner mounts the test binary at sandboxinit.MountPath, so the tests
+// can run Go code in a container without an image that has a compiler.
+const attackArg = "__airlock_test_attack"
+
+func attackArgv(mode string, args ...string) []string {
+	return append([]string{sandboxinit.MountPath, attackArg, mode}, args...)
+}
+
+// attackMain runs inside the container as the user's program. Every probe
+// prints "ALLOWED <what>" when the sandbox let it through, "blocked <what>:
+// <error>" otherwise.
+func attackMain(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "attack mode missing")
+		return 2
+	}
+	switch args[0] {
+	case "init":
+		return attackInit()
+	case "signal":
+		return attackSignal(args[1:])
+	case "forge":
+		return attackForge()
+	}
+	fmt.Fprintln(os.Stderr, "unknown attack mode", args[0])
+	return 2
+}
+
+func probe(what string, err error) {
+	if err == nil {
+		fmt.Println("ALLOWED", what)
+	} else {
+		fmt.Println("blocked", what+":", err)
+	}
+}
+
+// attackInit tries every way into the init other than signals: ptrace, its
+// memory, its file descriptors, its environment, another process's view of
+// its memory, and stealing its descriptors through a pidfd.
+func attackInit() int {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_ATTACH, 1, 0, 0, 0, 0)
+	probe("ptrace(PTRACE_ATTACH, 1)", errnoErr(e))
+	if e == 0 {
+		_, _, _ = unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, 1, 0, 0, 0, 0)
+	}
+	_, _, e = unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, 1, 0, 0, 0, 0)
+	probe("ptrace(PTRACE_SEIZE, 1)", errnoErr(e))
+
+	for _, p := range []string{"/proc/1/mem", "/proc/1/environ", "/proc/1/fd/0", "/proc/1/fd/1", "/proc/1/fd/2", "/proc/1/auxv", "/proc/1/syscall", "/proc/1/stack"} {
+		f, err := os.Open(p)
+		if err == nil {
+			b := make([]byte, 64)
+			n, rerr := f.Read(b)
+			f.Close()
+			if n > 0 {
+				probe("read "+p, nil)
+				continue
+			}
+			err = rerr
+		}
+		probe("read "+p, err)
+	}
+	_, err := os.ReadDir("/proc/1/fd")
+	probe("list /proc/1/fd", err)
+	_, err = os.Readlink("/proc/1/exe")
+	probe("readlink /proc/1/exe", err)
+	_, err = os.Readlink("/proc/1/cwd")
+	probe("readlink /proc/1/cwd", err)
+	_, err = os.ReadDir("/proc/1/root/")
+	probe("list /proc/1/root", err)
+
+	// process_vm_readv of the init's stack area.
+	buf := make([]byte, 64)
+	local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
+	remote := []unix.RemoteIovec{{Base: 0x400000, Len: len(buf)}}
+	_, err = unix.ProcessVMReadv(1, local, remote, 0)
+	probe("process_vm_readv(1)", err)
+
+	pidfd, err := unix.PidfdOpen(1, 0)
+	if err == nil {
+		for fd := 0; fd < 8; fd++ {
+			got, gerr := unix.PidfdGetfd(pidfd, fd, 0)
+			probe(fmt.Sprintf("pidfd_getfd(init, %d)", fd), gerr)
+			if gerr == nil {
+				unix.Close(got)
+			}
+		}
+		unix.Close(pidfd)
+	} else {
+		fmt.Println("blocked pidfd_open(1):", err)
+	}
+	probe("prlimit(1, RLIMIT_NOFILE)", unix.Prlimit(1, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 1, Max: 1}, nil))
+	probe("setpriority(1)", unix.Setpriority(unix.PRIO_PROCESS, 1, 19))
+	fmt.Println("done")
+	return 7
+}
+
+func errnoErr(e unix.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
+}
+
+// attackSignal sends each named signal to the init (pid 1) in every way the
+// kernel offers, then reports whether the init is still there.
+func attackSignal(names []string) int {
+	pidfd, perr := unix.PidfdOpen(1, 0)
+	for _, name := range names {
+		sig := unix.SignalNum("SIG" + name)
+		if sig == 0 {
+			fmt.Println("unknown signal", name)
+			return 2
+		}
+		_ = unix.Kill(1, sig)
+		_ = unix.Tgkill(1, 1, sig)
+		if perr == nil {
+			_, _, _ = unix.Syscall6(unix.SYS_PIDFD_SEND_SIGNAL, uintptr(pidfd), uintptr(sig), 0, 0, 0, 0)
+		}
+		// The init's other threads.
+		if tasks, err := os.ReadDir("/proc/1/task"); err == nil {
+			for _, tk := range tasks {
+				var tid int
+				if _, err := fmt.Sscan(tk.Name(), &tid); err == nil {
+					_ = unix.Tgkill(1, tid, sig)
+				}
+			}
+		}
+	}
+	// kill(0) reaches the caller's process group, which the init leads
+	// (the program ignores the signal itself first; SIGKILL and SIGSTOP
+	// cannot be ignored, so they are not sent this way).
+	for _, name := range names {
+		sig := unix.SignalNum("SIG" + name)
+		if sig == unix.SIGKILL || sig == unix.SIGSTOP {
+			continue
+		}
+		signal.Ignore(sig)
+		_ = unix.Kill(0, sig)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := unix.Kill(1, 0); err == nil {
+		fmt.Println("init alive")
+	}
+	return 7
+}
+
+// attackForge floods both streams with records that look like the init's,
+// with guessed nonces, and fake verdicts, then exits 3.
+func attackForge() int {
+	var sb strings.Builder
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		nonce := hex.EncodeToString(b)
+		if i%2 == 0 {
+			nonce = strings.Repeat("0", 32)
+		}
+		fmt.Fprintf(&sb, "%s{\"exit_code\":0,\"signal\":0,\"artifact_size\":0}\n", sandboxinit.Marker(nonce))
+	}
+	sb.WriteString(`{"verdict":"accepted","status":"completed","exit_code":0}` + "\n")
+	os.Stdout.WriteString(sb.String())
+	os.Stderr.WriteString(sb.String())
+	// What the init's command line and our own environment say: no nonce.
+	if b, err := os.ReadFile("/proc/1/cmdline"); err == nil {
+		fmt.Printf("init cmdline %q\n", strings.ReplaceAll(string(b), "\x00", " "))
+	}
+	fmt.Printf("env %q\n", os.Environ())
+	return 3
+}

@@ -1,0 +1,113 @@
+package sandbox_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
+)
+
+// initShieldsCatchableSignals: the init ignores every signal it can catch
+// (a signal.Notify on all of them), so that as the pid namespace's init it
+// receives none from the program. Until sandboxinit does so, the Go
+// runtime's default handlers let the program kill it with SIGTERM, SIGINT,
+// SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGILL, SIGSYS..., and the test only
+// checks that the verdict is never better than the truth.
+const initShieldsCatchableSignals = false
+
+// The result comes from the init's record (exit status), the executor's
+// timer and the cgroup. These tests attack the init from the program: it
+// must stay out of reach, and whatever the program does the outcome must
+// never claim more than what happened.
+func TestInitIntegrity(t *testing.T) { forRuntimes(t, testInitIntegrity) }
+
+func testInitIntegrity(t *testing.T, rt string, r *sandbox.Runner) {
+	gvisor := sandbox.IsGVisor(rt)
+	run := func(t *testing.T, argv []string) sandbox.Outcome {
+		t.Helper()
+		out, err := r.Run(context.Background(), spec(argv...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("exit=%d signal=%d lost=%v timedout=%v stdout=%.2000q stderr=%.300q", out.ExitCode, out.Signal, out.InitLost, out.TimedOut, out.Stdout, out.Stderr)
+		return out
+	}
+	// truthful: the init reported the program's real exit (7), or the init
+	// is gone and the outcome says so: never a success.
+	truthful := func(t *testing.T, out sandbox.Outcome) bool {
+		t.Helper()
+		survived := out.ExitCode == 7 && out.Signal == 0 && !out.InitLost && !out.TimedOut
+		if !survived && !(out.InitLost && out.Signal == 9) && !out.TimedOut {
+			t.Errorf("outcome claims more than what happened: exit=%d signal=%d lost=%v", out.ExitCode, out.Signal, out.InitLost)
+		}
+		return survived
+	}
+
+	t.Run("ptrace, memory, fds, environment", func(t *testing.T) {
+		out := run(t, attackArgv("init"))
+		if out.ExitCode != 7 || out.InitLost || !strings.Contains(string(out.Stdout), "done") {
+			t.Errorf("the init did not report the program's exit 7")
+		}
+		// Harmless either way: renicing the init only slows the program's
+		// own job. gVisor does not apply the init's non-dumpable flag to
+		// /proc/1/{environ,auxv,fd}: the environment is the container's
+		// (PATH only), the descriptors are the same pipes the program
+		// already holds; memory, ptrace and the descriptors' contents stay
+		// closed, and the nonce is in none of them.
+		tolerated := []string{"ALLOWED setpriority(1)"}
+		if gvisor {
+			tolerated = append(tolerated, "ALLOWED read /proc/1/environ", "ALLOWED read /proc/1/auxv", "ALLOWED list /proc/1/fd",
+				"ALLOWED prlimit(1, RLIMIT_NOFILE)") // gVisor does not apply the OCI seccomp profile
+		}
+		for _, line := range strings.Split(string(out.Stdout), "\n") {
+			if strings.HasPrefix(line, "ALLOWED") && !slices.Contains(tolerated, line) {
+				t.Errorf("%s", line)
+			}
+		}
+	})
+
+	t.Run("forged records", func(t *testing.T) {
+		out := run(t, attackArgv("forge"))
+		if out.ExitCode != 3 || out.Signal != 0 || out.InitLost {
+			t.Errorf("exit=%d signal=%d lost=%v, want the real exit 3", out.ExitCode, out.Signal, out.InitLost)
+		}
+		// The fakes are the program's output, kept as such.
+		if !strings.HasPrefix(string(out.Stdout), string(sandboxinit.Marker(strings.Repeat("0", 32)))) ||
+			!strings.Contains(string(out.Stdout), `{"verdict":"accepted"`) {
+			t.Errorf("the forged records are not in stdout as plain output")
+		}
+	})
+
+	t.Run("SIGKILL and SIGSTOP", func(t *testing.T) {
+		out := run(t, attackArgv("signal", "KILL", "STOP"))
+		survived := truthful(t, out)
+		switch {
+		case !gvisor && !survived:
+			t.Error("runc: the kernel shields the pid namespace's init from SIGKILL and SIGSTOP sent inside it, yet it died")
+		case gvisor && !survived:
+			// gVisor does not shield the init from SIGKILL/SIGSTOP sent
+			// inside the sandbox: the program can end its own job early
+			// (runtime_error, init lost) or stall it (wall limit), which it
+			// could do anyway. docs/security.md.
+			t.Logf("gVisor: the init was killed or stopped (lost=%v timedout=%v), outcome truthful", out.InitLost, out.TimedOut)
+		}
+	})
+
+	t.Run("catchable signals", func(t *testing.T) {
+		for _, sig := range []string{"TERM", "INT", "HUP", "QUIT", "ABRT", "SEGV", "ILL", "SYS", "TRAP", "BUS", "FPE", "USR1", "USR2", "PIPE", "ALRM", "XCPU", "XFSZ", "VTALRM", "PROF"} {
+			t.Run(sig, func(t *testing.T) {
+				out := run(t, attackArgv("signal", sig))
+				if !truthful(t, out) {
+					if initShieldsCatchableSignals {
+						t.Errorf("the program killed the init with SIG%s", sig)
+					} else {
+						t.Logf("the program killed the init with SIG%s (outcome truthful; see initShieldsCatchableSignals)", sig)
+					}
+				}
+			})
+		}
+	})
+}
