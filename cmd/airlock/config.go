@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -147,7 +148,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.integer(&g.MaxBatch, "max-batch", "AIRLOCK_MAX_BATCH", g.MaxBatch, "most requests in one batch (and ids in one list)")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
 	}
-	var languages, langRuntimes string
+	var languages, langRuntimes, pool string
 	if has("executor") {
 		c.Executor = executor.DefaultConfig()
 		e := &c.Executor
@@ -159,6 +160,8 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&languages, "languages", "AIRLOCK_LANGUAGES", "", "comma-separated languages to serve (empty: every language whose image exists)")
 		f.str(&e.CatalogPath, "catalog", "AIRLOCK_CATALOG", "", "language catalog file (empty: the built-in one)")
 		f.str(&e.Runtime, "runtime", "AIRLOCK_RUNTIME", "", `OCI runtime for sandboxes ("" engine default, "runsc" for gVisor)`)
+		f.str(&pool, "pool", "AIRLOCK_POOL", formatPool(e.Pool), `warm containers per language, e.g. "python=2,c++=1" ("none": no pool)`)
+		f.int64(&e.PoolMemoryMB, "pool-memory-mb", "AIRLOCK_POOL_MEMORY_MB", e.PoolMemoryMB, "memory budget of the idle warm containers (64 MB each)")
 		f.str(&langRuntimes, "language-runtimes", "AIRLOCK_LANGUAGE_RUNTIMES", "", `per-language runtime overrides, e.g. "java=runsc,python=runc"`)
 		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static airlock binary mounted as the sandbox init (empty: this binary)")
 		f.duration(&e.ShutdownTimeout, "shutdown-timeout", "AIRLOCK_SHUTDOWN_TIMEOUT", e.ShutdownTimeout, "time in-flight jobs get to finish on SIGTERM")
@@ -187,6 +190,13 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 				c.Executor.Languages = append(c.Executor.Languages, l)
 			}
 		}
+	}
+	if has("executor") {
+		p, err := parsePool(pool)
+		if err != nil {
+			return nil, err
+		}
+		c.Executor.Pool = p
 	}
 	if langRuntimes != "" {
 		c.Executor.LanguageRuntimes = map[string]string{}
@@ -257,4 +267,34 @@ func parseAPIKeys(list, file string) ([]gateway.APIKey, error) {
 		keys = append(keys, gateway.APIKey{Tenant: tenant, Key: key, CallbackSecret: strings.TrimSpace(secret)})
 	}
 	return keys, nil
+}
+
+// parsePool reads "language=count,..." ("none" or "" for no pool).
+func parsePool(s string) (map[string]int, error) {
+	out := map[string]int{}
+	if s = strings.TrimSpace(s); s == "" || s == "none" {
+		return out, nil
+	}
+	for _, pair := range strings.Split(s, ",") {
+		lang, n, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		count, err := strconv.Atoi(n)
+		if !ok || lang == "" || err != nil || count < 0 {
+			return nil, fmt.Errorf("--pool: %q is not language=count", pair)
+		}
+		out[lang] = count
+	}
+	return out, nil
+}
+
+func formatPool(p map[string]int) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.Itoa(p[k])
+	}
+	return strings.Join(parts, ",")
 }

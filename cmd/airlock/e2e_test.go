@@ -290,8 +290,10 @@ func TestStack(t *testing.T) {
 		if e.Verdict != contracts.VerdictTimeLimitExceeded {
 			t.Fatalf("want time_limit_exceeded, got %s", dump(e))
 		}
-		if e.Run.CPUTimeMS < 1000 {
-			t.Errorf("cpu_time_ms = %d, want at least the 1000 ms limit", e.Run.CPUTimeMS)
+		// On a busy machine the loop may get less than a core and reach the
+		// wall limit first: either limit ends it, and the verdict is the same.
+		if e.Run.CPUTimeMS < 1000 && e.Run.WallTimeMS < 3000 {
+			t.Errorf("cpu_time_ms = %d and wall_time_ms = %d: neither limit was reached", e.Run.CPUTimeMS, e.Run.WallTimeMS)
 		}
 		// A sanity bound, not a speed test: the wall limit plus a wide margin.
 		if took > 3*time.Second+20*time.Second {

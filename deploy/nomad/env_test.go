@@ -53,6 +53,8 @@ var defaulted = map[string]string{
 	"AIRLOCK_LANGUAGES":         "every language whose image the prestart task provided",
 	"AIRLOCK_CATALOG":           "the built-in catalog, which matches the release's deploy/images",
 	"AIRLOCK_LANGUAGE_RUNTIMES": "none: every language under AIRLOCK_RUNTIME (runsc)",
+	"AIRLOCK_POOL":              "no effect under runsc (gVisor sandboxes are not pooled); the default list otherwise",
+	"AIRLOCK_POOL_MEMORY_MB":    "512 MB of idle warm containers",
 }
 
 var envNameRE = regexp.MustCompile(`^(AIRLOCK_[A-Z0-9_]+|NATS_URL)$`)
