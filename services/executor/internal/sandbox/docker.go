@@ -293,6 +293,15 @@ const (
 	gvisorTasksPerProc = 16
 )
 
+// PidsLimit is the container's pids cgroup limit for a program allowed
+// processes processes and threads under the OCI runtime rt.
+func PidsLimit(rt string, processes int64) int64 {
+	if IsGVisor(rt) {
+		return gvisorBaseTasks + gvisorTasksPerProc*processes
+	}
+	return processes + initThreads
+}
+
 func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostConfig, error) {
 	cpuSecs := int64(spec.CPUTime/time.Second) + 1
 	if spec.CPUTime%time.Second != 0 {
@@ -303,7 +312,7 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 	if err != nil {
 		return nil, nil, err
 	}
-	pids := spec.Processes + initThreads
+	pids := PidsLimit(rt, spec.Processes)
 	ulimits := []*container.Ulimit{
 		{Name: "nofile", Soft: 256, Hard: 256},
 		{Name: "fsize", Soft: r.opts.WorkDirBytes, Hard: r.opts.WorkDirBytes},
@@ -312,7 +321,6 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 		{Name: "cpu", Soft: cpuSecs, Hard: cpuSecs + 1},
 	}
 	if IsGVisor(rt) {
-		pids = gvisorBaseTasks + gvisorTasksPerProc*spec.Processes
 		nproc := spec.Processes + initThreads
 		ulimits = append(ulimits, &container.Ulimit{Name: "nproc", Soft: nproc, Hard: nproc})
 	}
