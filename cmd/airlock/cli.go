@@ -487,8 +487,15 @@ func readTests(dir string) ([]contracts.TestCase, error) {
 }
 
 // naturalCompare orders names with their digit runs compared as numbers:
-// 2 before 10, test9 before test10.
+// 2 before 10, test9 before test10 (and 01 before 1).
 func naturalCompare(a, b string) int {
+	if c := naturalCompareRuns(a, b); c != 0 {
+		return c
+	}
+	return strings.Compare(a, b)
+}
+
+func naturalCompareRuns(a, b string) int {
 	for a != "" && b != "" {
 		da, db := digitPrefix(a), digitPrefix(b)
 		if da != "" && db != "" {

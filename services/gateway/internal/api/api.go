@@ -151,6 +151,8 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/healthz", methodNotAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /readyz", a.handleReady)
 	mux.HandleFunc("/readyz", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /openapi.json", a.handleOpenAPI)
+	mux.HandleFunc("/openapi.json", methodNotAllowed("GET, HEAD"))
 	a.registerPiston(mux) // piston.go: /api/v2/...
 	a.registerJudge0(mux) // judge0.go: /submissions, /languages, /statuses, ...
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
