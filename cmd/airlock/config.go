@@ -83,6 +83,17 @@ func (f *flags) float(p *float64, name, envName string, def float64, help string
 	f.fs.Float64Var(p, name, def, help+" ($"+envName+")")
 }
 
+func (f *flags) boolean(p *bool, name, envName string, def bool, help string) {
+	if v, ok := f.env(envName); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			f.err = fmt.Errorf("$%s: %q is not true or false", envName, v)
+		}
+		def = b
+	}
+	f.fs.BoolVar(p, name, def, help+" ($"+envName+")")
+}
+
 func (f *flags) duration(p *time.Duration, name, envName string, def time.Duration, help string) {
 	if v, ok := f.env(envName); ok {
 		d, err := time.ParseDuration(v)
@@ -161,6 +172,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&e.CatalogPath, "catalog", "AIRLOCK_CATALOG", "", "language catalog file (empty: the built-in one)")
 		f.str(&e.Runtime, "runtime", "AIRLOCK_RUNTIME", "", `OCI runtime for sandboxes ("" engine default, "runsc" for gVisor)`)
 		f.str(&pool, "pool", "AIRLOCK_POOL", formatPool(e.Pool), `warm containers per language, e.g. "python=2,c++=1" ("none": no pool)`)
+		f.boolean(&e.Paused, "paused", "AIRLOCK_PAUSED", false, "announce this executor but take no jobs (draining a node, benchmarks)")
 		f.int64(&e.PoolMemoryMB, "pool-memory-mb", "AIRLOCK_POOL_MEMORY_MB", e.PoolMemoryMB, "memory budget of the idle warm containers (64 MB each)")
 		f.str(&langRuntimes, "language-runtimes", "AIRLOCK_LANGUAGE_RUNTIMES", "", `per-language runtime overrides, e.g. "java=runsc,python=runc"`)
 		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static airlock binary mounted as the sandbox init (empty: this binary)")

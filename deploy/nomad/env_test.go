@@ -55,6 +55,7 @@ var defaulted = map[string]string{
 	"AIRLOCK_LANGUAGE_RUNTIMES": "none: every language under AIRLOCK_RUNTIME (runsc)",
 	"AIRLOCK_POOL":              "no effect under runsc (gVisor sandboxes are not pooled); the default list otherwise",
 	"AIRLOCK_POOL_MEMORY_MB":    "512 MB of idle warm containers",
+	"AIRLOCK_PAUSED":            "executors take jobs (set it by hand to drain a node)",
 }
 
 var envNameRE = regexp.MustCompile(`^(AIRLOCK_[A-Z0-9_]+|NATS_URL)$`)

@@ -76,6 +76,9 @@ type Config struct {
 	Pool map[string]int
 	// PoolMemoryMB bounds the idle pooled containers (each counts 64 MB).
 	PoolMemoryMB int64
+	// Paused: announce the node but take no jobs (drain a node for
+	// maintenance, or measure the queue alone).
+	Paused bool
 }
 
 // DefaultConfig returns the defaults.
@@ -293,7 +296,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 // job waits in a local buffer while its AckWait runs out.
 func (e *executor) slot(ctx, jobCtx context.Context, cons jetstream.Consumer) {
 	for ctx.Err() == nil {
-		if e.problem.Load() != nil {
+		if e.problem.Load() != nil || e.cfg.Paused {
 			// The engine is down: leave the jobs queued (another executor,
 			// or this one once the engine is back, takes them).
 			select {
