@@ -112,3 +112,26 @@ func TestPooledContainersHoldTheLimits(t *testing.T) {
 		ids[line] = true
 	}
 }
+
+// TestPooledPostureMatchesCold compares what the program sees of its own
+// credentials and confinement in a pooled and in a cold container.
+func TestPooledPostureMatchesCold(t *testing.T) {
+	r := pooledRunner(t, 1)
+	s := spec("bash", "-c", "grep -E '^(Uid|Gid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; ulimit -c -n -f -s")
+	pooled, err := r.Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cold, err := newRunner(t).Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(pooled.Stdout) != string(cold.Stdout) {
+		t.Errorf("posture differs\npooled:\n%s\ncold:\n%s", pooled.Stdout, cold.Stdout)
+	}
+	for _, want := range []string{"CapEff:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2", "Uid:\t65534\t65534\t65534\t65534"} {
+		if !strings.Contains(string(pooled.Stdout), want) {
+			t.Errorf("pooled container lacks %q:\n%s", want, pooled.Stdout)
+		}
+	}
+}
