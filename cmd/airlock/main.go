@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cliRun(ctx, rest, stdout, stderr)
 	case "runtimes":
 		return cliRuntimes(ctx, rest, stdout, stderr)
+	case "nats": // hidden: the embedded nats-server, for tests and operations
+		return runNATS(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "airlock", version)
 		return nil
