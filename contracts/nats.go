@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -163,26 +164,74 @@ func (t Topology) replicas() int {
 }
 
 // Ensure creates every stream and bucket that does not exist yet. It never
-// changes an existing one (see Apply), so services started with slightly
-// different settings do not fight.
+// changes an existing one (see ApplyJobs), so services started with slightly
+// different settings do not fight. In a cluster that is still forming (no
+// JetStream meta leader yet, or another service creating the same objects)
+// the calls time out: Ensure retries them until ctx ends (up to
+// EnsureTimeout when ctx has no deadline).
 func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, EnsureTimeout)
+		defer cancel()
+	}
+	for attempt := 1; ; attempt++ {
+		err := t.ensureOnce(ctx, js)
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(min(time.Duration(attempt)*250*time.Millisecond, 2*time.Second)):
+		}
+	}
+}
+
+// EnsureTimeout bounds Ensure's retries when its context has no deadline.
+const EnsureTimeout = 2 * time.Minute
+
+// transient reports errors worth retrying: the cluster is not ready, or a
+// request timed out.
+func transient(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) ||
+		strings.Contains(err.Error(), "no suitable peers") || strings.Contains(err.Error(), "insufficient resources")
+}
+
+func (t Topology) ensureOnce(ctx context.Context, js jetstream.JetStream) error {
+	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 10*time.Second) }
 	for _, sc := range []jetstream.StreamConfig{t.JobsStreamConfig(), t.ResultsStreamConfig()} {
-		if _, err := js.Stream(ctx, sc.Name); err == nil {
+		cctx, cancel := call()
+		_, err := js.Stream(cctx, sc.Name)
+		if err == nil {
+			cancel()
 			continue
-		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			cancel()
 			return fmt.Errorf("look up stream %s: %w", sc.Name, err)
 		}
-		if _, err := js.CreateStream(ctx, sc); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		_, err = js.CreateStream(cctx, sc)
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return fmt.Errorf("create stream %s: %w", sc.Name, err)
 		}
 	}
 	for _, kc := range []jetstream.KeyValueConfig{t.ExecutionsBucketConfig(), t.ExecutorsBucketConfig()} {
-		if _, err := js.KeyValue(ctx, kc.Bucket); err == nil {
+		cctx, cancel := call()
+		_, err := js.KeyValue(cctx, kc.Bucket)
+		if err == nil {
+			cancel()
 			continue
-		} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		}
+		if !errors.Is(err, jetstream.ErrBucketNotFound) {
+			cancel()
 			return fmt.Errorf("look up bucket %s: %w", kc.Bucket, err)
 		}
-		if _, err := js.CreateKeyValue(ctx, kc); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+		_, err = js.CreateKeyValue(cctx, kc)
+		cancel()
+		if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
 			return fmt.Errorf("create bucket %s: %w", kc.Bucket, err)
 		}
 	}

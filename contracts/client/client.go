@@ -143,8 +143,21 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, topo contracts.Topolog
 	if maxPayload > 0 && int64(len(data)) > maxPayload {
 		return false, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(data), maxPayload)
 	}
-	ack, err := js.Publish(ctx, topo.JobSubject(job.Tenant), data,
-		jetstream.WithMsgID(job.ID), jetstream.WithExpectStream(contracts.JobsStream))
+	// A publish that fails while a NATS node goes away is retried briefly:
+	// the Nats-Msg-Id makes a repeat harmless.
+	var ack *jetstream.PubAck
+	for attempt := 1; ; attempt++ {
+		ack, err = js.Publish(ctx, topo.JobSubject(job.Tenant), data,
+			jetstream.WithMsgID(job.ID), jetstream.WithExpectStream(contracts.JobsStream))
+		if err == nil || attempt == 4 || ctx.Err() != nil ||
+			!(errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
+		}
+	}
 	switch {
 	case err == nil:
 	case contracts.IsTenantQueueFull(err):

@@ -443,10 +443,21 @@ func (e *executor) finish(ctx context.Context, msg jetstream.Msg, log *slog.Logg
 		_ = msg.TermWithReason(exec.Message)
 		return
 	}
-	ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := msg.DoubleAck(ackCtx); err != nil {
-		log.Warn("ack job (the result is stored; a redelivery will be deduplicated)", "err", err)
+	// The result is stored; a lost ack would only make the job run again
+	// (its result deduplicated). A NATS node going away fails the ack for a
+	// moment: retry it within AckWait.
+	for attempt := 1; ; attempt++ {
+		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err := msg.DoubleAck(ackCtx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt == 5 {
+			log.Warn("ack job (the result is stored; a redelivery will be deduplicated)", "err", err)
+			return
+		}
+		time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 	}
 }
 
