@@ -682,38 +682,89 @@ func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *ca
 	var out []served
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	// Version checks mostly wait for the engine to create and start a
-	// container (JVM ones also spend ~1 s of CPU each); with 60 languages
-	// a few at a time keeps start-up to seconds without flooding the engine.
-	sem := make(chan struct{}, 6)
 	var missing []string
+	// One sandbox per image runs the version commands of all its languages
+	// one after another (about 16 containers instead of 60: start-up cost is
+	// mostly the engine creating containers). Each command keeps its own
+	// argv (catalog constants, never user input), environment, stdout and
+	// stderr, so the result is what a container of its own would give.
+	present := map[string]bool{}
+	byImage := map[string][]*catalog.Language{}
+	var images []string
 	for _, l := range cat.Languages {
 		if len(only) > 0 && !slices.Contains(only, l.Name) {
 			continue
 		}
-		if _, err := cli.ImageInspect(ctx, l.Image); err != nil {
+		ok, checked := present[l.Image]
+		if !checked {
+			_, err := cli.ImageInspect(ctx, l.Image)
+			ok = err == nil
+			present[l.Image] = ok
+			if ok {
+				images = append(images, l.Image)
+			}
+		}
+		if !ok {
 			missing = append(missing, l.Name+" ("+l.Image+")")
 			continue
 		}
+		byImage[l.Image] = append(byImage[l.Image], l)
+	}
+	quote := func(args []string) string {
+		q := make([]string, len(args))
+		for i, a := range args {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		return strings.Join(q, " ")
+	}
+	const marker = "@@airlock-version"
+	markerRE := regexp.MustCompile(`(?m)^` + marker + ` (\d+) (\d+)$`)
+	sem := make(chan struct{}, 4)
+	for _, image := range images {
+		langs := byImage[image]
 		wg.Add(1)
-		go func(l *catalog.Language) {
+		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			o, err := sb.Run(ctx, sandbox.Spec{
-				JobID: "version-" + l.Name, Stage: "version", Image: l.Image, Argv: l.Version, Env: l.FullEnv,
-				CPUTime: 10 * time.Second, WallTime: 20 * time.Second, MemoryBytes: 512 << 20, Processes: 64, OutputBytes: 64 << 10,
-			})
-			text := string(o.Stdout) + string(o.Stderr)
-			v := catalog.ParseVersion(text)
-			if err != nil || o.ExitCode != 0 || v == "" {
-				log.Error("language disabled: version command failed", "language", l.Name, "err", err, "exit", o.ExitCode, "output", strings.TrimSpace(text))
-				return
+			// Per language: its stdout, then its stderr (as the executor
+			// always read them), then "marker index exit-status".
+			var script strings.Builder
+			for i, l := range langs {
+				fmt.Fprintf(&script, "env -i %s </dev/null >/tmp/version.out 2>/tmp/version.err; s=$?\n", quote(append(slices.Clone(l.FullEnv), l.Version...)))
+				fmt.Fprintf(&script, "cat /tmp/version.out /tmp/version.err; printf '\\n%s %d %%d\\n' \"$s\"\n", marker, i)
 			}
-			mu.Lock()
-			out = append(out, served{lang: l, runtime: l.Runtime(v)})
-			mu.Unlock()
-		}(l)
+			n := time.Duration(len(langs))
+			o, err := sb.Run(ctx, sandbox.Spec{
+				JobID: "version-" + image, Stage: "version", Image: image, Argv: []string{"sh", "-c", script.String()}, Env: langs[0].FullEnv,
+				CPUTime: n * 10 * time.Second, WallTime: n * 20 * time.Second, MemoryBytes: 512 << 20, Processes: 64, OutputBytes: 1 << 20,
+			})
+			text := string(o.Stdout)
+			results := map[int]string{}
+			status := map[int]string{}
+			start := 0
+			for _, m := range markerRE.FindAllStringSubmatchIndex(text, -1) {
+				var i int
+				if _, err := fmt.Sscan(text[m[2]:m[3]], &i); err != nil {
+					continue
+				}
+				results[i] = strings.TrimSuffix(text[start:m[0]], "\n")
+				status[i] = text[m[4]:m[5]]
+				start = m[1]
+			}
+			for i, l := range langs {
+				out1, ok := results[i]
+				v := catalog.ParseVersion(out1)
+				if err != nil || !ok || status[i] != "0" || v == "" {
+					log.Error("language disabled: version command failed", "language", l.Name, "err", err, "exit", status[i],
+						"output", strings.TrimSpace(out1), "sandbox_exit", o.ExitCode, "sandbox_stderr", strings.TrimSpace(string(o.Stderr)))
+					continue
+				}
+				mu.Lock()
+				out = append(out, served{lang: l, runtime: l.Runtime(v)})
+				mu.Unlock()
+			}
+		}()
 	}
 	wg.Wait()
 	if len(missing) > 0 {
