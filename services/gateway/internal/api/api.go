@@ -155,6 +155,12 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/openapi.json", methodNotAllowed("GET, HEAD"))
 	a.registerPiston(mux) // piston.go: /api/v2/...
 	a.registerJudge0(mux) // judge0.go: /submissions, /languages, /statuses, ...
+	// The web console (console.go): pages and assets, served without a key.
+	mux.HandleFunc("GET /{$}", handleConsolePage("index.html"))
+	mux.HandleFunc("/{$}", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /console/fleet", handleConsolePage("fleet.html"))
+	mux.HandleFunc("/console/fleet", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET "+consoleAssetsPrefix, handleConsoleAsset)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "", fmt.Sprintf("no such endpoint: %s", r.URL.Path))
 	})
