@@ -151,8 +151,10 @@ func (t Topology) ExecutorsBucketConfig() jetstream.KeyValueConfig {
 		Description: "Airlock live executors (heartbeats)",
 		TTL:         t.HeartbeatTTL,
 		History:     1,
-		Storage:     jetstream.MemoryStorage,
-		Replicas:    t.replicas(),
+		// File storage: a memory bucket vanishes when the NATS server
+		// restarts, and every gateway would then see no executor at all.
+		Storage:  jetstream.FileStorage,
+		Replicas: t.replicas(),
 	}
 }
 
