@@ -639,7 +639,11 @@ func checkStatic(path string) error {
 	return nil
 }
 
-// preflight refuses to start on an engine that cannot enforce the sandbox.
+// preflight refuses to start on an engine that cannot enforce the sandbox:
+// a missing cgroup controller, no seccomp under runc, a runtime that is not
+// registered (or gVisor registered without --network=none), or a sandbox
+// configuration the engine accepts only with warnings (a limit it would
+// silently drop). Each message says what to fix.
 func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -663,12 +667,49 @@ func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("docker engine cannot enforce: %s", strings.Join(missing, "; "))
 	}
-	for _, rt := range append([]string{cfg.Runtime}, slices.Collect(maps.Values(cfg.LanguageRuntimes))...) {
-		if rt == "" {
-			continue
+	runtimes := []string{cfg.Runtime}
+	for _, rt := range slices.Sorted(maps.Values(cfg.LanguageRuntimes)) {
+		if !slices.Contains(runtimes, rt) {
+			runtimes = append(runtimes, rt)
 		}
-		if _, ok := info.Runtimes[rt]; !ok {
-			return fmt.Errorf("runtime %q is not registered with the docker engine (add it to daemon.json)", rt)
+	}
+	for _, rt := range runtimes {
+		if rt == "" {
+			rt = info.DefaultRuntime
+		}
+		reg, ok := info.Runtimes[rt]
+		if !ok {
+			return fmt.Errorf("runtime %q is not registered with the docker engine (add it to /etc/docker/daemon.json and reload dockerd; scripts/docker-up.sh registers runsc)", rt)
+		}
+		if sandbox.IsGVisor(rt) && !slices.Contains(reg.Args, "--network=none") {
+			return fmt.Errorf("runtime %q is registered without --network=none: add \"runtimeArgs\": [\"--network=none\"] to its entry in /etc/docker/daemon.json and reload dockerd", rt)
+		}
+		if !sandbox.IsGVisor(rt) && !slices.ContainsFunc(info.SecurityOptions, func(o string) bool { return strings.Contains(o, "name=seccomp") }) {
+			return fmt.Errorf("docker engine has no seccomp support (security options %v): sandboxes under %q need it; install libseccomp and a docker built with it, or run every language under runsc", info.SecurityOptions, rt)
+		}
+	}
+	// Create (without starting) one sandbox per runtime from an image that
+	// is present: the engine must accept every limit without a warning.
+	cat, err := catalog.Load(cfg.CatalogPath)
+	if err != nil {
+		return err
+	}
+	image := ""
+	for _, l := range cat.Languages {
+		if _, err := cli.ImageInspect(pctx, l.Image); err == nil {
+			image = l.Image
+			break
+		}
+	}
+	if image == "" {
+		return nil // detect reports the missing images
+	}
+	probe := sandbox.NewRunner(cli, sandbox.Options{
+		ExecutorID: cfg.ID, InitPath: cfg.InitPath, Runtime: cfg.Runtime, WorkDirBytes: cfg.WorkDirMB << 20,
+	}, slog.New(slog.DiscardHandler))
+	for _, rt := range runtimes {
+		if err := probe.Probe(pctx, image, rt); err != nil {
+			return fmt.Errorf("preflight: %w", err)
 		}
 	}
 	return nil
