@@ -707,3 +707,205 @@ func waitReadyz(t *testing.T, base string, timeout time.Duration) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// dockerProxy forwards a unix socket to the Docker engine's; cut makes the
+// engine unreachable (the socket disappears and open connections drop),
+// restore brings it back on the same path.
+type dockerProxy struct {
+	t      *testing.T
+	path   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]bool
+}
+
+func startDockerProxy(t *testing.T) *dockerProxy {
+	t.Helper()
+	target := "/var/run/docker.sock"
+	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
+		target = strings.TrimPrefix(h, "unix://")
+	} else if h != "" {
+		t.Skipf("DOCKER_HOST=%s is not a unix socket; the outage test needs one", h)
+	}
+	dir, err := os.MkdirTemp("", "airlock-docker-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := &dockerProxy{t: t, path: filepath.Join(dir, "docker.sock"), target: target, conns: map[net.Conn]bool{}}
+	p.restore()
+	t.Cleanup(p.cut)
+	return p
+}
+
+// ensureUp restores the proxy if it is cut (so that processes stopping at
+// the end of a failed test can still clean up).
+func (p *dockerProxy) ensureUp() {
+	p.mu.Lock()
+	cut := p.ln == nil
+	p.mu.Unlock()
+	if cut {
+		p.restore()
+	}
+}
+
+func (p *dockerProxy) restore() {
+	p.t.Helper()
+	ln, err := net.Listen("unix", p.path)
+	if err != nil {
+		p.t.Fatalf("docker proxy: %v", err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.forward(c)
+		}
+	}()
+}
+
+func (p *dockerProxy) forward(c net.Conn) {
+	up, err := net.Dial("unix", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln == nil { // cut meanwhile
+		p.mu.Unlock()
+		c.Close()
+		up.Close()
+		return
+	}
+	p.conns[c], p.conns[up] = true, true
+	p.mu.Unlock()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go pipe(up, c)
+	go pipe(c, up)
+	<-done
+	<-done
+	c.Close()
+	up.Close()
+	p.mu.Lock()
+	delete(p.conns, c)
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// cut closes the listener (which removes the socket file) and every
+// forwarded connection.
+func (p *dockerProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// TestDockerOutage runs an executor whose Docker engine goes away twice:
+// while idle (a job submitted meanwhile waits in the queue, longer than all
+// its attempts' ack waits, and runs once the engine is back) and in the
+// middle of a job (the job is handed back and completes on a later attempt).
+// Meanwhile /readyz answers 503 and names the problem; the executor recovers
+// by itself, without a restart.
+func TestDockerOutage(t *testing.T) {
+	n := testkit.StartNATS(t, "")
+	f := newFleet(t, n.Server.ClientURL())
+	topo := contracts.DefaultTopology()
+	proxy := startDockerProxy(t)
+	xid := newExecutorID("outage")
+	removeSandboxes(t, xid)
+	f.env = []string{"DOCKER_HOST=unix://" + proxy.path}
+	x := f.executor(xid, "--max-attempts", "3")
+	f.env = nil
+	t.Cleanup(proxy.ensureUp) // runs before the executor is stopped
+	f.results()
+	_, base := f.gateway()
+	waitExecutorReady(x)
+	waitReadyz(t, base, 2*time.Minute)
+	feed := watchEvents(t, n.Conn, topo)
+
+	// The engine disappears while the executor is idle.
+	proxy.cut()
+	waitUnready := func() string {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			code, body := readyz(t, base)
+			if code == 503 && strings.Contains(body, xid) && strings.Contains(strings.ToLower(body), "docker") {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz does not name the Docker problem of %s within a minute: %d %s", xid, code, body)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	t.Logf("engine cut while idle; /readyz: %s", waitUnready())
+	id := submit(t, base, bashJob("echo after the outage\n"))
+	// Longer than max attempts × ack wait: the job must not burn attempts.
+	time.Sleep(12 * time.Second)
+	for _, ev := range storedEvents(t, n.JS, topo, id) {
+		if ev.Status != contracts.StatusQueued {
+			t.Errorf("the executor took a job while it reported the Docker problem (attempt %d burned): %s", ev.Attempt, dump(ev))
+			break
+		}
+	}
+	proxy.restore()
+	e := waitStored(t, n.JS, id, 3*time.Minute)
+	if e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != "after the outage\n" || e.Attempt != 1 {
+		t.Errorf("job queued during the outage: want accepted on attempt 1, got %s", dump(e))
+	}
+	waitReadyz(t, base, time.Minute)
+
+	// The engine disappears in the middle of a job.
+	id = submit(t, base, bashJob("sleep 3\necho survived the engine\n"))
+	feed.wait(t, id, 2*time.Minute, "running", running(1))
+	time.Sleep(500 * time.Millisecond)
+	proxy.cut()
+	t.Logf("engine cut during a job; /readyz: %s", waitUnready())
+	time.Sleep(5 * time.Second)
+	proxy.restore()
+	e = waitStored(t, n.JS, id, 3*time.Minute)
+	if e.Verdict == contracts.VerdictInternalError {
+		if !strings.Contains(strings.ToLower(e.Message), "docker") && !strings.Contains(e.Message, "engine") {
+			t.Errorf("internal_error without a clear message: %s", dump(e))
+		}
+		t.Logf("the interrupted job ended as internal_error: %s", e.Message)
+	} else if e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != "survived the engine\n" || e.Attempt < 2 {
+		t.Errorf("interrupted job: want accepted on a later attempt, got %s", dump(e))
+	}
+	if c := countStatus(storedEvents(t, n.JS, topo, id), contracts.StatusCompleted); c != 1 {
+		t.Errorf("RESULTS holds %d completed events, want 1", c)
+	}
+	waitReadyz(t, base, time.Minute)
+	if x.exited() {
+		t.Fatalf("the executor exited during the outage: %v", x.err)
+	}
+	if x.countLog(`msg="cannot take jobs"`) == 0 {
+		t.Error("the executor never logged the problem")
+	}
+	// And it still works.
+	id = submit(t, base, bashJob("echo still fine\n"))
+	if e := waitStored(t, n.JS, id, 2*time.Minute); e.Run == nil || e.Run.Stdout != "still fine\n" {
+		t.Errorf("job after the outages: %s", dump(e))
+	}
+}
