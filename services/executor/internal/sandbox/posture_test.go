@@ -165,15 +165,25 @@ func testPosture(t *testing.T, rt string, r *sandbox.Runner) {
 
 	// The limits, as the kernel will enforce them.
 	wantPids := sandbox.PidsLimit(rt, s.Processes)
-	checkInt(t, filepath.Join(mem, "memory.limit_in_bytes"), s.MemoryBytes)
-	if _, err := os.Stat(filepath.Join(mem, "memory.memsw.limit_in_bytes")); err == nil {
-		checkInt(t, filepath.Join(mem, "memory.memsw.limit_in_bytes"), s.MemoryBytes) // no swap on top
+	var quota, period int64
+	if _, err := os.Stat(filepath.Join(mem, "memory.max")); err == nil { // cgroup v2
+		checkInt(t, filepath.Join(mem, "memory.max"), s.MemoryBytes)
+		checkInt(t, filepath.Join(mem, "memory.swap.max"), 0) // no swap on top
+		checkInt(t, filepath.Join(mem, "pids.max"), wantPids)
+		if _, err := fmt.Sscan(readFile(t, filepath.Join(mem, "cpu.max")), &quota, &period); err != nil {
+			t.Fatalf("cpu.max: %v", err)
+		}
 	} else {
-		t.Errorf("no swap accounting (memory.memsw.*): the engine cannot keep the sandbox out of swap")
+		checkInt(t, filepath.Join(mem, "memory.limit_in_bytes"), s.MemoryBytes)
+		if _, err := os.Stat(filepath.Join(mem, "memory.memsw.limit_in_bytes")); err == nil {
+			checkInt(t, filepath.Join(mem, "memory.memsw.limit_in_bytes"), s.MemoryBytes) // no swap on top
+		} else {
+			t.Errorf("no swap accounting (memory.memsw.*): the engine cannot keep the sandbox out of swap")
+		}
+		checkInt(t, filepath.Join(cgroupDir(t, initPid, "pids"), "pids.max"), wantPids)
+		cpu := cgroupDir(t, initPid, "cpu")
+		quota, period = readInt(t, filepath.Join(cpu, "cpu.cfs_quota_us")), readInt(t, filepath.Join(cpu, "cpu.cfs_period_us"))
 	}
-	checkInt(t, filepath.Join(cgroupDir(t, initPid, "pids"), "pids.max"), wantPids)
-	cpu := cgroupDir(t, initPid, "cpu")
-	quota, period := readInt(t, filepath.Join(cpu, "cpu.cfs_quota_us")), readInt(t, filepath.Join(cpu, "cpu.cfs_period_us"))
 	if quota <= 0 || quota != period {
 		t.Errorf("CPU quota %d/%d, want exactly one core", quota, period)
 	}
