@@ -247,7 +247,7 @@ type ExecutorInfo struct {
 	// the run to the stored result).
 	LatencyP50MS int64 `json:"latency_p50_ms"`
 	LatencyP99MS int64 `json:"latency_p99_ms"`
-	// WarmPool is the number of idle pre-started sandboxes per language.
+	// WarmPool is the number of idle pre-started sandboxes per image.
 	WarmPool map[string]int `json:"warm_pool,omitempty"`
 }
 
