@@ -715,7 +715,6 @@ func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
 	return nil
 }
 
-var versionRE = regexp.MustCompile(`\d+(\.\d+)+`)
 
 // detect finds the languages whose image exists and reads each toolchain's
 // version by running its version command in a sandbox.
