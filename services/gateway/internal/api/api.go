@@ -155,6 +155,8 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/openapi.json", methodNotAllowed("GET, HEAD"))
 	a.registerPiston(mux) // piston.go: /api/v2/...
 	a.registerJudge0(mux) // judge0.go: /submissions, /languages, /statuses, ...
+	// Evaluations (eval.go): /v1/evaluations.
+	a.registerEvaluations(mux)
 	// The web console (console.go): pages and assets, served without a key.
 	mux.HandleFunc("GET /{$}", handleConsolePage("index.html"))
 	mux.HandleFunc("/{$}", methodNotAllowed("GET, HEAD"))
