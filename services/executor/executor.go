@@ -365,6 +365,14 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 	limits := clamp(req.Limits, rt)
 	exec.Language, exec.Version, exec.Limits = rt.Language, rt.Version, &limits
 
+	// A job that arrives while the engine is down (a fetch was already
+	// waiting) is held, not handed back: handing it back would count a
+	// delivery the program never had. It runs once the engine answers.
+	if !e.waitForEngine(ctx, msg) {
+		log.Warn("job held during an engine outage handed back at shutdown")
+		_ = msg.Nak()
+		return
+	}
 	started := time.Now().UTC()
 	e.metrics.queueWait.Observe(started.Sub(job.CreatedAt).Seconds())
 	running := exec
@@ -575,6 +583,29 @@ func (e *executor) heartbeat(ctx context.Context, kv jetstream.KeyValue) {
 	}
 }
 
+// waitForEngine returns at once while the executor has no problem; else it
+// keeps msg alive (InProgress) until the problem clears (true) or ctx ends
+// (false).
+func (e *executor) waitForEngine(ctx context.Context, msg jetstream.Msg) bool {
+	if e.problem.Load() == nil {
+		return true
+	}
+	beat := time.NewTicker(e.cfg.AckWait / 3)
+	defer beat.Stop()
+	check := time.NewTicker(500 * time.Millisecond)
+	defer check.Stop()
+	for e.problem.Load() != nil {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-beat.C:
+			_ = msg.InProgress()
+		case <-check.C:
+		}
+	}
+	return true
+}
+
 // setProblem records why the executor cannot take work ("" clears it) and
 // announces the change at once.
 func (e *executor) setProblem(p string) {
@@ -714,7 +745,6 @@ func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
 	}
 	return nil
 }
-
 
 // detect finds the languages whose image exists and reads each toolchain's
 // version by running its version command in a sandbox.

@@ -94,7 +94,10 @@ func Parse(data []byte) (*Catalog, error) {
 		return nil, fmt.Errorf("decode catalog: %w", err)
 	}
 	seen := map[string]string{}
-	for _, l := range f.Languages {
+	for i, l := range f.Languages {
+		if l == nil {
+			return nil, fmt.Errorf("catalog entry %d is null", i)
+		}
 		if !nameRE.MatchString(l.Name) || l.Image == "" || len(l.Run) == 0 || len(l.Version) == 0 ||
 			!contracts.ValidFileName(l.EntryFile) || strings.Contains(l.EntryFile, "/") {
 			return nil, fmt.Errorf("catalog entry %q: needs a lower-case name, image, run, version and a plain entry_file", l.Name)

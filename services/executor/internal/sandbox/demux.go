@@ -106,28 +106,49 @@ func (c *collector) frame(s *stream, r io.Reader, size int64) error {
 		}
 		s.buf.Truncate(at)
 		s.ended = true
-		c.enforceCap(0)
+		c.enforceCap()
 		if s == &c.stdout {
 			return c.parseRecord()
 		}
 		return nil
 	}
-	// Bytes that could still be the start of a marker are not counted yet.
-	c.enforceCap(int64(len(c.marker) - 1))
+	c.enforceCap()
 	return nil
 }
 
+// pending is how many trailing bytes of a stream that has not ended could
+// still be the start of its end marker: they are not program output yet.
+func (c *collector) pending(s *stream) int {
+	if s.ended {
+		return 0
+	}
+	b := s.buf.Bytes()
+	for n := min(len(b), len(c.marker)-1); n > 0; n-- {
+		if bytes.Equal(b[len(b)-n:], c.marker[:n]) {
+			return n
+		}
+	}
+	return 0
+}
+
+// output is the length of a stream's program output so far.
+func (c *collector) output(s *stream) int64 { return int64(s.buf.Len() - c.pending(s)) }
+
 // enforceCap truncates the program's output to the cap once it is passed
-// by more than slack bytes, and reports it once.
-func (c *collector) enforceCap(slack int64) {
-	used := int64(c.stdout.buf.Len() + c.stderr.buf.Len())
-	if c.exceeded || used <= c.capBytes+slack {
+// (bytes that may still be a marker do not count), and reports it once.
+func (c *collector) enforceCap() {
+	if c.exceeded {
 		return
 	}
-	// Keep stderr first (it is usually the shorter, more useful stream), then stdout.
-	errKeep := min(int64(c.stderr.buf.Len()), c.capBytes)
+	outLen, errLen := c.output(&c.stdout), c.output(&c.stderr)
+	if outLen+errLen <= c.capBytes {
+		return
+	}
+	// Keep stderr first (it is usually the shorter, more useful stream),
+	// then stdout; never a partial marker.
+	errKeep := min(errLen, c.capBytes)
 	c.stderr.buf.Truncate(int(errKeep))
-	c.stdout.buf.Truncate(int(min(int64(c.stdout.buf.Len()), c.capBytes-errKeep)))
+	c.stdout.buf.Truncate(int(min(outLen, c.capBytes-errKeep)))
 	// Nothing more is accepted from the program.
 	c.stdout.ended, c.stderr.ended = true, true
 	c.exceeded = true

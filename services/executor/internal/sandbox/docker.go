@@ -429,7 +429,9 @@ func (r *Runner) removeLater(id string) {
 	r.removals.Add(1)
 	go func() {
 		defer r.removals.Done()
-		for attempt := 0; attempt < 5; attempt++ {
+		// Keep trying through an engine outage (about five minutes); the
+		// reaper at the next start (and Close) catch anything left.
+		for attempt := 0; attempt < 12; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			err := r.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
 			cancel()
@@ -437,7 +439,7 @@ func (r *Runner) removeLater(id string) {
 				return
 			}
 			r.log.Warn("remove container", "container", id[:12], "attempt", attempt+1, "err", err)
-			time.Sleep(time.Duration(attempt+1) * time.Second)
+			time.Sleep(min(time.Duration(1<<attempt)*time.Second, 30*time.Second))
 		}
 	}()
 }

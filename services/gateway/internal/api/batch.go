@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -67,7 +69,10 @@ func (a *API) readBatch(w http.ResponseWriter, r *http.Request) (*contracts.Batc
 	if body == nil || body.Executions == nil {
 		return nil, invalidJSON("executions", `the body must be {"executions": [request, ...]}`)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if herr := asBodyTooLarge(err); herr != nil {
+			return nil, herr
+		}
 		return nil, invalidJSON("", "the request body must hold exactly one JSON object; there is more data after it")
 	}
 	if n := len(body.Executions); n == 0 || n > a.opts.MaxBatch {

@@ -121,7 +121,7 @@ func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRe
 			message: "the job queue is full; retry later", retryAfter: queueFullRetryAfter}
 	case errors.Is(err, client.ErrTooLarge):
 		return &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeBodyTooLarge,
-			message: "the job is larger than the message bus accepts: " + err.Error()}
+			message: err.Error()}
 	default:
 		a.log.Warn("the job queue is unavailable", "id", id, "err", err)
 		return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
