@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -24,6 +25,17 @@ import (
 func Main() int {
 	// Non-dumpable: the program cannot ptrace us or read /proc/1/{mem,fd,environ}.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// As the pid namespace's init we receive only the signals we handle.
+	// The Go runtime's default handlers die on SIGTERM, SIGINT, SIGHUP and
+	// crash on SIGQUIT, SIGABRT, SIGSEGV (sent by kill)...: catch every
+	// signal and drop it, so the program cannot kill us. (Handlers, unlike
+	// ignored dispositions, are reset for the child at exec.)
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	go func() {
+		for range sigs {
+		}
+	}()
 	// A fork bomb exhausts the container's pids limit, and the Go runtime
 	// dies when it cannot create a thread. Start the threads we may need
 	// now, while the limit is far away; the runtime keeps idle ones.

@@ -10,13 +10,12 @@ import (
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
-// initShieldsCatchableSignals: the init ignores every signal it can catch
-// (a signal.Notify on all of them), so that as the pid namespace's init it
-// receives none from the program. Until sandboxinit does so, the Go
-// runtime's default handlers let the program kill it with SIGTERM, SIGINT,
-// SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGILL, SIGSYS..., and the test only
-// checks that the verdict is never better than the truth.
-const initShieldsCatchableSignals = false
+// initShieldsCatchableSignals: the init catches every signal it can
+// (signal.Notify on all of them) and drops it, so that as the pid
+// namespace's init it receives none from the program: without that the Go
+// runtime's default handlers would let the program kill it with SIGTERM,
+// SIGINT, SIGHUP, SIGQUIT, SIGABRT, SIGSEGV, SIGILL, SIGSYS...
+const initShieldsCatchableSignals = true
 
 // The result comes from the init's record (exit status), the executor's
 // timer and the cgroup. These tests attack the init from the program: it
