@@ -220,13 +220,23 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	}
 
 	if len(cfg.Pool) > 0 {
-		images := map[string]int{}
+		// Warm containers are created with the run-stage limits of the
+		// language that asks for the most of them, so its default jobs
+		// need no update.
+		targets := map[string]sandbox.PoolTarget{}
 		for _, l := range langs {
-			if n := cfg.Pool[l.runtime.Language]; n > images[l.lang.Image] {
-				images[l.lang.Image] = n
+			rt, overridden := cfg.LanguageRuntimes[l.runtime.Language]
+			if (overridden && rt != cfg.Runtime) || sandbox.IsGVisor(cfg.Runtime) {
+				continue // only the runner's default runtime is pooled, never gVisor
+			}
+			if n := cfg.Pool[l.runtime.Language]; n > targets[l.lang.Image].Count {
+				d := l.runtime.Defaults
+				targets[l.lang.Image] = sandbox.PoolTarget{Count: n, Profile: sandbox.Spec{
+					MemoryBytes: d.MemoryMB << 20, Processes: d.Processes,
+				}}
 			}
 		}
-		sb.EnablePool(images, cfg.PoolMemoryMB<<20)
+		sb.EnablePool(targets, cfg.PoolMemoryMB<<20)
 		poolGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "airlock_warm_pool_size", Help: "Idle pre-started sandbox containers.", ConstLabels: prometheus.Labels{"executor": cfg.ID},
 		}, func() float64 {

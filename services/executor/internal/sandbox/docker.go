@@ -102,8 +102,9 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 
 // box is a started sandbox container whose init waits for its header.
 type box struct {
-	id  string
-	att types.HijackedResponse
+	id     string
+	att    types.HijackedResponse
+	limits limits // as created
 }
 
 // acquire returns a box for spec: a warm one from the pool with the
@@ -144,7 +145,7 @@ func (r *Runner) start(ctx context.Context, spec Spec) (*box, error) {
 	if r.opts.OnStart != nil {
 		r.opts.OnStart(time.Since(begin))
 	}
-	return &box{id: id, att: att}, nil
+	return &box{id: id, att: att, limits: limitsOf(hostCfg.Resources)}, nil
 }
 
 // runIn feeds spec to the init of b and measures the stage.

@@ -21,19 +21,28 @@ import (
 // job's and cannot change after start).
 
 const (
-	// poolIdleMemory is the memory limit of an idle pooled container (its
-	// init uses a few MB); it is what counts against the pool's budget.
+	// poolIdleMemory is what one idle pooled container counts against the
+	// pool's budget: its init uses a few MB, and nothing else runs in it
+	// until a job does (then it is that job's memory).
 	poolIdleMemory = 64 << 20
 	// poolCPUBackstop sizes the per-process CPU rlimit of pooled containers.
 	poolCPUBackstop = 10 * time.Minute
 )
 
+// PoolTarget is what the pool keeps for one image: Count idle containers
+// created with the limits of Profile (usually the image's language's default
+// run stage), so that a stage with exactly those limits needs no update.
+type PoolTarget struct {
+	Count   int
+	Profile Spec
+}
+
 type pool struct {
 	r      *Runner
-	budget int64 // bytes of idle memory limits the pool may hold
+	budget int64 // bytes the idle containers may count together
 
 	mu      sync.Mutex
-	want    map[string]int // image -> idle containers to keep
+	want    map[string]PoolTarget // by image
 	idle    map[string][]*box
 	filling map[string]bool
 	held    int64
@@ -43,16 +52,17 @@ type pool struct {
 	wg      sync.WaitGroup
 }
 
-// EnablePool keeps want[image] idle containers per image, within budgetBytes
-// of idle memory limits (each counts poolIdleMemory). It starts filling at
-// once, in the background.
-func (r *Runner) EnablePool(want map[string]int, budgetBytes int64) {
+// EnablePool keeps targets[image].Count idle containers per image, within
+// budgetBytes (each idle container counts poolIdleMemory). It starts filling
+// at once, in the background.
+func (r *Runner) EnablePool(targets map[string]PoolTarget, budgetBytes int64) {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &pool{r: r, budget: budgetBytes, want: map[string]int{}, idle: map[string][]*box{},
+	p := &pool{r: r, budget: budgetBytes, want: map[string]PoolTarget{}, idle: map[string][]*box{},
 		filling: map[string]bool{}, ctx: ctx, cancel: cancel}
-	for image, n := range want {
-		if n > 0 {
-			p.want[image] = n
+	for image, t := range targets {
+		if t.Count > 0 {
+			t.Profile.Image = image
+			p.want[image] = t
 		}
 	}
 	r.pool = p
@@ -126,13 +136,17 @@ func (p *pool) take(ctx context.Context, r *Runner, spec Spec) *box {
 	p.mu.Unlock()
 	p.refill(spec.Image)
 
-	// The stage's limits, exactly as a cold container of this spec gets them.
+	// The stage's limits, exactly as a cold container of this spec gets
+	// them; a container created with the same limits needs no update.
 	_, hc, err := r.containerConfig(spec)
 	if err == nil {
+		want := limitsOf(hc.Resources)
 		begin := time.Now()
-		_, err = r.cli.ContainerUpdate(ctx, b.id, container.UpdateConfig{Resources: container.Resources{
-			Memory: hc.Memory, MemorySwap: hc.MemorySwap, NanoCPUs: hc.NanoCPUs, PidsLimit: hc.PidsLimit,
-		}})
+		if want != b.limits {
+			_, err = r.cli.ContainerUpdate(ctx, b.id, container.UpdateConfig{Resources: container.Resources{
+				Memory: hc.Memory, MemorySwap: hc.MemorySwap, NanoCPUs: hc.NanoCPUs, PidsLimit: hc.PidsLimit,
+			}})
+		}
 		if err == nil && r.opts.OnStart != nil {
 			r.opts.OnStart(time.Since(begin))
 		}
@@ -162,7 +176,7 @@ func (p *pool) refill(image string) {
 		defer func() { p.mu.Lock(); p.filling[image] = false; p.mu.Unlock() }()
 		for failures := 0; failures < 3; {
 			p.mu.Lock()
-			full := len(p.idle[image]) >= p.want[image] || p.held+poolIdleMemory > p.budget || p.closed
+			full := len(p.idle[image]) >= p.want[image].Count || p.held+poolIdleMemory > p.budget || p.closed
 			if !full {
 				p.held += poolIdleMemory // reserve before starting
 			}
@@ -170,10 +184,12 @@ func (p *pool) refill(image string) {
 			if full || p.ctx.Err() != nil {
 				return
 			}
-			b, err := p.r.start(p.ctx, Spec{
-				JobID: "pool", Stage: "pool", Image: image,
-				CPUTime: poolCPUBackstop, MemoryBytes: poolIdleMemory, Processes: 64,
-			})
+			spec := p.want[image].Profile
+			spec.JobID, spec.Stage, spec.CPUTime = "pool", "pool", poolCPUBackstop
+			if spec.MemoryBytes == 0 {
+				spec.MemoryBytes, spec.Processes = poolIdleMemory, 64
+			}
+			b, err := p.r.start(p.ctx, spec)
 			p.mu.Lock()
 			if err != nil {
 				p.held -= poolIdleMemory
@@ -197,4 +213,17 @@ func (p *pool) refill(image string) {
 			failures = 0
 		}
 	}()
+}
+
+// limits are the resources a warm container may have to change for a stage.
+type limits struct {
+	memory, swap, nanoCPUs, pids int64
+}
+
+func limitsOf(r container.Resources) limits {
+	l := limits{memory: r.Memory, swap: r.MemorySwap, nanoCPUs: r.NanoCPUs}
+	if r.PidsLimit != nil {
+		l.pids = *r.PidsLimit
+	}
+	return l
 }

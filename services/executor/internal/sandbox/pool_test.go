@@ -25,7 +25,7 @@ func pooledRunner(t *testing.T, size int) *sandbox.Runner {
 	t.Cleanup(func() { cli.Close() })
 	self, _ := os.Executable()
 	r := sandbox.NewRunner(cli, sandbox.Options{ExecutorID: "pool-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	r.EnablePool(map[string]int{testImage: size}, 1<<30)
+	r.EnablePool(map[string]sandbox.PoolTarget{testImage: {Count: size, Profile: spec()}}, 1<<30)
 	t.Cleanup(r.Close)
 	waitPool(t, r, size)
 	return r
@@ -63,6 +63,16 @@ func TestPooledLimitsAreTheJobs(t *testing.T) {
 	want := fmt.Sprintf("%d\n%d\n%d\n100000\n100000\n", 200<<20, 200<<20, 17+12)
 	if string(pooled.Stdout) != want || string(cold.Stdout) != want {
 		t.Errorf("limits seen inside\npooled: %q\ncold:   %q\nwant:   %q", pooled.Stdout, cold.Stdout, want)
+	}
+	// A stage with exactly the pool's profile takes a container unchanged.
+	waitPool(t, r, 1)
+	same := spec("bash", "-c", read)
+	out, err := r.Run(context.Background(), same)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d\n%d\n%d\n100000\n100000\n", 128<<20, 128<<20, 32+12); string(out.Stdout) != want {
+		t.Errorf("profile-matching stage: limits %q, want %q", out.Stdout, want)
 	}
 }
 
