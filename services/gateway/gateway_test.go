@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,62 +28,11 @@ type env struct {
 	stop       func() error
 }
 
-// start runs the real gateway.Run on 127.0.0.1:0 against a fresh NATS server.
+// start runs the real gateway.Run on 127.0.0.1:0 against a fresh NATS
+// server (startOn, in eval_test.go, takes a given one).
 func start(t *testing.T, mutate func(*gateway.Config)) *env {
 	t.Helper()
-	n := testkit.StartNATS(t, "")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := gateway.DefaultConfig()
-	cfg.Listener = ln
-	cfg.ExecutorCacheTTL = -1 // see executor changes at once
-	ready := make(chan string, 1)
-	cfg.OnReady = func(addr string) { ready <- addr }
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gateway.Run(ctx, cfg, n.Conn, log) }()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("gateway.Run: %v", err)
-	case <-time.After(15 * time.Second):
-		cancel()
-		t.Fatal("gateway did not become ready")
-	}
-	var once sync.Once
-	var runErr error
-	stop := func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(20 * time.Second):
-				runErr = errors.New("gateway.Run did not return")
-			}
-		})
-		return runErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("gateway.Run: %v", err)
-		}
-	})
-	e := &env{t: t, base: "http://" + addr, nats: n, topo: cfg.Topology, stop: stop}
-	if e.executions, err = n.JS.KeyValue(ctx, contracts.ExecutionsBucket); err != nil {
-		t.Fatal(err)
-	}
-	if e.executors, err = n.JS.KeyValue(ctx, contracts.ExecutorsBucket); err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return startOn(t, testkit.StartNATS(t, ""), mutate)
 }
 
 // testRuntimes are the runtimes of the simulated executor.

@@ -9,26 +9,24 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/airlockrun/airlock/tools/internal/devstack"
 )
 
 const hello = `{"language":"python","files":[{"name":"main.py","content":"print('hi')"}]}`
@@ -67,16 +65,16 @@ func run() error {
 	flag.Parse()
 
 	fmt.Println("== starting the stack (slots 8, warm pool python=8)")
-	st, err := startStack(*bin, "--languages", "python", "--slots", "8", "--pool", "python=8")
+	st, err := devstack.Start(*bin, "bench", "--languages", "python", "--slots", "8", "--pool", "python=8")
 	if err != nil {
 		return err
 	}
-	defer st.stop()
-	if err := st.waitPool(8); err != nil {
+	defer st.Stop()
+	if err := waitPool(st, 8); err != nil {
 		return err
 	}
 	for range 5 { // warm up
-		_, _ = st.execute()
+		_, _ = execute(st)
 	}
 
 	var results []*series
@@ -111,7 +109,7 @@ func run() error {
 		results = append(results, s)
 		return s
 	}
-	airlock := func() error { _, err := st.execute(); return err }
+	airlock := func() error { _, err := execute(st); return err }
 	docker := func() error {
 		cmd := exec.Command("docker", "run", "--rm", "-i", "--network", "none", "--memory", "256m", "--memory-swap", "256m",
 			"--cpus", "1", "--pids-limit", "76", "--read-only", "--tmpfs", "/tmp", "--user", "65534:65534", "--cap-drop", "ALL",
@@ -125,20 +123,20 @@ func run() error {
 	fmt.Println("== latency and throughput (same image and limits)")
 	a1 := measure("airlock c=1", *n1, 1, airlock)
 	d1 := measure("docker run c=1", *n1, 1, docker)
-	_ = st.waitPool(8)
+	_ = waitPool(st, 8)
 	a8 := measure("airlock c=8", *n8, 8, airlock)
 	d8 := measure("docker run c=8", *n8, 8, docker)
-	rss := st.peakRSS()
-	st.stop()
+	rss := st.PeakRSS()
+	st.Stop()
 
 	fmt.Println("== async submit rate (executor paused)")
-	paused, err := startStack(*bin, "--languages", "python", "--paused", "--pool", "none", "--queue-max", strconv.Itoa(*nAsync+100))
+	paused, err := devstack.Start(*bin, "bench", "--languages", "python", "--paused", "--pool", "none", "--queue-max", strconv.Itoa(*nAsync+100))
 	if err != nil {
 		return err
 	}
-	rate, asyncErrs := paused.submitRate(*nAsync, 64)
-	asyncRSS := paused.peakRSS()
-	paused.stop()
+	rate, asyncErrs := submitRate(paused, *nAsync, 64)
+	asyncRSS := paused.PeakRSS()
+	paused.Stop()
 	fmt.Printf("async submit: %.0f/s over %d submissions (%d errors); peak RSS %d MB\n", rate, *nAsync, asyncErrs, asyncRSS>>20)
 
 	r1 := float64(a1.q(.5)) / float64(d1.q(.5))
@@ -157,78 +155,10 @@ func run() error {
 	return nil
 }
 
-// stack is an `airlock dev` process on free ports.
-type stack struct {
-	cmd  *exec.Cmd
-	url  string
-	dir  string
-	done chan struct{}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func startStack(bin string, args ...string) (*stack, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "airlock-bench-")
-	if err != nil {
-		return nil, err
-	}
-	st := &stack{url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, done: make(chan struct{})}
-	all := append([]string{"dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--nats-listen", "", "--data-dir", dir,
-		"--executor-id", "bench-" + strconv.Itoa(port), "--log-level", "warn"}, args...)
-	st.cmd = exec.Command(bin, all...)
-	st.cmd.Stderr = os.Stderr
-	if err := st.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { _ = st.cmd.Wait(); close(st.done) }()
-	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(st.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return st, nil
-			}
-		}
-		select {
-		case <-st.done:
-			return nil, errors.New("airlock dev exited")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	st.stop()
-	return nil, errors.New("stack not ready within 3 minutes")
-}
-
-func (s *stack) stop() {
-	select {
-	case <-s.done:
-	default:
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(90 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
-	_ = os.RemoveAll(s.dir)
-}
-
 var client = &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 
-func (s *stack) execute() (map[string]any, error) {
-	resp, err := client.Post(s.url+"/v1/execute", "application/json", strings.NewReader(hello))
+func execute(s *devstack.Stack) (map[string]any, error) {
+	resp, err := client.Post(s.URL+"/v1/execute", "application/json", strings.NewReader(hello))
 	if err != nil {
 		return nil, err
 	}
@@ -243,10 +173,10 @@ func (s *stack) execute() (map[string]any, error) {
 	return e, nil
 }
 
-func (s *stack) waitPool(n int) error {
+func waitPool(s *devstack.Stack, n int) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		resp, err := client.Get(s.url + "/v1/fleet")
+		resp, err := client.Get(s.URL + "/v1/fleet")
 		if err == nil {
 			var f struct {
 				Executors []struct {
@@ -264,7 +194,7 @@ func (s *stack) waitPool(n int) error {
 	return fmt.Errorf("the warm pool did not reach %d", n)
 }
 
-func (s *stack) submitRate(n, conc int) (float64, int) {
+func submitRate(s *devstack.Stack, n, conc int) (float64, int) {
 	var next, errs atomic.Int64
 	begin := time.Now()
 	var wg sync.WaitGroup
@@ -273,7 +203,7 @@ func (s *stack) submitRate(n, conc int) (float64, int) {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(n) {
-				resp, err := client.Post(s.url+"/v1/executions", "application/json", strings.NewReader(hello))
+				resp, err := client.Post(s.URL+"/v1/executions", "application/json", strings.NewReader(hello))
 				if err != nil {
 					errs.Add(1)
 					continue
@@ -290,51 +220,10 @@ func (s *stack) submitRate(n, conc int) (float64, int) {
 	return float64(n) / time.Since(begin).Seconds(), int(errs.Load())
 }
 
-// peakRSS is VmHWM of the airlock process.
-func (s *stack) peakRSS() int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-func machine() string {
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "model name"); ok {
-				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	mem := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
-		if len(f) > 1 {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			mem = fmt.Sprintf(", %d GiB", kb>>20)
-		}
-	}
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	dv, _ := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Output()
-	return fmt.Sprintf("%d cores (%s)%s, kernel %s, Docker %s, %s/%s", runtime.NumCPU(), cpu, mem,
-		strings.TrimSpace(string(kernel)), strings.TrimSpace(string(dv)), runtime.GOOS, runtime.GOARCH)
-}
-
 func report(path string, res []*series, r1, r8, rate float64, rss, asyncRSS int64) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `go tool task bench` (tools/bench) on %s, %s.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), machine())
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), devstack.Machine())
 	b.WriteString("Every figure comes from one run that measures Airlock and its baseline side by side: a Python\n" +
 		"hello (`print('hi')`) through `POST /v1/execute` (the real stack: embedded NATS, gateway, executor with\n" +
 		"8 slots and a warm pool of 8 Python containers, results service), and the same program through bare\n" +
@@ -399,4 +288,3 @@ func chart(res []*series) []byte {
 	b.WriteString(`</svg>`)
 	return b.Bytes()
 }
-

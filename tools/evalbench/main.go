@@ -17,15 +17,14 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/airlockrun/airlock/tools/internal/devstack"
 )
 
 func main() {
@@ -174,20 +173,20 @@ func run() error {
 	}
 
 	fmt.Printf("== starting the stack (python only, slots %d, warm pool python=%d, queue max %d)\n", *slots, *slots, *queueMax)
-	st, err := startStack(*bin, "--languages", "python", "--slots", strconv.Itoa(*slots),
+	st, err := devstack.Start(*bin, "evalbench", "--languages", "python", "--slots", strconv.Itoa(*slots),
 		"--pool", "python="+strconv.Itoa(*slots), "--queue-max", strconv.Itoa(*queueMax))
 	if err != nil {
 		return err
 	}
-	defer st.stop()
+	defer st.Stop()
 	// Warm up: one execution through the whole path.
-	if err := st.warmUp(); err != nil {
+	if err := warmUp(st); err != nil {
 		return err
 	}
 
 	fmt.Println("== submitting the evaluation")
 	begin := time.Now()
-	resp, err := httpClient.Post(st.url+"/v1/evaluations", "application/json", bytes.NewReader(payload))
+	resp, err := httpClient.Post(st.URL+"/v1/evaluations", "application/json", bytes.NewReader(payload))
 	if err != nil {
 		return err
 	}
@@ -209,7 +208,7 @@ func run() error {
 	var ev evaluation
 	lastPrint := time.Time{}
 	for {
-		e, code, err := st.get(acc.ID, false)
+		e, code, err := get(st, acc.ID, false)
 		if err != nil {
 			return err
 		}
@@ -232,7 +231,7 @@ func run() error {
 	}
 	wall := time.Since(begin)
 	// The full per-candidate list, for the exact check.
-	ev, _, err = st.get(acc.ID, true)
+	ev, _, err = get(st, acc.ID, true)
 	if err != nil {
 		return err
 	}
@@ -366,80 +365,10 @@ func sortedKeys(m map[string]int) []string {
 
 var httpClient = &http.Client{Timeout: 5 * time.Minute}
 
-// stack is an `airlock dev` process on free ports.
-type stack struct {
-	cmd  *exec.Cmd
-	url  string
-	dir  string
-	done chan struct{}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func startStack(bin string, args ...string) (*stack, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "airlock-evalbench-")
-	if err != nil {
-		return nil, err
-	}
-	st := &stack{url: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, done: make(chan struct{})}
-	all := append([]string{"dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--nats-listen", "", "--data-dir", dir,
-		"--executor-id", "evalbench-" + strconv.Itoa(port), "--log-level", "warn"}, args...)
-	st.cmd = exec.Command(bin, all...)
-	st.cmd.Stderr = os.Stderr
-	if err := st.cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
-	go func() { _ = st.cmd.Wait(); close(st.done) }()
-	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(st.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return st, nil
-			}
-		}
-		select {
-		case <-st.done:
-			_ = os.RemoveAll(dir)
-			return nil, errors.New("airlock dev exited")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	st.stop()
-	return nil, errors.New("stack not ready within 3 minutes")
-}
-
-func (s *stack) stop() {
-	select {
-	case <-s.done:
-	default:
-		_ = s.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-s.done:
-		case <-time.After(90 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
-	}
-	_ = os.RemoveAll(s.dir)
-}
-
-func (s *stack) warmUp() error {
+func warmUp(s *devstack.Stack) error {
 	body := `{"language":"python","files":[{"name":"main.py","content":"print('hi')"}]}`
 	for range 3 {
-		resp, err := httpClient.Post(s.url+"/v1/execute?timeout=120s", "application/json", strings.NewReader(body))
+		resp, err := httpClient.Post(s.URL+"/v1/execute?timeout=120s", "application/json", strings.NewReader(body))
 		if err != nil {
 			return err
 		}
@@ -454,8 +383,8 @@ func (s *stack) warmUp() error {
 
 // get long-polls the evaluation (up to 5 s); with full it includes the
 // per-candidate list.
-func (s *stack) get(id string, full bool) (evaluation, int, error) {
-	url := s.url + "/v1/evaluations/" + id + "?wait=true&timeout=5s"
+func get(s *devstack.Stack, id string, full bool) (evaluation, int, error) {
+	url := s.URL + "/v1/evaluations/" + id + "?wait=true&timeout=5s"
 	if !full {
 		url += "&candidates=false"
 	}
@@ -471,34 +400,6 @@ func (s *stack) get(id string, full bool) (evaluation, int, error) {
 	return ev, resp.StatusCode, nil
 }
 
-func machine() string {
-	cpu := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "model name"); ok {
-				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	mem := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
-		if len(f) > 1 {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			mem = fmt.Sprintf(", %d GiB", kb>>20)
-		}
-	}
-	load := ""
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = ", load average " + strings.Join(strings.Fields(string(b))[:3], " ")
-	}
-	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	dv, _ := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Output()
-	return fmt.Sprintf("%d cores (%s)%s, kernel %s, Docker %s, %s/%s%s", runtime.NumCPU(), cpu, mem,
-		strings.TrimSpace(string(kernel)), strings.TrimSpace(string(dv)), runtime.GOOS, runtime.GOARCH, load)
-}
-
 func report(path string, n, problems, slots, queueMax, size int, wall, accepted time.Duration, rate float64, built map[string]int, ev *evaluation) error {
 	var b strings.Builder
 	b.WriteString("# Evaluation benchmark\n\n")
@@ -508,7 +409,7 @@ func report(path string, n, problems, slots, queueMax, size int, wall, accepted 
 		"answer) with limits of 1 s CPU, 3 s wall and 64 MB. The programs are built to end in known verdicts; the run fails "+
 		"unless every candidate gets exactly the verdict it was built for. The stack is `airlock dev --languages python "+
 		"--slots %d --pool python=%d --queue-max %d` on this machine: %s, measured %s.\n\n",
-		n, problems, slots, slots, queueMax, machine(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+		n, problems, slots, slots, queueMax, devstack.Machine(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	b.WriteString("| figure | value |\n|---|---|\n")
 	fmt.Fprintf(&b, "| programs | %d (request %d KiB) |\n", n, size>>10)
 	fmt.Fprintf(&b, "| wall time, POST to completed | %.1f s |\n", wall.Seconds())

@@ -1,0 +1,137 @@
+// Package devstack runs `airlock dev` as a process on free loopback ports,
+// for the benchmarks in tools/.
+package devstack
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Stack is a running `airlock dev` process.
+type Stack struct {
+	URL  string
+	cmd  *exec.Cmd
+	dir  string
+	done chan struct{}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Start runs bin dev with a fresh data directory, an executor id starting
+// with name, and args; it returns once /readyz answers 200.
+func Start(bin, name string, args ...string) (*Stack, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "airlock-"+name+"-")
+	if err != nil {
+		return nil, err
+	}
+	st := &Stack{URL: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir, done: make(chan struct{})}
+	all := append([]string{"dev", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--nats-listen", "", "--data-dir", dir,
+		"--executor-id", name + "-" + strconv.Itoa(port), "--log-level", "warn"}, args...)
+	st.cmd = exec.Command(bin, all...)
+	st.cmd.Stderr = os.Stderr
+	if err := st.cmd.Start(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	go func() { _ = st.cmd.Wait(); close(st.done) }()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(st.URL + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return st, nil
+			}
+		}
+		select {
+		case <-st.done:
+			_ = os.RemoveAll(dir)
+			return nil, errors.New("airlock dev exited")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	st.Stop()
+	return nil, errors.New("stack not ready within 3 minutes")
+}
+
+// Stop interrupts the process (it shuts down gracefully), kills it after 90
+// seconds, and removes its data directory.
+func (s *Stack) Stop() {
+	select {
+	case <-s.done:
+	default:
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.done:
+		case <-time.After(90 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+// PeakRSS is VmHWM of the process, in bytes.
+func (s *Stack) PeakRSS() int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// Machine describes this machine for a report.
+func Machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+		if len(f) > 1 {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			mem = fmt.Sprintf(", %d GiB", kb>>20)
+		}
+	}
+	load := ""
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = ", load average " + strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	dv, _ := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Output()
+	return fmt.Sprintf("%d cores (%s)%s, kernel %s, Docker %s, %s/%s%s", runtime.NumCPU(), cpu, mem,
+		strings.TrimSpace(string(kernel)), strings.TrimSpace(string(dv)), runtime.GOOS, runtime.GOARCH, load)
+}
