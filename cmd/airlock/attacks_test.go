@@ -141,8 +141,8 @@ func attacks() []attack {
 			limits: contracts.Limits{WallTimeMS: 3000},
 			// Under gVisor every guest process costs sentry memory, counted
 			// in the container's limit: the bomb can end there first.
-			want: verdicts(contracts.VerdictTimeLimitExceeded, contracts.VerdictRuntimeError, contracts.VerdictMemoryLimitExceeded),
-			check:  processLimitMessage},
+			want:  verdicts(contracts.VerdictTimeLimitExceeded, contracts.VerdictRuntimeError, contracts.VerdictMemoryLimitExceeded),
+			check: processLimitMessage},
 		{name: "thread bomb", lang: "c",
 			code: `#define _GNU_SOURCE
 #include <pthread.h>
@@ -607,8 +607,11 @@ if libc.semget(` + strconv.Itoa(ipcKey) + `, 0, 0) >= 0: print("FOUND sem")
 if os.path.exists("/tmp/daemon-alive"): print("FOUND daemon")
 print("checked")
 `,
-				want:  ac,
-				check: func(t *testing.T, e contracts.Execution, env *attackEnv) { noLines(t, stdout(e), "FOUND"); want(t, stdout(e), "checked\n") }}},
+				want: ac,
+				check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
+					noLines(t, stdout(e), "FOUND")
+					want(t, stdout(e), "checked\n")
+				}}},
 		{name: "planted symlinks and hard links", lang: "python",
 			code: `import os
 targets = ["/etc/shadow", "/etc/passwd", "/proc/1/root", "/proc/1/environ", "/var/run/docker.sock", "/.airlock/init", "/", "../../../../..", "/sys/fs/cgroup"]
@@ -935,8 +938,9 @@ func runAttack(t *testing.T, s *stack, cli *client.Client, watch *containerWatch
 
 // containerWatch records the containers the executor creates, per job, and
 // the warm-pool containers it hands to jobs: a pooled container is created
-// ahead with the job label "pool", and the engine reports an "update" event
-// when a job takes it and its limits are applied.
+// ahead with the job label "pool"; when a job takes it, it is renamed
+// airlock-<job>-<stage>-<random> (a "rename" event), and when the job's
+// limits differ from the pool's its limits are updated (an "update" event).
 type containerWatch struct {
 	mu      sync.Mutex
 	created map[string][]string // job -> containers
@@ -972,7 +976,7 @@ func watchContainers(t *testing.T, cli *client.Client, executorID string) *conta
 	w := &containerWatch{created: map[string][]string{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	msgs, errs := cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("type", "container"), filters.Arg("event", "create"), filters.Arg("event", "update"),
+		filters.Arg("type", "container"), filters.Arg("event", "create"), filters.Arg("event", "update"), filters.Arg("event", "rename"),
 		filters.Arg("label", "run.airlock.executor="+executorID))})
 	done := make(chan struct{})
 	go func() {
@@ -987,6 +991,11 @@ func watchContainers(t *testing.T, cli *client.Client, executorID string) *conta
 					w.created[job] = append(w.created[job], m.Actor.ID)
 				case events.ActionUpdate:
 					w.updated = append(w.updated, watchEvent{at: time.Unix(0, m.TimeNano), id: m.Actor.ID})
+				case events.ActionRename:
+					// name: airlock-<job>-<stage>-<random>
+					if parts := strings.Split(strings.TrimPrefix(m.Actor.Attributes["name"], "airlock-"), "-"); len(parts) >= 3 {
+						w.created[parts[0]] = append(w.created[parts[0]], m.Actor.ID)
+					}
 				}
 				w.mu.Unlock()
 			case <-errs:

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -157,7 +159,20 @@ func (p *pool) take(ctx context.Context, r *Runner, spec Spec) *box {
 		r.removeLater(b.id)
 		return nil
 	}
+	// Its job label says "pool": name it after the job and stage, so that
+	// `docker ps` (and the engine's rename event) tells which job it serves.
+	// A rename is the daemon's bookkeeping only; a failure costs nothing.
+	if err := r.cli.ContainerRename(ctx, b.id, stageName(spec)); err != nil {
+		r.log.Debug("name warm container", "container", b.id[:12], "err", err)
+	}
 	return b
+}
+
+// stageName is a unique container name for a stage of a job.
+func stageName(spec Spec) string {
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	return "airlock-" + spec.JobID + "-" + spec.Stage + "-" + hex.EncodeToString(rnd[:])
 }
 
 // refill starts containers for image in the background until the pool holds
