@@ -15,13 +15,12 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// Main runs the init and never returns normally: after reporting it waits to
-// be killed. It returns an exit code only when the protocol itself failed.
+// Main runs the init and returns its exit code: 0 once it has reported and
+// its stdin has ended, 125 when the header could not be read.
 func Main() int {
 	// Non-dumpable: the program cannot ptrace us or read /proc/1/{mem,fd,environ}.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -47,7 +46,10 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "airlock init: %v\n", err)
 		return 125
 	}
-	rec := run(h)
+	rec, released := run(h)
+	if released == nil { // the program never started: skip its stdin
+		released = feedStdin(nil, 0)
+	}
 	var artifact []byte
 	if rec.Error == "" && h.Collect && rec.ExitCode == 0 && rec.Signal == 0 {
 		artifact, err = collect(h.Dir, h.CollectMax)
@@ -64,32 +66,40 @@ func Main() int {
 	out = append(out, '\n')
 	out = append(out, artifact...)
 	_, _ = os.Stdout.Write(out)
-	// Stay alive so the executor can read the cgroup; it kills us.
-	for {
-		time.Sleep(time.Hour)
-	}
+	// Stay alive until the executor has read the cgroup: it then closes our
+	// stdin, and the container ends with us.
+	<-released
+	return 0
 }
 
-func run(h Header) Record {
+// run unpacks the files and runs the program to its end. Once the program
+// has started, released is closed when the container's stdin ends.
+func run(h Header) (rec Record, released <-chan struct{}) {
 	if err := os.MkdirAll(h.Dir, 0o755); err != nil {
-		return Record{ExitCode: 126, Error: fmt.Sprintf("work dir: %v", err)}
+		return Record{ExitCode: 126, Error: fmt.Sprintf("work dir: %v", err)}, nil
 	}
 	if err := extract(io.LimitReader(os.Stdin, h.TarSize), h.Dir); err != nil {
-		return Record{ExitCode: 126, Error: fmt.Sprintf("unpack files: %v", err)}
+		return Record{ExitCode: 126, Error: fmt.Sprintf("unpack files: %v", err)}, nil
 	}
 	path, err := lookPath(h.Argv[0], h.Env)
 	if err != nil {
-		return Record{ExitCode: 127, Error: err.Error()}
+		return Record{ExitCode: 127, Error: err.Error()}, nil
+	}
+	stdin, feed, err := os.Pipe()
+	if err != nil {
+		return Record{ExitCode: 126, Error: fmt.Sprintf("stdin pipe: %v", err)}, nil
 	}
 	p, err := os.StartProcess(path, h.Argv, &os.ProcAttr{
 		Dir:   h.Dir,
 		Env:   h.Env,
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		Files: []*os.File{stdin, os.Stdout, os.Stderr},
 	})
+	_ = stdin.Close() // the program holds the only read end
 	if err != nil {
-		return Record{ExitCode: 126, Error: fmt.Sprintf("start %s: %v", h.Argv[0], err)}
+		_ = feed.Close()
+		return Record{ExitCode: 126, Error: fmt.Sprintf("start %s: %v", h.Argv[0], err)}, nil
 	}
-	var rec Record
+	released = feedStdin(feed, h.StdinSize)
 	// Reap everything; remember the status of our child.
 	for {
 		var ws unix.WaitStatus
@@ -121,7 +131,40 @@ func run(h Header) Record {
 			break
 		}
 	}
-	return rec
+	return rec, released
+}
+
+// feedStdin copies the next size bytes of the container's stdin into feed
+// (the program's stdin; nil: discard them), closes feed, then reads on until
+// the container's stdin ends and closes the returned channel. A program that
+// exits without reading its input only stops the copy, not the reading. The
+// stdin ending early means the executor is gone or done with this stage:
+// everything else in the container is killed.
+func feedStdin(feed *os.File, size int64) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = unix.Kill(-1, unix.SIGKILL) }()
+		buf := make([]byte, 32<<10)
+		for size > 0 {
+			n, err := os.Stdin.Read(buf[:min(int64(len(buf)), size)])
+			size -= int64(n)
+			if n > 0 && feed != nil {
+				if _, werr := feed.Write(buf[:n]); werr != nil {
+					_ = feed.Close() // the program is gone: discard the rest
+					feed = nil
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		if feed != nil {
+			_ = feed.Close()
+		}
+		_, _ = io.Copy(io.Discard, os.Stdin)
+	}()
+	return done
 }
 
 // lookPath resolves argv[0] against PATH from the program's environment.

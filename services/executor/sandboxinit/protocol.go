@@ -9,16 +9,26 @@
 //  2. reads a length-prefixed JSON Header from stdin, then exactly
 //     Header.TarSize bytes of a tar archive, which it unpacks into
 //     Header.Dir (regular files and directories only, no links);
-//  3. starts Header.Argv with the rest of stdin as the program's stdin and
-//     the container's stdout/stderr as its own;
+//  3. starts Header.Argv with the container's stdout/stderr as its own and a
+//     pipe as its stdin, which the init fills with the next
+//     Header.StdinSize bytes of its own stdin and then closes (the program
+//     never reads the container's stdin itself);
 //  4. as pid 1 it reaps every orphan; when the program exits it kills every
 //     other process left in the container (kill(-1, SIGKILL)) and reaps them;
 //  5. writes Marker(nonce) to stderr, then Marker(nonce) + a JSON Record +
 //     "\n" to stdout, followed by a tar of Header.Dir when Header.Collect is
 //     set and the program succeeded (the marker ends each stream: the engine
 //     does not keep the order between the two);
-//  6. waits to be killed by the executor, so that the container's cgroup
-//     (CPU and peak memory accounting) is still there to be read.
+//  6. waits for the end of its own stdin, so that the container's cgroup
+//     (CPU and peak memory accounting) is still there for the executor to
+//     read, then exits: the executor closes stdin once it has read the
+//     cgroup, and the container ends without the engine having to kill it.
+//
+// The end of stdin also ends a stage early: when the executor goes away
+// (its attach connection closes, and with it the container's stdin), the
+// init kills everything in the container and exits, so an orphaned
+// sandbox does not run on. A container that has to stop early for any
+// other reason (time, output) is killed through the engine.
 //
 // The nonce is random per stage and known only to the executor and the init,
 // so the program cannot forge a Record. Nothing the Record says decides a
@@ -52,6 +62,8 @@ type Header struct {
 	Dir   string   `json:"dir"`
 	// TarSize is the length of the tar archive that follows the header.
 	TarSize int64 `json:"tar_size"`
+	// StdinSize is the length of the program's stdin, which follows the tar.
+	StdinSize int64 `json:"stdin_size"`
 	// Collect asks for a tar of Dir after a successful run (a compile stage).
 	Collect    bool  `json:"collect,omitempty"`
 	CollectMax int64 `json:"collect_max,omitempty"`
@@ -109,7 +121,7 @@ func ReadHeader(r io.Reader) (Header, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return h, fmt.Errorf("decode header: %w", err)
 	}
-	if len(h.Argv) == 0 || h.Dir == "" || h.Nonce == "" || h.TarSize < 0 {
+	if len(h.Argv) == 0 || h.Dir == "" || h.Nonce == "" || h.TarSize < 0 || h.StdinSize < 0 {
 		return h, errors.New("header lacks argv, dir or nonce")
 	}
 	return h, nil

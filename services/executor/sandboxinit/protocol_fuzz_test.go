@@ -29,7 +29,7 @@ func FuzzReadHeader(f *testing.F) {
 		if consumed := len(data) - r.Len(); consumed != 4+size {
 			t.Fatalf("read %d bytes for a %d-byte header", consumed, size)
 		}
-		if len(h.Argv) == 0 || h.Dir == "" || h.Nonce == "" || h.TarSize < 0 || size > maxHeader {
+		if len(h.Argv) == 0 || h.Dir == "" || h.Nonce == "" || h.TarSize < 0 || h.StdinSize < 0 || size > maxHeader {
 			t.Fatalf("incomplete header accepted: %+v", h)
 		}
 		var buf bytes.Buffer

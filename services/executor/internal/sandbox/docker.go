@@ -165,12 +165,13 @@ func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) 
 	timer := time.NewTimer(spec.WallTime)
 	defer timer.Stop()
 
-	// Feed the init: header, files, then the program's stdin. A program that
-	// never reads its stdin blocks this writer until the container dies.
+	// Feed the init: header, files, then the program's stdin. The stream
+	// stays open: closing it releases the init once the cgroup is read.
 	go func() {
 		hdr := sandboxinit.Header{
 			Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
-			TarSize: int64(len(spec.Files)), Collect: spec.Collect, CollectMax: spec.CollectMax,
+			TarSize: int64(len(spec.Files)), StdinSize: int64(len(spec.Stdin)),
+			Collect: spec.Collect, CollectMax: spec.CollectMax,
 		}
 		if err := sandboxinit.WriteHeader(att.Conn, hdr); err != nil {
 			return
@@ -178,12 +179,7 @@ func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) 
 		if _, err := att.Conn.Write(spec.Files); err != nil {
 			return
 		}
-		if len(spec.Stdin) > 0 {
-			if _, err := att.Conn.Write(spec.Stdin); err != nil {
-				return
-			}
-		}
-		_ = att.CloseWrite()
+		_, _ = att.Conn.Write(spec.Stdin)
 	}()
 
 	// Sample the cgroup while the program runs: a CPU-time watchdog, and
@@ -234,8 +230,10 @@ wait:
 	}
 	out.Stdout, out.Stderr = col.stdout.buf.Bytes(), col.stderr.buf.Bytes()
 	if finished && readErr == nil && col.record != nil && haveCgroup {
-		// The common case: the init reported and the cgroup answered. Killing
-		// and removing the container is off the critical path.
+		// The common case: the init reported and the cgroup answered. The
+		// end of stdin lets the init exit, which ends the container without
+		// a kill through the engine; removing it is off the critical path.
+		_ = att.CloseWrite()
 		out.ExitCode, out.Signal, out.InitError = col.record.ExitCode, col.record.Signal, col.record.Error
 		out.Artifacts = col.artifact
 		return out, nil
@@ -432,6 +430,7 @@ func (r *Runner) removeLater(id string) {
 		defer r.removals.Done()
 		// Keep trying through an engine outage (about five minutes); the
 		// reaper at the next start (and Close) catch anything left.
+		r.awaitExit(id)
 		for attempt := 0; attempt < 12; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			err := r.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
@@ -443,6 +442,22 @@ func (r *Runner) removeLater(id string) {
 			time.Sleep(min(time.Duration(1<<attempt)*time.Second, 30*time.Second))
 		}
 	}()
+}
+
+// exitGrace is how long a removal waits for a released init to end its
+// container by itself before the removal kills it.
+const exitGrace = 5 * time.Second
+
+// awaitExit waits (at most exitGrace) until the container is not running:
+// removing a running container costs the engine a kill.
+func (r *Runner) awaitExit(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), exitGrace)
+	defer cancel()
+	waitC, errC := r.cli.ContainerWait(ctx, id, container.WaitConditionNotRunning)
+	select {
+	case <-waitC:
+	case <-errC:
+	}
 }
 
 func isGone(err error) bool {

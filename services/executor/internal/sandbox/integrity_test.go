@@ -53,9 +53,11 @@ func testInitIntegrity(t *testing.T, rt string, r *sandbox.Runner) {
 		// Harmless either way: renicing the init only slows the program's
 		// own job. gVisor does not apply the init's non-dumpable flag to
 		// /proc/1/{environ,auxv,fd}: the environment is the container's
-		// (PATH only), the descriptors are the same pipes the program
-		// already holds; memory, ptrace and the descriptors' contents stay
-		// closed, and the nonce is in none of them.
+		// (PATH only); fds 1 and 2 are the pipes the program already holds,
+		// and fd 0 (the container's stdin) was read up to the program's own
+		// stdin before the program started, so it holds nothing else; its
+		// end comes from the engine, which the program cannot reach. Memory
+		// and ptrace stay closed, and the nonce is in none of them.
 		tolerated := []string{"ALLOWED setpriority(1)"}
 		if gvisor {
 			tolerated = append(tolerated, "ALLOWED read /proc/1/environ", "ALLOWED read /proc/1/auxv", "ALLOWED list /proc/1/fd",
