@@ -17,6 +17,13 @@ import (
 
 func pooledRunner(t *testing.T, size int) *sandbox.Runner {
 	t.Helper()
+	return pooledRunnerWith(t, size, spec())
+}
+
+// pooledRunnerWith keeps size warm containers of testImage created with the
+// limits of profile.
+func pooledRunnerWith(t *testing.T, size int, profile sandbox.Spec) *sandbox.Runner {
+	t.Helper()
 	testkit.RequireDocker(t)
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
@@ -25,7 +32,7 @@ func pooledRunner(t *testing.T, size int) *sandbox.Runner {
 	t.Cleanup(func() { cli.Close() })
 	self, _ := os.Executable()
 	r := sandbox.NewRunner(cli, sandbox.Options{ExecutorID: "pool-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	r.EnablePool(map[string]sandbox.PoolTarget{testImage: {Count: size, Profile: spec()}}, 1<<30)
+	r.EnablePool(map[string]sandbox.PoolTarget{testImage: {Count: size, Profile: profile}}, 1<<30)
 	t.Cleanup(r.Close)
 	waitPool(t, r, size)
 	return r

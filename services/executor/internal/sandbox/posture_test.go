@@ -36,18 +36,35 @@ import (
 // file capabilities, seccomp filtered, in its own mount namespace); the
 // program's own credentials are those gVisor reports inside, checked by the
 // program itself.
-func TestPostureFromHost(t *testing.T) { forRuntimes(t, testPosture) }
+func TestPostureFromHost(t *testing.T) {
+	forRuntimes(t, func(t *testing.T, rt string, r *sandbox.Runner) { testPosture(t, rt, r, false) })
+}
 
-func testPosture(t *testing.T, rt string, r *sandbox.Runner) {
-	cli := dockerClient(t)
-	gvisor := sandbox.IsGVisor(rt)
-	job := "posture-" + randHex(6)
+// TestPostureFromHostPooled makes the same checks on warm containers (runc;
+// gVisor sandboxes are never pooled): one created with other limits and
+// updated for the stage, one created with the stage's own limits.
+func TestPostureFromHostPooled(t *testing.T) {
+	t.Run("updated", func(t *testing.T) { testPosture(t, "runc", pooledRunnerWith(t, 1, spec()), true) })
+	t.Run("as created", func(t *testing.T) { testPosture(t, "runc", pooledRunnerWith(t, 1, postureSpec("pool")), true) })
+}
+
+// postureSpec is the stage the posture checks watch: two sleeps, limits
+// unlike the defaults.
+func postureSpec(job string) sandbox.Spec {
 	s := spec("bash", "-c", "grep -E '^(Uid|Gid|CapEff|CapPrm|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status; sleep 8 & sleep 8; wait")
 	s.JobID = job
 	s.MemoryBytes = 96 << 20
 	s.Processes = 17
 	s.CPUTime = 7 * time.Second
 	s.WallTime = 60 * time.Second
+	return s
+}
+
+func testPosture(t *testing.T, rt string, r *sandbox.Runner, pooled bool) {
+	cli := dockerClient(t)
+	gvisor := sandbox.IsGVisor(rt)
+	job := "posture-" + randHex(6)
+	s := postureSpec(job)
 
 	done := make(chan sandbox.Outcome, 1)
 	go func() {
@@ -61,6 +78,9 @@ func testPosture(t *testing.T, rt string, r *sandbox.Runner) {
 	insp, err := cli.ContainerInspect(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if warm := insp.Config.Labels[sandbox.LabelJob] == "pool"; warm != pooled {
+		t.Fatalf("container %s (job label %q): warm %v, want %v", insp.Name, insp.Config.Labels[sandbox.LabelJob], warm, pooled)
 	}
 	initPid := insp.State.Pid
 	mem := cgroupDir(t, initPid, "memory")
@@ -215,19 +235,23 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// waitContainer returns the id of the running container of job.
+// waitContainer returns the id of the running container of job: a cold one
+// carries the job's label, a warm one (labelled "pool") is renamed
+// airlock-<job>-<stage>-<random> when a stage takes it.
 func waitContainer(t *testing.T, cli *client.Client, job string) string {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		list, err := cli.ContainerList(context.Background(), container.ListOptions{
-			Filters: filters.NewArgs(filters.Arg("label", sandbox.LabelJob+"="+job), filters.Arg("status", "running")),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list) > 0 {
-			return list[0].ID
+		for _, f := range []filters.KeyValuePair{filters.Arg("label", sandbox.LabelJob+"="+job), filters.Arg("name", "^/airlock-"+job+"-")} {
+			list, err := cli.ContainerList(context.Background(), container.ListOptions{
+				Filters: filters.NewArgs(f, filters.Arg("status", "running")),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) > 0 {
+				return list[0].ID
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
