@@ -95,7 +95,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	defer r.removeLater(b.id)
+	defer r.removeAfter(b.id, b.named)
 	defer b.att.Close()
 	return r.runIn(ctx, spec, b)
 }
@@ -105,6 +105,9 @@ type box struct {
 	id     string
 	att    types.HijackedResponse
 	limits limits // as created
+	// named is closed once a warm container carries its job's name (nil
+	// for a cold one, which is labelled with its job from the start).
+	named <-chan struct{}
 }
 
 // acquire returns a box for spec: a warm one from the pool with the
@@ -424,10 +427,16 @@ func (r *Runner) inspect(id string) (container.InspectResponse, error) {
 
 // removeLater removes the container off the critical path, with a fresh
 // context so that a cancelled job still cleans up.
-func (r *Runner) removeLater(id string) {
+func (r *Runner) removeLater(id string) { r.removeAfter(id, nil) }
+
+// removeAfter is removeLater once after is closed (nil: at once).
+func (r *Runner) removeAfter(id string, after <-chan struct{}) {
 	r.removals.Add(1)
 	go func() {
 		defer r.removals.Done()
+		if after != nil {
+			<-after
+		}
 		// Keep trying through an engine outage (about five minutes); the
 		// reaper at the next start (and Close) catch anything left.
 		r.awaitExit(id)

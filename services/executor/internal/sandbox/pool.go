@@ -161,10 +161,19 @@ func (p *pool) take(ctx context.Context, r *Runner, spec Spec) *box {
 	}
 	// Its job label says "pool": name it after the job and stage, so that
 	// `docker ps` (and the engine's rename event) tells which job it serves.
-	// A rename is the daemon's bookkeeping only; a failure costs nothing.
-	if err := r.cli.ContainerRename(ctx, b.id, stageName(spec)); err != nil {
-		r.log.Debug("name warm container", "container", b.id[:12], "err", err)
-	}
+	// A rename is the daemon's bookkeeping only, off the critical path (the
+	// engine writes and syncs the container's config, which waits on the
+	// disk); a failure costs nothing. The removal waits for it.
+	named := make(chan struct{})
+	b.named = named
+	go func() {
+		defer close(named)
+		nctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := r.cli.ContainerRename(nctx, b.id, stageName(spec)); err != nil {
+			r.log.Debug("name warm container", "container", b.id[:12], "err", err)
+		}
+	}()
 	return b
 }
 
