@@ -42,6 +42,7 @@ type series struct {
 	name      string
 	latencies []time.Duration
 	total     time.Duration
+	cpu       time.Duration // busy CPU of the whole machine during the series
 	errors    int
 }
 
@@ -55,6 +56,32 @@ func (s *series) q(p float64) time.Duration {
 }
 
 func (s *series) throughput() float64 { return float64(len(s.latencies)) / s.total.Seconds() }
+
+// cpuPerRequest is the machine's busy CPU time per request answered.
+func (s *series) cpuPerRequest() time.Duration {
+	if len(s.latencies) == 0 {
+		return 0
+	}
+	return s.cpu / time.Duration(len(s.latencies))
+}
+
+// busyCPU is the time all CPUs of the machine have spent busy (not idle, not
+// waiting for I/O) since boot, from /proc/stat.
+func busyCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	var ticks int64
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			ticks += v
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
 
 func run() error {
 	bin := flag.String("airlock", "bin/airlock", "the airlock binary")
@@ -82,6 +109,7 @@ func run() error {
 		s := &series{name: name}
 		var mu sync.Mutex
 		var next atomic.Int64
+		cpu0 := busyCPU()
 		begin := time.Now()
 		var wg sync.WaitGroup
 		for range conc {
@@ -104,8 +132,10 @@ func run() error {
 		}
 		wg.Wait()
 		s.total = time.Since(begin)
-		fmt.Printf("%-28s n=%d p50=%v p90=%v p99=%v throughput=%.1f/s errors=%d\n", name, len(s.latencies),
-			s.q(.5).Round(time.Millisecond), s.q(.9).Round(time.Millisecond), s.q(.99).Round(time.Millisecond), s.throughput(), s.errors)
+		s.cpu = busyCPU() - cpu0
+		fmt.Printf("%-28s n=%d p50=%v p90=%v p99=%v throughput=%.1f/s cpu/request=%v errors=%d\n", name, len(s.latencies),
+			s.q(.5).Round(time.Millisecond), s.q(.9).Round(time.Millisecond), s.q(.99).Round(time.Millisecond), s.throughput(),
+			s.cpuPerRequest().Round(time.Millisecond), s.errors)
 		results = append(results, s)
 		return s
 	}
@@ -120,11 +150,16 @@ func run() error {
 		}
 		return err
 	}
+	// Each series starts with the pool full and idle: the baseline never
+	// shares the machine with Airlock refilling its pool.
 	fmt.Println("== latency and throughput (same image and limits)")
+	_ = waitPool(st, 8)
 	a1 := measure("airlock c=1", *n1, 1, airlock)
+	_ = waitPool(st, 8)
 	d1 := measure("docker run c=1", *n1, 1, docker)
 	_ = waitPool(st, 8)
 	a8 := measure("airlock c=8", *n8, 8, airlock)
+	_ = waitPool(st, 8)
 	d8 := measure("docker run c=8", *n8, 8, docker)
 	rss := st.PeakRSS()
 	st.Stop()
@@ -144,6 +179,8 @@ func run() error {
 	fmt.Println("== ratios")
 	fmt.Printf("c=1 p50 latency: airlock / docker run = %.2f (target <= 0.25)\n", r1)
 	fmt.Printf("c=8 throughput:  airlock / docker run = %.2f (target >= 1.8)\n", r8)
+	fmt.Printf("c=8 CPU per request: docker run / airlock = %.2f (%v / %v)\n",
+		float64(d8.cpuPerRequest())/float64(a8.cpuPerRequest()), d8.cpuPerRequest().Round(time.Millisecond), a8.cpuPerRequest().Round(time.Millisecond))
 	fmt.Printf("async submit rate: %.0f/s (target >= 3000)\n", rate)
 	fmt.Printf("peak RSS of the airlock process (gateway + executor + results + NATS, 8 warm containers): %d MB (target: executor < 150)\n", rss>>20)
 	if *out != "" {
@@ -220,6 +257,9 @@ func submitRate(s *devstack.Stack, n, conc int) (float64, int) {
 	return float64(n) / time.Since(begin).Seconds(), int(errs.Load())
 }
 
+// notesHeading starts the hand-written part of the report, kept on rewrite.
+const notesHeading = "## Runs and noise"
+
 func report(path string, res []*series, r1, r8, rate float64, rss, asyncRSS int64) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `go tool task bench` (tools/bench) on %s, %s.\n\n",
@@ -229,11 +269,14 @@ func report(path string, res []*series, r1, r8, rate float64, rss, asyncRSS int6
 		"8 slots and a warm pool of 8 Python containers, results service), and the same program through bare\n" +
 		"`docker run --rm` with the same image and limits (no network, 256 MB, 1 CPU, read-only root, non-root,\n" +
 		"no capabilities). The machine is shared and noisy: compare the ratios, not the absolute numbers.\n\n")
-	b.WriteString("| series | requests | p50 | p90 | p99 | throughput |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| series | requests | p50 | p90 | p99 | throughput | busy CPU per request |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range res {
-		fmt.Fprintf(&b, "| %s | %d | %v | %v | %v | %.1f/s |\n", s.name, len(s.latencies),
-			s.q(.5).Round(time.Millisecond), s.q(.9).Round(time.Millisecond), s.q(.99).Round(time.Millisecond), s.throughput())
+		fmt.Fprintf(&b, "| %s | %d | %v | %v | %v | %.1f/s | %v |\n", s.name, len(s.latencies),
+			s.q(.5).Round(time.Millisecond), s.q(.9).Round(time.Millisecond), s.q(.99).Round(time.Millisecond), s.throughput(),
+			s.cpuPerRequest().Round(time.Millisecond))
 	}
+	b.WriteString("\nBusy CPU per request is the whole machine's (both cores, every process: the engine, containerd,\n" +
+		"the shims, runc, the containers, Airlock or the docker CLI) while the series ran, divided by its requests.\n")
 	fmt.Fprintf(&b, "\n| ratio | value | target |\n|---|---|---|\n")
 	fmt.Fprintf(&b, "| c=1 p50 latency, Airlock / docker run | %.2f | at most 0.25 |\n", r1)
 	fmt.Fprintf(&b, "| c=8 throughput, Airlock / docker run | %.2f | at least 1.8 |\n", r8)
@@ -244,6 +287,13 @@ func report(path string, res []*series, r1, r8, rate float64, rss, asyncRSS int6
 		"service and the embedded NATS server together, so it bounds the executor's from above.\n\n")
 	svgName := strings.TrimSuffix(filepath.Base(path), ".md") + "-latency.svg"
 	fmt.Fprintf(&b, "![Latency distributions](%s)\n\nRerun: `go tool task bench` (about two minutes).\n", svgName)
+	// What people wrote under the figures stays.
+	if old, err := os.ReadFile(path); err == nil {
+		if i := bytes.Index(old, []byte("\n"+notesHeading)); i >= 0 {
+			b.WriteString("\n")
+			b.Write(old[i+1:])
+		}
+	}
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		return err
 	}
