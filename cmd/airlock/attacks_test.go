@@ -21,6 +21,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 
 	"github.com/airlockrun/airlock/contracts"
@@ -784,24 +785,12 @@ func want(t *testing.T, out string, parts ...string) {
 }
 
 // attackRuntimes: runc always; runsc when the engine has it registered,
-// which CI requires (scripts/docker-up.sh registers it).
+// which CI requires.
 func attackRuntimes(t *testing.T, cli *client.Client) []string {
-	if v := os.Getenv("AIRLOCK_TEST_RUNTIMES"); v != "" {
-		return strings.Split(v, ",")
-	}
-	info, err := cli.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rts := []string{"runc"}
-	if _, ok := info.Runtimes["runsc"]; ok {
-		rts = append(rts, "runsc")
-	} else if os.Getenv("CI") != "" {
-		t.Fatal("CI is set but the engine has no runsc runtime: run scripts/docker-up.sh as root")
-	} else {
-		t.Log("runsc is not registered: the gVisor half of the suite is skipped (scripts/docker-up.sh registers it)")
-	}
-	return rts
+	return testkit.Runtimes(t, func() (map[string]system.RuntimeWithStatus, error) {
+		info, err := cli.Info(context.Background())
+		return info.Runtimes, err
+	})
 }
 
 func TestAttacks(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,4 +85,29 @@ func RequireDocker(t testing.TB) {
 		}
 		t.Skipf("no Docker engine answers (docker info: %v); start one to run this test", err)
 	}
+}
+
+// Runtimes lists the OCI runtimes a sandbox test runs under: runc always,
+// and runsc (gVisor) when the engine has it registered, which CI requires
+// (scripts/docker-up.sh registers it). AIRLOCK_TEST_RUNTIMES=runc,runsc
+// chooses explicitly. registered returns the engine's runtimes (the keys of
+// the Runtimes field of the engine's info).
+func Runtimes[V any](t testing.TB, registered func() (map[string]V, error)) []string {
+	t.Helper()
+	if v := os.Getenv("AIRLOCK_TEST_RUNTIMES"); v != "" {
+		return strings.Split(v, ",")
+	}
+	engine, err := registered()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rts := []string{"runc"}
+	if _, ok := engine["runsc"]; ok {
+		rts = append(rts, "runsc")
+	} else if os.Getenv("CI") != "" {
+		t.Fatal("CI is set but the engine has no runsc runtime: run scripts/docker-up.sh as root")
+	} else {
+		t.Log("runsc is not registered with the engine: the gVisor cases are skipped (scripts/docker-up.sh registers it)")
+	}
+	return rts
 }

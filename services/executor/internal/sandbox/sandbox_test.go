@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 
 	"github.com/airlockrun/airlock/internal/testkit"
@@ -56,29 +57,15 @@ func dockerClient(t *testing.T) *client.Client {
 	return cli
 }
 
-// testRuntimes lists the OCI runtimes the sandbox tests run under: runc, and
-// runsc (gVisor) when the engine has it registered, which CI requires
-// (scripts/docker-up.sh registers it). AIRLOCK_TEST_RUNTIMES=runc,runsc
-// chooses explicitly.
+// testRuntimes lists the OCI runtimes the sandbox tests run under
+// (testkit.Runtimes: runc, and runsc when registered, which CI requires).
 func testRuntimes(t *testing.T) []string {
 	t.Helper()
-	if v := os.Getenv("AIRLOCK_TEST_RUNTIMES"); v != "" {
-		return strings.Split(v, ",")
-	}
 	cli := dockerClient(t)
-	info, err := cli.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rts := []string{"runc"}
-	if _, ok := info.Runtimes["runsc"]; ok {
-		rts = append(rts, "runsc")
-	} else if os.Getenv("CI") != "" {
-		t.Fatal("CI is set but the engine has no runsc runtime: run scripts/docker-up.sh as root")
-	} else {
-		t.Log("runsc is not registered with the engine: gVisor cases skipped (scripts/docker-up.sh registers it)")
-	}
-	return rts
+	return testkit.Runtimes(t, func() (map[string]system.RuntimeWithStatus, error) {
+		info, err := cli.Info(context.Background())
+		return info.Runtimes, err
+	})
 }
 
 // forRuntimes runs f as a subtest under each runtime of testRuntimes.
