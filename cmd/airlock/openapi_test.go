@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -328,6 +329,71 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("evaluations", func(t *testing.T) {
+		evaluate := func(req contracts.EvaluationRequest, header map[string]string) contracts.EvaluationAccepted {
+			t.Helper()
+			code, hdr, data := submit("/v1/evaluations", req, header)
+			var acc contracts.EvaluationAccepted
+			if err := json.Unmarshal(data, &acc); err != nil || code != 202 || hdr.Get("Location") != "/v1/evaluations/"+acc.ID {
+				t.Fatalf("submit evaluation: %d (Location %q) %s", code, hdr.Get("Location"), data)
+			}
+			return acc
+		}
+		get := func(id, query string) (int, contracts.Evaluation, []byte) {
+			t.Helper()
+			code, _, data := c.do(oaExchange{method: "GET", path: "/v1/evaluations/" + id + query, op: "GET /v1/evaluations/{id}"})
+			var e contracts.Evaluation
+			if err := json.Unmarshal(data, &e); err != nil {
+				t.Fatalf("%v: %s", err, data)
+			}
+			return code, e, data
+		}
+		solution := func(label, body string) contracts.Candidate {
+			return contracts.Candidate{ID: label, Problem: "add", Files: []contracts.File{{Name: "solution.py", Content: "def add(a, b):\n" + body}}}
+		}
+
+		// A slow candidate without a harness: a short long poll answers 202.
+		slow := evaluate(contracts.EvaluationRequest{Language: "python",
+			Candidates: []contracts.Candidate{{Files: []contracts.File{{Name: "main.py", Content: "import time\ntime.sleep(3)\n"}}}}}, nil)
+		if code, e, data := get(slow.ID, "?wait=1&timeout=1"); code != 202 || e.Status == contracts.EvaluationCompleted {
+			t.Errorf("short long poll: %d %s", code, data)
+		}
+
+		// One harness (its file imports the candidate) with two tests, three
+		// candidates: accepted, wrong_answer, runtime_error.
+		req := contracts.EvaluationRequest{Language: "python", K: []int{2, 1},
+			Harness: &contracts.Harness{
+				Files:  []contracts.File{{Name: "main.py", Content: "from solution import add\na, b = map(int, input().split())\nprint(add(a, b))\n"}},
+				Limits: contracts.Limits{CPUTimeMS: 2000, MemoryMB: 128},
+				Tests:  []contracts.TestCase{{Name: "small", Stdin: "2 3", ExpectedOutput: ptr("5")}, {Name: "negative", Stdin: "10 -4", ExpectedOutput: ptr("6")}},
+			},
+			Candidates: []contracts.Candidate{
+				solution("add/0", "    return a + b\n"),
+				solution("add/1", "    return abs(a) + abs(b)\n"),
+				solution("add/2", "    raise ValueError(a)\n"),
+			}}
+		acc := evaluate(req, map[string]string{"Idempotency-Key": "conformance-eval"})
+		if acc.Total != 3 || len(acc.Candidates) != 3 {
+			t.Fatalf("accepted: %+v", acc)
+		}
+		// A repeat with the same key is the same evaluation.
+		if again := evaluate(req, map[string]string{"Idempotency-Key": "conformance-eval"}); again.ID != acc.ID || again.Candidates[2].ExecutionID != acc.Candidates[2].ExecutionID {
+			t.Errorf("repeat: %+v, want the ids of %+v", again, acc)
+		}
+		if code, e, data := get(acc.ID, "?candidates=false"); code != 200 || e.Candidates != nil || e.Progress.Total != 3 {
+			t.Errorf("without candidates: %d %s", code, data)
+		}
+		if code, e, data := get(slow.ID, "?wait=true&timeout=120s"); code != 200 || e.Status != contracts.EvaluationCompleted || e.Summary.Passed != 1 {
+			t.Errorf("slow evaluation: %d %s", code, data)
+		}
+		code, e, data := get(acc.ID, "?wait=true&timeout=120s")
+		verdicts := map[contracts.Verdict]int{contracts.VerdictAccepted: 1, contracts.VerdictWrongAnswer: 1, contracts.VerdictRuntimeError: 1}
+		if code != 200 || e.Status != contracts.EvaluationCompleted || len(e.Candidates) != 3 || !maps.Equal(e.Summary.ByVerdict, verdicts) ||
+			len(e.PassAtK.Estimates) != 2 || e.Candidates[1].FailedTestName != "negative" || e.Candidates[1].TestsPassed != 1 {
+			t.Errorf("evaluation: %d %s", code, data)
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		post := func(path, op, ctype string, body []byte, header map[string]string) int {
 			t.Helper()
@@ -359,6 +425,10 @@ func TestOpenAPIConformance(t *testing.T) {
 			{"empty batch", "/v1/executions/batch", "POST /v1/executions/batch", "application/json", []byte(`{"executions":[]}`), nil, 422},
 			{"batch not an object", "/v1/executions/batch", "POST /v1/executions/batch", "application/json", []byte(`[]`), nil, 400},
 			{"batch wrong content type", "/v1/executions/batch", "POST /v1/executions/batch", "text/plain", []byte(`{}`), nil, 415},
+			{"evaluation without candidates", "/v1/evaluations", "POST /v1/evaluations", "application/json", []byte(`{"language":"python","candidates":[]}`), nil, 422},
+			{"evaluation with a bad file name", "/v1/evaluations", "POST /v1/evaluations", "application/json", []byte(`{"language":"python","candidates":[{"files":[{"name":"main.py","content":""}]},{"files":[{"name":"../x.py","content":""}]}]}`), nil, 422},
+			{"evaluation unknown field", "/v1/evaluations", "POST /v1/evaluations", "application/json", []byte(`{"language":"python","candidates":[],"samples":3}`), nil, 400},
+			{"evaluation wrong content type", "/v1/evaluations", "POST /v1/evaluations", "text/plain", []byte(`{}`), nil, 415},
 		}
 		for _, tc := range cases {
 			if code := post(tc.path, tc.op, tc.ctype, tc.body, tc.header); code != tc.want {
@@ -369,6 +439,8 @@ func TestOpenAPIConformance(t *testing.T) {
 			{"/v1/executions/" + contracts.NewID(), "GET /v1/executions/{id}"},
 			{"/v1/executions/" + contracts.NewID() + "?wait=true&timeout=2s", "GET /v1/executions/{id}"},
 			{"/v1/executions/not-an-id", "GET /v1/executions/{id}"},
+			{"/v1/evaluations/" + contracts.NewID() + "?wait=true&timeout=2s", "GET /v1/evaluations/{id}"},
+			{"/v1/evaluations/not-an-id", "GET /v1/evaluations/{id}"},
 		}
 		for _, g := range gets {
 			if code, _, _ := c.do(oaExchange{method: "GET", path: g.path, op: g.op, invalidRequest: true}); code != 404 {
@@ -380,6 +452,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 		if code, _, _ := c.do(oaExchange{method: "GET", path: "/v1/executions/" + contracts.NewID() + "?timeout=soon", op: "GET /v1/executions/{id}", invalidRequest: true}); code != 400 {
 			t.Errorf("bad timeout on GET: %d, want 400", code)
+		}
+		if code, _, _ := c.do(oaExchange{method: "GET", path: "/v1/evaluations/" + contracts.NewID() + "?candidates=some", op: "GET /v1/evaluations/{id}", invalidRequest: true}); code != 400 {
+			t.Errorf("bad candidates on GET: %d, want 400", code)
 		}
 		// Outside the document's operations: unknown path and wrong method.
 		if code, _, _ := c.do(oaExchange{method: "GET", path: "/v2/nothing"}); code != 404 {
@@ -431,6 +506,11 @@ func TestOpenAPIConformance(t *testing.T) {
 			{"error code renamed", key{"POST /v1/executions", 422}, func(b any) { rename(obj(b, "error"), "code", "error_code") }},
 			{"unknown error code", key{"POST /v1/executions", 422}, func(b any) { obj(b, "error")["code"] = "oops" }},
 			{"readiness type", key{"GET /readyz", 200}, func(b any) { obj(b)["ready"] = "yes" }},
+			{"evaluation candidate renamed", key{"GET /v1/evaluations/{id}", 200}, func(b any) { rename(obj(b, "candidates", 0), "execution_id", "execution") }},
+			{"unknown evaluation status", key{"GET /v1/evaluations/{id}", 200}, func(b any) { obj(b)["status"] = "done" }},
+			{"count of an unknown verdict", key{"GET /v1/evaluations/{id}", 200}, func(b any) { obj(b, "summary", "by_verdict")["partial"] = 1 }},
+			{"missing progress count", key{"GET /v1/evaluations/{id}", 200}, func(b any) { delete(obj(b, "progress"), "queue_full_retries") }},
+			{"accepted evaluation renamed", key{"POST /v1/evaluations", 202}, func(b any) { rename(obj(b, "candidates", 0), "index", "position") }},
 		}
 		for _, tc := range cases {
 			a, ok := c.answers[tc.answer]
