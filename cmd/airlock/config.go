@@ -175,7 +175,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.boolean(&e.Paused, "paused", "AIRLOCK_PAUSED", false, "announce this executor but take no jobs (draining a node, benchmarks)")
 		f.int64(&e.PoolMemoryMB, "pool-memory-mb", "AIRLOCK_POOL_MEMORY_MB", e.PoolMemoryMB, "memory budget of the idle warm containers (64 MB each)")
 		f.str(&langRuntimes, "language-runtimes", "AIRLOCK_LANGUAGE_RUNTIMES", "", `per-language runtime overrides, e.g. "java=runsc,python=runc"`)
-		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static airlock binary mounted as the sandbox init (empty: this binary)")
+		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static binary mounted into sandboxes as their init: airlock-init or airlock, of this release (empty: airlock-init next to this binary when it is there, else this binary)")
 		f.duration(&e.ShutdownTimeout, "shutdown-timeout", "AIRLOCK_SHUTDOWN_TIMEOUT", e.ShutdownTimeout, "time in-flight jobs get to finish on SIGTERM")
 		if !all {
 			f.str(&e.MetricsListen, "metrics-listen", "AIRLOCK_METRICS_LISTEN", "", "serve Prometheus /metrics on this address (empty: off)")

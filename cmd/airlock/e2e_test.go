@@ -30,8 +30,8 @@ import (
 // The test binary is also the sandbox init that the executor mounts into
 // containers, exactly like the airlock binary (build with CGO_ENABLED=0).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == sandboxinit.Arg {
-		os.Exit(sandboxinit.Main())
+	if code, ok := sandboxinit.Dispatch(os.Args[1:], os.Stdout); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

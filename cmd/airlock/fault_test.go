@@ -33,18 +33,25 @@ import (
 	"github.com/airlockrun/airlock/internal/testkit"
 )
 
-// buildAirlock builds the static airlock binary into a temporary directory.
+// buildAirlock builds the static airlock binary into a temporary directory,
+// with the sandbox init airlock-init beside it, as `go tool task build` does.
 func buildAirlock(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	bin := filepath.Join(t.TempDir(), "airlock")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build airlock: %v\n%s", err, out)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "airlock")
+	for _, b := range []struct{ out, pkg string }{
+		{bin, "."},
+		{filepath.Join(dir, "airlock-init"), "github.com/airlockrun/airlock/services/executor/cmd/airlock-init"},
+	} {
+		cmd := exec.Command(goBin, "build", "-o", b.out, b.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)
+		}
 	}
 	return bin
 }
@@ -464,6 +471,10 @@ func TestExecutorKilledMidJob(t *testing.T) {
 	_, base := f.gateway()
 	for _, p := range execs {
 		waitExecutorReady(p)
+		// The executor found the small init beside its binary.
+		if log := p.log.String(); !strings.Contains(log, "sandbox init") || !strings.Contains(log, "/airlock-init") {
+			t.Errorf("executor %s does not use airlock-init as the sandbox init:\n%s", p.name, log)
+		}
 	}
 	feed := watchEvents(t, n.Conn, topo)
 

@@ -18,8 +18,8 @@ import (
 
 func main() {
 	// Inside a sandbox container this binary is the init (pid 1).
-	if len(os.Args) > 1 && os.Args[1] == sandboxinit.Arg {
-		os.Exit(sandboxinit.Main())
+	if code, ok := sandboxinit.Dispatch(os.Args[1:], os.Stdout); ok {
+		os.Exit(code)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

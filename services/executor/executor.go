@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -29,6 +31,7 @@ import (
 	"github.com/airlockrun/airlock/services/executor/internal/catalog"
 	"github.com/airlockrun/airlock/services/executor/internal/runner"
 	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
 // Config configures an executor.
@@ -142,14 +145,11 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		return errors.New("executor config: slots, max attempts, ack wait (>= 1s) and id are required")
 	}
 	cfg.ID = sanitizeID(cfg.ID)
-	if cfg.InitPath == "" {
-		self, err := os.Executable()
-		if err != nil {
-			return fmt.Errorf("find own executable for the sandbox init: %w", err)
-		}
-		cfg.InitPath = self
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable for the sandbox init: %w", err)
 	}
-	if err := checkStatic(cfg.InitPath); err != nil {
+	if cfg.InitPath, err = sandboxInit(ctx, cfg.InitPath, self, log); err != nil {
 		return err
 	}
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
@@ -678,6 +678,73 @@ func checkStatic(path string) error {
 		}
 	}
 	return nil
+}
+
+// InitBinaryName is the lean init binary the executor looks for next to its
+// own executable (cmd/airlock-init).
+const InitBinaryName = "airlock-init"
+
+// sandboxInit picks the binary mounted into sandboxes as their init:
+// explicit when set (it must be static and speak this build's protocol);
+// otherwise airlock-init next to self when it is there, static and of the
+// same protocol; otherwise self, which contains the init too.
+func sandboxInit(ctx context.Context, explicit, self string, log *slog.Logger) (string, error) {
+	if explicit != "" {
+		if err := checkInit(ctx, explicit, self); err != nil {
+			return "", err
+		}
+		return explicit, nil
+	}
+	if sibling := filepath.Join(filepath.Dir(self), InitBinaryName); fileExists(sibling) {
+		if err := checkInit(ctx, sibling, self); err != nil {
+			log.Warn("not using the init binary next to the executor: the executor's own binary serves as the init", "path", sibling, "err", err)
+		} else {
+			log.Info("sandbox init", "path", sibling)
+			return sibling, nil
+		}
+	}
+	if err := checkStatic(self); err != nil {
+		return "", err
+	}
+	return self, nil
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// checkInit makes sure path can serve as the sandbox init: a static binary
+// that, unless it is self, answers this build's protocol version.
+func checkInit(ctx context.Context, path, self string) error {
+	if err := checkStatic(path); err != nil {
+		return err
+	}
+	if same, err := sameFile(path, self); err == nil && same {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(pctx, path, sandboxinit.ProtocolArg).Output()
+	if err != nil {
+		return fmt.Errorf("sandbox init %s does not answer its protocol version: %w", path, err)
+	}
+	if got := strings.TrimSpace(string(out)); got != sandboxinit.Protocol {
+		return fmt.Errorf("sandbox init %s speaks %q, this executor %q: install the init of the same release", path, got, sandboxinit.Protocol)
+	}
+	return nil
+}
+
+func sameFile(a, b string) (bool, error) {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	sb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(sa, sb), nil
 }
 
 // preflight refuses to start on an engine that cannot enforce the sandbox:

@@ -47,6 +47,32 @@ import (
 // Arg is the first argument that starts the binary in init mode.
 const Arg = "__airlock_sandbox_init"
 
+// ProtocolArg is the first argument that makes the binary print Protocol
+// and exit: the executor asks an init binary other than itself before it
+// mounts it into sandboxes.
+const ProtocolArg = "__airlock_sandbox_init_protocol"
+
+// Protocol names the version of the exchange between the executor and the
+// init; it changes whenever either side changes what it sends or expects.
+const Protocol = "airlock-init/2"
+
+// Dispatch runs the init (Arg) or prints Protocol (ProtocolArg) when args
+// (os.Args[1:]) ask for either, and reports whether it handled them; a main
+// function calls it first and exits with code when it did.
+func Dispatch(args []string, stdout io.Writer) (code int, handled bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	switch args[0] {
+	case Arg:
+		return Main(), true
+	case ProtocolArg:
+		fmt.Fprintln(stdout, Protocol)
+		return 0, true
+	}
+	return 0, false
+}
+
 // MountPath is where the executor mounts the init binary in a container.
 const MountPath = "/.airlock/init"
 
