@@ -175,7 +175,16 @@ func TestJudge(t *testing.T) {
 		if _, err := s.JS.Publish(context.Background(), topo.JobSubject(""), data, jetstream.WithMsgID(id)); err != nil {
 			t.Fatal(err)
 		}
-		code, _, body := request(t, "GET", s.URL+"/v1/executions/"+id+"?wait=true&timeout=60s", nil, nil)
+		// Airlock knows the id once the executor has taken the job (nothing
+		// went through the gateway): until then a GET answers 404.
+		var code int
+		var body []byte
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			code, _, body = request(t, "GET", s.URL+"/v1/executions/"+id+"?wait=true&timeout=60s", nil, nil)
+			if code != 404 || time.Now().After(deadline) {
+				break
+			}
+		}
 		var e contracts.Execution
 		_ = json.Unmarshal(body, &e)
 		if code != 200 || e.Verdict != contracts.VerdictInternalError || !strings.Contains(e.Message, "not served") {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlockrun/airlock/contracts"
 )
@@ -17,11 +18,26 @@ func TestMetricsAndFleet(t *testing.T) {
 	execute(t, s, src("python", "main.py", "print(1)\n"))
 	execute(t, s, src("python", "main.py", "raise SystemExit(2)\n"))
 
-	code, _, body := request(t, "GET", s.URL+"/metrics", nil, nil)
-	if code != 200 {
-		t.Fatalf("/metrics: %d", code)
+	// The counters follow the answers: the executor counts an execution
+	// once its result is stored, and the gateway may answer from that
+	// stored result first. Scrape until both executions are counted.
+	accepted := `airlock_executions_total\{executor="[^"]+",language="python",verdict="accepted"\}`
+	failed := `airlock_executions_total\{executor="[^"]+",language="python",verdict="runtime_error"\}`
+	var text string
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		code, _, body := request(t, "GET", s.URL+"/metrics", nil, nil)
+		if code != 200 {
+			t.Fatalf("/metrics: %d", code)
+		}
+		text = string(body)
+		counted := func(pattern string) bool {
+			return regexp.MustCompile(`(?m)^` + pattern + ` 1$`).MatchString(text)
+		}
+		if counted(accepted) && counted(failed) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	text := string(body)
 	value := func(pattern string) float64 {
 		t.Helper()
 		m := regexp.MustCompile(`(?m)^` + pattern + ` ([0-9.e+-]+)$`).FindStringSubmatch(text)
@@ -32,10 +48,10 @@ func TestMetricsAndFleet(t *testing.T) {
 		v, _ := strconv.ParseFloat(m[1], 64)
 		return v
 	}
-	if v := value(`airlock_executions_total\{executor="[^"]+",language="python",verdict="accepted"\}`); v != 1 {
+	if v := value(accepted); v != 1 {
 		t.Errorf("accepted python executions = %v, want 1", v)
 	}
-	if v := value(`airlock_executions_total\{executor="[^"]+",language="python",verdict="runtime_error"\}`); v != 1 {
+	if v := value(failed); v != 1 {
 		t.Errorf("runtime_error python executions = %v, want 1", v)
 	}
 	if v := value(`airlock_executor_slots\{executor="[^"]+"\}`); v != 2 {
@@ -68,7 +84,7 @@ func TestMetricsAndFleet(t *testing.T) {
 		}
 	}
 
-	code, _, body = request(t, "GET", s.URL+"/v1/fleet", nil, nil)
+	code, _, body := request(t, "GET", s.URL+"/v1/fleet", nil, nil)
 	var fleet struct {
 		Queue     struct{ Pending, InFlight, Max int64 }
 		Executors []contracts.ExecutorInfo
