@@ -437,9 +437,9 @@ func (r *Runner) removeAfter(id string, after <-chan struct{}) {
 		if after != nil {
 			<-after
 		}
+		r.awaitExit(id)
 		// Keep trying through an engine outage (about five minutes); the
 		// reaper at the next start (and Close) catch anything left.
-		r.awaitExit(id)
 		for attempt := 0; attempt < 12; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			err := r.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})

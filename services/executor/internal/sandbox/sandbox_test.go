@@ -19,8 +19,8 @@ import (
 // The test binary doubles as the sandbox init: the runner mounts it into
 // the containers it starts (go test must build it with CGO_ENABLED=0).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == sandboxinit.Arg {
-		os.Exit(sandboxinit.Main())
+	if code, ok := sandboxinit.Dispatch(os.Args[1:], os.Stdout); ok {
+		os.Exit(code)
 	}
 	if len(os.Args) > 1 && os.Args[1] == attackArg {
 		os.Exit(attackMain(os.Args[2:]))
