@@ -89,6 +89,13 @@ func run(h Header) (rec Record, released <-chan struct{}) {
 	if err != nil {
 		return Record{ExitCode: 126, Error: fmt.Sprintf("stdin pipe: %v", err)}, nil
 	}
+	// Everything before this point is set-up: the executor reads the
+	// cgroup between ReadyMarker and Go, and counts only what follows.
+	if err := awaitGo(h.Nonce); err != nil {
+		_ = stdin.Close()
+		_ = feed.Close()
+		return Record{ExitCode: 126, Error: err.Error()}, nil
+	}
 	p, err := os.StartProcess(path, h.Argv, &os.ProcAttr{
 		Dir:   h.Dir,
 		Env:   h.Env,
@@ -131,7 +138,30 @@ func run(h Header) (rec Record, released <-chan struct{}) {
 			break
 		}
 	}
+	// Every process the program started has been reaped by now (by us or
+	// by its parent, which we reaped): the kernel's account of our
+	// children is the program's whole CPU time.
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_CHILDREN, &ru) == nil {
+		rec.ChildrenCPUNS = ru.Utime.Nano() + ru.Stime.Nano()
+	}
 	return rec, released
+}
+
+// awaitGo tells the executor that the program is about to start and waits
+// for its Go byte.
+func awaitGo(nonce string) error {
+	if _, err := os.Stdout.Write(ReadyMarker(nonce)); err != nil {
+		return fmt.Errorf("ready: %v", err)
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(os.Stdin, b[:]); err != nil {
+		return fmt.Errorf("wait for the executor: %v", err)
+	}
+	if b[0] != Go {
+		return fmt.Errorf("wait for the executor: got %q", b[0])
+	}
+	return nil
 }
 
 // feedStdin copies the next size bytes of the container's stdin into feed

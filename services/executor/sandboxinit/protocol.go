@@ -9,17 +9,21 @@
 //  2. reads a length-prefixed JSON Header from stdin, then exactly
 //     Header.TarSize bytes of a tar archive, which it unpacks into
 //     Header.Dir (regular files and directories only, no links);
-//  3. starts Header.Argv with the container's stdout/stderr as its own and a
+//  3. writes ReadyMarker(nonce) to stdout and waits for one Go byte on
+//     stdin: the executor reads the container's cgroup in between, so the
+//     program's CPU time and memory are measured from this point and the
+//     container's and the init's set-up are not counted as the program's;
+//  4. starts Header.Argv with the container's stdout/stderr as its own and a
 //     pipe as its stdin, which the init fills with the next
 //     Header.StdinSize bytes of its own stdin and then closes (the program
 //     never reads the container's stdin itself);
-//  4. as pid 1 it reaps every orphan; when the program exits it kills every
+//  5. as pid 1 it reaps every orphan; when the program exits it kills every
 //     other process left in the container (kill(-1, SIGKILL)) and reaps them;
-//  5. writes Marker(nonce) to stderr, then Marker(nonce) + a JSON Record +
+//  6. writes Marker(nonce) to stderr, then Marker(nonce) + a JSON Record +
 //     "\n" to stdout, followed by a tar of Header.Dir when Header.Collect is
 //     set and the program succeeded (the marker ends each stream: the engine
 //     does not keep the order between the two);
-//  6. waits for the end of its own stdin, so that the container's cgroup
+//  7. waits for the end of its own stdin, so that the container's cgroup
 //     (CPU and peak memory accounting) is still there for the executor to
 //     read, then exits: the executor closes stdin once it has read the
 //     cgroup, and the container ends without the engine having to kill it.
@@ -54,7 +58,7 @@ const ProtocolArg = "__airlock_sandbox_init_protocol"
 
 // Protocol names the version of the exchange between the executor and the
 // init; it changes whenever either side changes what it sends or expects.
-const Protocol = "airlock-init/2"
+const Protocol = "airlock-init/3"
 
 // Dispatch runs the init (Arg) or prints Protocol (ProtocolArg) when args
 // (os.Args[1:]) ask for either, and reports whether it handled them; a main
@@ -99,11 +103,29 @@ type Header struct {
 type Record struct {
 	ExitCode int `json:"exit_code"`
 	Signal   int `json:"signal"`
+	// ChildrenCPUNS is the CPU time (user + system) of every process the
+	// init reaped, the program and all its descendants, in nanoseconds:
+	// the kernel's rusage of the init's children, read once nothing is
+	// left. Under gVisor this is the guest kernel's accounting of the
+	// program's own work, without the sandbox's (sentry, gofer).
+	ChildrenCPUNS int64 `json:"children_cpu_ns"`
 	// Error is set when the init could not start the program or collect its
 	// output (for example the compiler is missing, or the build is too big).
 	Error string `json:"error,omitempty"`
 	// ArtifactSize is the length of the tar that follows the record line.
 	ArtifactSize int64 `json:"artifact_size"`
+}
+
+// Go is the byte the executor sends once it has read the cgroup after
+// ReadyMarker: the init then starts the program.
+const Go = 'G'
+
+// ReadyMarker is the first thing the init writes to stdout when the files
+// are unpacked and the program is about to start. It is a whole line so
+// that the program, which only starts after it, can never be mistaken for
+// part of it.
+func ReadyMarker(nonce string) []byte {
+	return []byte("\x00\x00airlock-ready:" + nonce + "\n")
 }
 
 // Marker is the byte string that precedes the Record on stdout.

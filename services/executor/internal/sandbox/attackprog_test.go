@@ -39,6 +39,10 @@ func attackMain(args []string) int {
 		return attackSignal(args[1:])
 	case "forge":
 		return attackForge()
+	case "spin":
+		return spin(args[1:])
+	case "alloc":
+		return alloc()
 	}
 	fmt.Fprintln(os.Stderr, "unknown attack mode", args[0])
 	return 2
@@ -191,4 +195,40 @@ func attackForge() int {
 	}
 	fmt.Printf("env %q\n", os.Environ())
 	return 3
+}
+
+// spin burns CPU until its own process has used the duration in args[0] (by
+// the kernel's per-process CPU clock, so the figure does not depend on how
+// busy the machine is), then exits 0: a calibrated load for the accounting
+// tests.
+func spin(args []string) int {
+	d, err := time.ParseDuration(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var ts unix.Timespec
+	for {
+		if err := unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		if time.Duration(ts.Nano()) >= d {
+			return 0
+		}
+	}
+}
+
+// alloc allocates and touches 16 MiB blocks until the kernel stops it: a
+// memory bomb that reaches any memory limit in a few hundred milliseconds of
+// CPU, long before a CPU or wall limit, however loaded the machine.
+func alloc() int {
+	var blocks [][]byte
+	for {
+		b := make([]byte, 16<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		blocks = append(blocks, b)
+	}
 }

@@ -15,49 +15,105 @@ const cgroupRoot = "/sys/fs/cgroup"
 // cgroupSample is read straight from the container's cgroup by the host:
 // kernel accounting the program cannot influence.
 type cgroupSample struct {
-	CPU      time.Duration
+	CPU time.Duration
+	// Mem is the memory in use now; PeakMem the most since the peak was
+	// last reset (or since the container started).
+	Mem      int64
 	PeakMem  int64
 	OOMKills int64
 	// PidsMax counts forks refused because the pids limit was reached.
 	PidsMax int64
 }
 
-// readCgroup reads the container's CPU time, peak memory and OOM-kill count
-// from the host's cgroup files (v1 with the cgroupfs or systemd driver, or
-// v2). ok is false when the files cannot be found, for example when the
-// executor cannot see the host's /sys/fs/cgroup.
-func readCgroup(id string) (s cgroupSample, ok bool) {
-	// cgroup v1
-	for _, dir := range []string{"docker/" + id, "system.slice/docker-" + id + ".scope"} {
-		usage, err := readInt(filepath.Join(cgroupRoot, "cpuacct", dir, "cpuacct.usage"))
-		if err != nil {
-			continue
-		}
-		peak, err := readInt(filepath.Join(cgroupRoot, "memory", dir, "memory.max_usage_in_bytes"))
-		if err != nil {
-			continue
-		}
-		s.CPU, s.PeakMem = time.Duration(usage), peak
-		s.OOMKills, _ = readKey(filepath.Join(cgroupRoot, "memory", dir, "memory.oom_control"), "oom_kill")
-		s.PidsMax, _ = readKey(filepath.Join(cgroupRoot, "pids", dir, "pids.events"), "max")
-		return s, true
+// minus is s measured from base: what happened after base was taken. Peak
+// memory counts only what was added to what base had in use.
+func (s cgroupSample) minus(base cgroupSample) cgroupSample {
+	return cgroupSample{
+		CPU:      max(s.CPU-base.CPU, 0),
+		Mem:      max(s.Mem-base.Mem, 0),
+		PeakMem:  max(s.PeakMem-base.Mem, 0),
+		OOMKills: max(s.OOMKills-base.OOMKills, 0),
+		PidsMax:  max(s.PidsMax-base.PidsMax, 0),
 	}
-	// cgroup v2
+}
+
+// cgroupFiles are the accounting files of one container's cgroup.
+type cgroupFiles struct {
+	v2                      bool
+	cpu, mem, peak, oom, pids string
+	// peakReset, when set, is written "0" to restart the peak (cgroup v1;
+	// v2's memory.peak resets only per open file, so it is not reset).
+	peakReset string
+}
+
+// findCgroup locates the container's cgroup on the host (v1 with the
+// cgroupfs or systemd driver, or v2). ok is false when it cannot be found,
+// for example when the executor cannot see the host's /sys/fs/cgroup or the
+// container is gone.
+func findCgroup(id string) (f cgroupFiles, ok bool) {
 	for _, dir := range []string{"docker/" + id, "system.slice/docker-" + id + ".scope"} {
-		usec, err := readKey(filepath.Join(cgroupRoot, dir, "cpu.stat"), "usage_usec")
-		if err != nil {
-			continue
+		v1 := cgroupFiles{
+			cpu:  filepath.Join(cgroupRoot, "cpuacct", dir, "cpuacct.usage"),
+			mem:  filepath.Join(cgroupRoot, "memory", dir, "memory.usage_in_bytes"),
+			peak: filepath.Join(cgroupRoot, "memory", dir, "memory.max_usage_in_bytes"),
+			oom:  filepath.Join(cgroupRoot, "memory", dir, "memory.oom_control"),
+			pids: filepath.Join(cgroupRoot, "pids", dir, "pids.events"),
 		}
-		peak, err := readInt(filepath.Join(cgroupRoot, dir, "memory.peak"))
-		if err != nil {
-			continue
+		v1.peakReset = v1.peak
+		if exists(v1.cpu) && exists(v1.peak) {
+			return v1, true
 		}
-		s.CPU, s.PeakMem = time.Duration(usec)*time.Microsecond, peak
-		s.OOMKills, _ = readKey(filepath.Join(cgroupRoot, dir, "memory.events"), "oom_kill")
-		s.PidsMax, _ = readKey(filepath.Join(cgroupRoot, dir, "pids.events"), "max")
-		return s, true
+		base := filepath.Join(cgroupRoot, dir)
+		v2 := cgroupFiles{v2: true,
+			cpu:  filepath.Join(base, "cpu.stat"),
+			mem:  filepath.Join(base, "memory.current"),
+			peak: filepath.Join(base, "memory.peak"),
+			oom:  filepath.Join(base, "memory.events"),
+			pids: filepath.Join(base, "pids.events"),
+		}
+		if exists(v2.cpu) && exists(v2.peak) {
+			return v2, true
+		}
 	}
-	return s, false
+	return cgroupFiles{}, false
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// read takes one sample; ok is false once the cgroup is gone.
+func (f cgroupFiles) read() (s cgroupSample, ok bool) {
+	var err error
+	if f.v2 {
+		var usec int64
+		usec, err = readKey(f.cpu, "usage_usec")
+		s.CPU = time.Duration(usec) * time.Microsecond
+	} else {
+		var ns int64
+		ns, err = readInt(f.cpu)
+		s.CPU = time.Duration(ns)
+	}
+	if err != nil {
+		return s, false
+	}
+	if s.PeakMem, err = readInt(f.peak); err != nil {
+		return s, false
+	}
+	s.Mem, _ = readInt(f.mem)
+	s.OOMKills, _ = readKey(f.oom, "oom_kill")
+	s.PidsMax, _ = readKey(f.pids, "max")
+	return s, true
+}
+
+// baseline restarts the peak (where the kernel allows it) and samples the
+// cgroup: the point from which a program's figures count.
+func (f cgroupFiles) baseline() (cgroupSample, bool) {
+	if f.peakReset != "" {
+		_ = os.WriteFile(f.peakReset, []byte("0"), 0)
+	}
+	return f.read()
 }
 
 func readInt(path string) (int64, error) {

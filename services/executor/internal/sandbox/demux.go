@@ -21,7 +21,14 @@ import (
 // the artifact have arrived. Program output is capped: once stdout+stderr
 // pass the cap, onExceed is called and further output is discarded.
 type collector struct {
-	marker     []byte
+	marker []byte
+	// ready is the init's first line on stdout (the program is about to
+	// start); expectReady is true until the first stdout bytes showed
+	// whether it came. onReady is called when it did.
+	ready       []byte
+	expectReady bool
+	onReady     func()
+
 	capBytes   int64
 	collectMax int64
 
@@ -42,9 +49,12 @@ type stream struct {
 	ended bool
 }
 
-func newCollector(nonce string, capBytes, collectMax int64, onExceed func()) *collector {
+func newCollector(nonce string, capBytes, collectMax int64, onReady, onExceed func()) *collector {
 	return &collector{
-		marker:     sandboxinit.Marker(nonce),
+		marker:      sandboxinit.Marker(nonce),
+		ready:       sandboxinit.ReadyMarker(nonce),
+		expectReady: true,
+		onReady:     onReady,
 		capBytes:   capBytes,
 		collectMax: collectMax,
 		onExceed:   onExceed,
@@ -98,6 +108,26 @@ func (c *collector) frame(s *stream, r io.Reader, size int64) error {
 	start := max(s.buf.Len()-len(c.marker)+1, 0)
 	if _, err := io.CopyN(&s.buf, r, size); err != nil {
 		return ignoreEOF(err)
+	}
+	if s == &c.stdout && c.expectReady {
+		// Only the init writes before the program starts, so the ready
+		// line can only be the very first bytes of stdout.
+		b := s.buf.Bytes()
+		switch {
+		case bytes.HasPrefix(b, c.ready):
+			rest := append([]byte(nil), b[len(c.ready):]...)
+			s.buf.Reset()
+			s.buf.Write(rest)
+			start = 0
+			c.expectReady = false
+			if c.onReady != nil {
+				c.onReady()
+			}
+		case len(b) < len(c.ready) && bytes.HasPrefix(c.ready, b):
+			return nil // the rest of the line is still to come
+		default:
+			c.expectReady = false // the init reports without starting the program
+		}
 	}
 	if i := bytes.Index(s.buf.Bytes()[start:], c.marker); i >= 0 {
 		at := start + i

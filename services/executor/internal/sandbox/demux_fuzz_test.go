@@ -23,7 +23,7 @@ func FuzzCollector(f *testing.F) {
 	f.Add(bytes.Join([][]byte{frame(2, marker), frame(1, marker+`{"artifact_size":-1}`+"\n")}, nil), uint16(10))
 	f.Fuzz(func(t *testing.T, stream []byte, capBytes uint16) {
 		notified := 0
-		c := newCollector(fuzzNonce, int64(capBytes), 1<<20, func() { notified++ })
+		c := newCollector(fuzzNonce, int64(capBytes), 1<<20, nil, func() { notified++ })
 		err := c.run(bytes.NewReader(stream))
 		checkCollector(t, c, err, notified, int64(capBytes))
 	})
@@ -44,8 +44,8 @@ func checkCollector(t *testing.T, c *collector, err error, notified int, capByte
 	}
 }
 
-// FuzzCollectorFraming builds the stream a real init writes (program output,
-// marker, record, artifact) and cuts it into frames in arbitrary places and
+// FuzzCollectorFraming builds the stream a real init writes (ready line,
+// program output, marker, record, artifact) and cuts it into frames in arbitrary places and
 // orders: the result must not depend on the framing. Under the cap the
 // collector returns exactly the program's output and the artifact; over it,
 // the cap is reported and what is kept are prefixes of the output.
@@ -61,7 +61,7 @@ func FuzzCollectorFraming(f *testing.F) {
 		}
 		record := fmt.Appendf(nil, `{"exit_code":3,"signal":0,"artifact_size":%d}`+"\n", len(artifact))
 		streams := [2][]byte{
-			append(append(append(append([]byte(nil), out...), marker...), record...), artifact...),
+			append(append(append(append(sandboxinit.ReadyMarker(fuzzNonce), out...), marker...), record...), artifact...),
 			append(append([]byte(nil), errb...), marker...),
 		}
 		var wire []byte
@@ -84,10 +84,13 @@ func FuzzCollectorFraming(f *testing.F) {
 		emit(0, len(streams[0]))
 		emit(1, len(streams[1]))
 
-		notified := 0
-		c := newCollector(fuzzNonce, int64(capBytes), 1<<20, func() { notified++ })
+		notified, readies := 0, 0
+		c := newCollector(fuzzNonce, int64(capBytes), 1<<20, func() { readies++ }, func() { notified++ })
 		err := c.run(bytes.NewReader(wire))
 		checkCollector(t, c, err, notified, int64(capBytes))
+		if readies != 1 {
+			t.Fatalf("the init's ready line was seen %d times", readies)
+		}
 		gotOut, gotErr := c.stdout.buf.Bytes(), c.stderr.buf.Bytes()
 		if !bytes.HasPrefix(out, gotOut) || !bytes.HasPrefix(errb, gotErr) {
 			t.Fatalf("kept output is not a prefix of the program's:\nstdout %q of %q\nstderr %q of %q", gotOut, out, gotErr, errb)

@@ -43,7 +43,7 @@ func TestCollector(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			exceeded := 0
-			c := newCollector(nonce, tc.cap, 1<<20, func() { exceeded++ })
+			c := newCollector(nonce, tc.cap, 1<<20, nil, func() { exceeded++ })
 			err := c.run(bytes.NewReader(bytes.Join(tc.frames, nil)))
 			if tc.wantComplete != (err == nil) || (!tc.wantComplete && !errors.Is(err, errStreamEnded)) {
 				t.Fatalf("run err = %v, want complete=%v", err, tc.wantComplete)
@@ -56,6 +56,40 @@ func TestCollector(t *testing.T) {
 			}
 			if tc.wantComplete && (c.record == nil || c.record.ExitCode != 3 || string(c.artifact) != tc.wantArtifact) {
 				t.Errorf("record %+v artifact %q", c.record, c.artifact)
+			}
+		})
+	}
+}
+
+// The init's ready line counts only as the very first bytes of stdout: the
+// program starts after it, and whatever it prints that looks like one is its
+// output.
+func TestCollectorReady(t *testing.T) {
+	const nonce = "abc"
+	ready := "\x00\x00airlock-ready:" + nonce + "\n"
+	marker := "\x00\x00airlock-record:" + nonce + ":"
+	rec := marker + `{"exit_code":0,"signal":0,"artifact_size":0}` + "\n"
+	cases := []struct {
+		name      string
+		frames    [][]byte
+		wantReady int
+		wantOut   string
+	}{
+		{"ready, then output", [][]byte{frame(1, ready), frame(1, "hi\n"), frame(2, marker), frame(1, rec)}, 1, "hi\n"},
+		{"ready split across frames", [][]byte{frame(1, ready[:3]), frame(2, "e"), frame(1, ready[3:9]), frame(1, ready[9:]+"out"), frame(2, marker), frame(1, rec)}, 1, "out"},
+		{"a program's copy after the real one is output", [][]byte{frame(1, ready), frame(1, ready), frame(2, marker), frame(1, rec)}, 1, ready},
+		{"no ready: the init reported an error", [][]byte{frame(2, marker), frame(1, rec)}, 0, ""},
+		{"another nonce is not ready", [][]byte{frame(1, "\x00\x00airlock-ready:zzz\n"), frame(2, marker), frame(1, rec)}, 0, "\x00\x00airlock-ready:zzz\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			readies := 0
+			c := newCollector(nonce, 100, 1<<20, func() { readies++ }, nil)
+			if err := c.run(bytes.NewReader(bytes.Join(tc.frames, nil))); err != nil {
+				t.Fatal(err)
+			}
+			if readies != tc.wantReady || c.stdout.buf.String() != tc.wantOut {
+				t.Errorf("ready %d times, stdout %q; want %d, %q", readies, c.stdout.buf.String(), tc.wantReady, tc.wantOut)
 			}
 		})
 	}

@@ -151,25 +151,36 @@ func (r *Runner) start(ctx context.Context, spec Spec) (*box, error) {
 	return &box{id: id, att: att, limits: limitsOf(hostCfg.Resources)}, nil
 }
 
+// setupTimeout bounds the set-up of a stage inside its container: reading
+// the header and the files and unpacking them, before the program starts.
+// It is not part of the program's limits.
+const setupTimeout = 2 * time.Minute
+
 // runIn feeds spec to the init of b and measures the stage.
+//
+// The program's figures count from the moment the init is ready to start
+// it: the init reports ready, the executor takes a baseline of the
+// container's cgroup (and restarts its memory peak), then sends the Go byte.
+// The container's and the init's set-up are therefore never the program's
+// CPU time, memory or wall time, and its limits apply to the program alone.
 func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) {
 	var out Outcome
 	id, att := b.id, b.att
 	nonceBytes := make([]byte, 16)
 	_, _ = rand.Read(nonceBytes)
 	nonce := hex.EncodeToString(nonceBytes)
+	gvisor := IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime))
 
-	exceeded := make(chan struct{})
-	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(exceeded) })
+	ready, exceeded := make(chan struct{}), make(chan struct{})
+	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
 	readDone := make(chan error, 1)
 	go func() { readDone <- col.run(att.Reader) }()
 
-	start := time.Now()
-	timer := time.NewTimer(spec.WallTime)
-	defer timer.Stop()
-
-	// Feed the init: header, files, then the program's stdin. The stream
-	// stays open: closing it releases the init once the cgroup is read.
+	// Feed the init: header and files; once the baseline is taken, the Go
+	// byte and the program's stdin. The stream stays open: closing it
+	// releases the init once the cgroup is read.
+	goAhead, abandon := make(chan struct{}), make(chan struct{})
+	defer close(abandon)
 	go func() {
 		hdr := sandboxinit.Header{
 			Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
@@ -182,8 +193,56 @@ func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) 
 		if _, err := att.Conn.Write(spec.Files); err != nil {
 			return
 		}
+		select {
+		case <-goAhead:
+		case <-abandon:
+			return
+		}
+		if _, err := att.Conn.Write([]byte{sandboxinit.Go}); err != nil {
+			return
+		}
 		_, _ = att.Conn.Write(spec.Stdin)
 	}()
+
+	cg, haveFiles := findCgroup(id)
+	var base cgroupSample
+	var readErr error
+	finished := false
+	setup := time.NewTimer(setupTimeout)
+	defer setup.Stop()
+	select {
+	case <-ready:
+		if haveFiles {
+			base, _ = cg.baseline()
+		}
+		close(goAhead)
+	case readErr = <-readDone:
+		// The init reported without starting the program: nothing of
+		// the container's counts.
+		finished = true
+		if haveFiles {
+			base, _ = cg.read()
+		}
+	case <-setup.C:
+		r.kill(id)
+		return out, fmt.Errorf("%w: the sandbox did not start the program within %v", ErrEngine, setupTimeout)
+	case <-ctx.Done():
+		r.kill(id)
+		return out, ctx.Err()
+	}
+
+	start := time.Now()
+	timer := time.NewTimer(spec.WallTime)
+	defer timer.Stop()
+	// The CPU limit is the program's: under runc the cgroup holds nothing
+	// else. Under gVisor it also holds the sandbox's own kernel (sentry,
+	// gofer), so the cgroup is only a backstop there; the program's CPU
+	// is the guest kernel's account, which the init reports, and its
+	// per-process RLIMIT_CPU.
+	cpuLimit := spec.CPUTime
+	if gvisor {
+		cpuLimit = gvisorCPUBackstop(spec.CPUTime)
+	}
 
 	// Sample the cgroup while the program runs: a CPU-time watchdog, and
 	// the last measurements if the init is lost.
@@ -191,14 +250,11 @@ func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) 
 	defer poll.Stop()
 	var last cgroupSample
 	var haveLast bool
-	var readErr error
-	finished := false
 wait:
-	for {
+	for !finished {
 		select {
 		case readErr = <-readDone:
 			finished = true
-			break wait
 		case <-exceeded:
 			out.OutputExceeded = true
 			break wait
@@ -206,9 +262,9 @@ wait:
 			out.TimedOut = true
 			break wait
 		case <-poll.C:
-			if s, ok := readCgroup(id); ok {
-				last, haveLast = s, true
-				if spec.CPUTime > 0 && s.CPU > spec.CPUTime {
+			if s, ok := cg.read(); haveFiles && ok {
+				last, haveLast = s.minus(base), true
+				if spec.CPUTime > 0 && last.CPU > cpuLimit {
 					out.CPUExceeded = true
 					break wait
 				}
@@ -221,8 +277,11 @@ wait:
 	out.WallTime = time.Since(start)
 
 	// The init is still alive (unless the stream ended): read the cgroup now.
-	sample, haveCgroup := readCgroup(id)
-	if !haveCgroup && haveLast {
+	sample, haveCgroup := cg.read()
+	haveCgroup = haveCgroup && haveFiles
+	if haveCgroup {
+		sample = sample.minus(base)
+	} else if haveLast {
 		sample, haveCgroup = last, true // the container is already gone
 	}
 	if haveCgroup {
@@ -237,8 +296,7 @@ wait:
 		// end of stdin lets the init exit, which ends the container without
 		// a kill through the engine; removing it is off the critical path.
 		_ = att.CloseWrite()
-		out.ExitCode, out.Signal, out.InitError = col.record.ExitCode, col.record.Signal, col.record.Error
-		out.Artifacts = col.artifact
+		r.useRecord(&out, col, gvisor)
 		return out, nil
 	}
 	r.kill(id)
@@ -262,8 +320,7 @@ wait:
 	}
 	switch {
 	case col.record != nil:
-		out.ExitCode, out.Signal, out.InitError = col.record.ExitCode, col.record.Signal, col.record.Error
-		out.Artifacts = col.artifact
+		r.useRecord(&out, col, gvisor)
 	case out.TimedOut || out.OutputExceeded || out.CPUExceeded:
 		out.Signal, out.ExitCode = 9, 137 // we killed it
 	case errors.Is(readErr, errStreamEnded) || readErr == nil:
@@ -279,6 +336,24 @@ wait:
 	}
 	return out, nil
 }
+
+// useRecord takes the init's report: the program's exit status, the build
+// it collected and, under gVisor, its CPU time as the guest kernel counted
+// it (the cgroup there also holds the sandbox's own work).
+func (r *Runner) useRecord(out *Outcome, col *collector, gvisor bool) {
+	rec := col.record
+	out.ExitCode, out.Signal, out.InitError = rec.ExitCode, rec.Signal, rec.Error
+	out.Artifacts = col.artifact
+	if gvisor && rec.Error == "" {
+		out.CPUTime = time.Duration(max(rec.ChildrenCPUNS, 0))
+	}
+}
+
+// gvisorCPUBackstop is the cgroup CPU at which a gVisor sandbox is killed
+// whatever its program's own account says: the sentry's and gofer's work on
+// the program's behalf is bounded too, at twice the program's limit plus a
+// second.
+func gvisorCPUBackstop(limit time.Duration) time.Duration { return 2*limit + time.Second }
 
 // IsGVisor reports whether an OCI runtime name is gVisor's runsc (also
 // under another registered name such as "runsc-kvm").
@@ -305,11 +380,15 @@ func PidsLimit(rt string, processes int64) int64 {
 }
 
 func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostConfig, error) {
-	cpuSecs := int64(spec.CPUTime/time.Second) + 1
-	if spec.CPUTime%time.Second != 0 {
+	rt := cmp.Or(spec.Runtime, r.opts.Runtime)
+	// The per-process CPU rlimit (whole seconds): under runc a backstop a
+	// second past the limit, the host's cgroup watchdog being the exact
+	// one; under gVisor the guest kernel's enforcement of the program's
+	// own CPU, at the limit rounded up (see gvisorCPUBackstop).
+	cpuSecs := int64((spec.CPUTime + time.Second - 1) / time.Second)
+	if !IsGVisor(rt) || cpuSecs == 0 {
 		cpuSecs++
 	}
-	rt := cmp.Or(spec.Runtime, r.opts.Runtime)
 	profile, err := SeccompProfile()
 	if err != nil {
 		return nil, nil, err

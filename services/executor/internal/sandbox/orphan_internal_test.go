@@ -47,6 +47,9 @@ func TestOrphanedSandboxEnds(t *testing.T) {
 	if err := sandboxinit.WriteHeader(b.att.Conn, sandboxinit.Header{Nonce: "n", Argv: spec.Argv, Env: spec.Env, Dir: "/work"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := b.att.Conn.Write([]byte{sandboxinit.Go}); err != nil {
+		t.Fatal(err)
+	}
 	// Let the program start, then vanish the way a killed executor does.
 	started := make(chan error, 1)
 	go func() {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
+	"golang.org/x/sys/unix"
 
 	"github.com/airlockrun/airlock/internal/testkit"
 	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
@@ -126,9 +129,9 @@ func testRunLimits(t *testing.T, rt string, r *sandbox.Runner) {
 				t.Errorf("timedout=%v signal=%d", o.TimedOut, o.Signal)
 			}
 		}},
-		{"memory bomb", []string{"bash", "-c", "x=a; while :; do x=$x$x; done"}, func(t *testing.T, o sandbox.Outcome) {
-			if !o.OOMKilled {
-				t.Errorf("oom=%v exit=%d signal=%d mem=%d", o.OOMKilled, o.ExitCode, o.Signal, o.MemoryPeakBytes)
+		{"memory bomb", attackArgv("alloc"), func(t *testing.T, o sandbox.Outcome) {
+			if !o.OOMKilled || o.TimedOut || o.CPUExceeded {
+				t.Errorf("oom=%v timedout=%v cpu exceeded=%v exit=%d signal=%d mem=%d", o.OOMKilled, o.TimedOut, o.CPUExceeded, o.ExitCode, o.Signal, o.MemoryPeakBytes)
 			}
 		}},
 		{"output flood", []string{"yes"}, func(t *testing.T, o sandbox.Outcome) {
@@ -144,9 +147,17 @@ func testRunLimits(t *testing.T, rt string, r *sandbox.Runner) {
 			}
 		}},
 		{"cpu watchdog", []string{"bash", "-c", "while :; do :; done"}, func(t *testing.T, o sandbox.Outcome) {
-			// CPUTime is 2s in spec(); the rlimit backstop would allow 3s.
-			if !o.CPUExceeded || o.CPUTime > 2500*time.Millisecond {
+			// CPUTime is 2s in spec(). Under runc the host's watchdog
+			// ends it (the rlimit backstop would allow 3s); under gVisor
+			// the guest kernel's RLIMIT_CPU does (SIGXCPU at 2s, SIGKILL
+			// at 3s), or the host's backstop on the whole sandbox.
+			switch {
+			case o.TimedOut:
+				t.Errorf("the wall clock ended it, not the CPU limit: cpu=%v", o.CPUTime)
+			case !gvisor && (!o.CPUExceeded || o.CPUTime > 2500*time.Millisecond):
 				t.Errorf("cpu exceeded=%v cpu=%v", o.CPUExceeded, o.CPUTime)
+			case gvisor && !o.CPUExceeded && o.Signal != int(unix.SIGXCPU) && o.Signal != int(unix.SIGKILL):
+				t.Errorf("cpu exceeded=%v signal=%d cpu=%v", o.CPUExceeded, o.Signal, o.CPUTime)
 			}
 		}},
 		{"network", []string{"bash", "-c", "cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '"}, func(t *testing.T, o sandbox.Outcome) {
@@ -164,10 +175,14 @@ func testRunLimits(t *testing.T, rt string, r *sandbox.Runner) {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
 			s := spec(tc.argv...)
-			if tc.name == "cpu watchdog" {
+			switch tc.name {
+			case "cpu watchdog":
 				// The CPU limit must end it, not the wall clock, even on a
 				// loaded machine where the loop gets a fraction of a core.
 				s.WallTime = 60 * time.Second
+			case "memory bomb":
+				// The memory limit must end it, not time.
+				s.CPUTime, s.WallTime = 30*time.Second, 120*time.Second
 			}
 			out, err := r.Run(context.Background(), s)
 			if err != nil {
@@ -200,4 +215,56 @@ func testCollectArtifacts(t *testing.T, rt string, r *sandbox.Runner) {
 	if string(out2.Stdout) != "built\nexec\n" {
 		t.Fatalf("stdout=%q stderr=%q", out2.Stdout, out2.Stderr)
 	}
+}
+
+// TestExactAccounting: a stage's CPU time is the program's own, not the
+// container's or the init's set-up. An empty program reports what the same
+// program costs as a bare process on the host (the floor, measured beside
+// it: exec and exit alone are a few milliseconds on a slow machine) plus at
+// most 5 ms; a program that burns a measured 500 ms of CPU (by its own
+// process clock, so the machine's load does not change it) reports 500 ms.
+// Under gVisor the figure is the guest kernel's account, in 10 ms ticks and
+// with its slow exec: only the calibrated load is compared there.
+func TestExactAccounting(t *testing.T) { forRuntimes(t, testExactAccounting) }
+
+func testExactAccounting(t *testing.T, rt string, r *sandbox.Runner) {
+	const runs = 5
+	var sandboxed, bare []time.Duration
+	for range runs {
+		out, err := r.Run(context.Background(), spec("true"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.ExitCode != 0 {
+			t.Fatalf("true: exit %d, stderr %q", out.ExitCode, out.Stderr)
+		}
+		sandboxed = append(sandboxed, out.CPUTime)
+		cmd := exec.Command("/bin/true")
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		bare = append(bare, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	}
+	floor, got := median(bare), median(sandboxed)
+	t.Logf("empty program: sandboxed %v (median %v), bare on the host %v (median %v)", sandboxed, got, bare, floor)
+	if !sandbox.IsGVisor(rt) && got > floor+5*time.Millisecond {
+		t.Errorf("an empty program reports %v of CPU, more than its bare floor %v + 5ms", got, floor)
+	}
+
+	busy := spec(attackArgv("spin", "500ms")...)
+	busy.CPUTime, busy.WallTime = 10*time.Second, 120*time.Second
+	out, err := r.Run(context.Background(), busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("500ms of CPU: cpu=%v wall=%v", out.CPUTime, out.WallTime)
+	if out.ExitCode != 0 || out.CPUTime < 475*time.Millisecond || out.CPUTime > 525*time.Millisecond {
+		t.Errorf("calibrated load: exit=%d cpu=%v stderr=%q, want 0 and 500ms +- 25ms", out.ExitCode, out.CPUTime, out.Stderr)
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
