@@ -78,11 +78,13 @@ func forRuntimes(t *testing.T, f func(t *testing.T, rt string, r *sandbox.Runner
 	}
 }
 
+// spec is a stage with time limits far from what the tests' programs need
+// on a slow, loaded machine; a test of a time limit sets its own.
 func spec(argv ...string) sandbox.Spec {
 	return sandbox.Spec{
 		JobID: "test", Stage: "run", Image: testImage, Argv: argv,
 		Env:     []string{"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"},
-		CPUTime: 2 * time.Second, WallTime: 5 * time.Second,
+		CPUTime: 10 * time.Second, WallTime: 60 * time.Second,
 		MemoryBytes: 128 << 20, Processes: 32, OutputBytes: 64 << 10,
 	}
 }
@@ -147,7 +149,7 @@ func testRunLimits(t *testing.T, rt string, r *sandbox.Runner) {
 			}
 		}},
 		{"cpu watchdog", []string{"bash", "-c", "while :; do :; done"}, func(t *testing.T, o sandbox.Outcome) {
-			// CPUTime is 2s in spec(). Under runc the host's watchdog
+			// CPUTime is 2s (below). Under runc the host's watchdog
 			// ends it (the rlimit backstop would allow 3s); under gVisor
 			// the guest kernel's RLIMIT_CPU does (SIGXCPU at 2s, SIGKILL
 			// at 3s), or the host's backstop on the whole sandbox.
@@ -176,13 +178,12 @@ func testRunLimits(t *testing.T, rt string, r *sandbox.Runner) {
 			start := time.Now()
 			s := spec(tc.argv...)
 			switch tc.name {
+			case "wall timeout":
+				s.WallTime = 5 * time.Second
 			case "cpu watchdog":
 				// The CPU limit must end it, not the wall clock, even on a
 				// loaded machine where the loop gets a fraction of a core.
-				s.WallTime = 60 * time.Second
-			case "memory bomb":
-				// The memory limit must end it, not time.
-				s.CPUTime, s.WallTime = 30*time.Second, 120*time.Second
+				s.CPUTime = 2 * time.Second
 			}
 			out, err := r.Run(context.Background(), s)
 			if err != nil {

@@ -28,16 +28,20 @@ func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Runner) {
 	sum := sha256.Sum256(stdin)
 	cli := dockerClient(t)
 
-	// run runs argv with the big stdin as job id and returns the outcome and
-	// the engine's actions on the container, up to its removal.
-	run := func(t *testing.T, id string, argv ...string) (sandbox.Outcome, []string) {
+	// run runs argv with the big stdin as job id under the wall limit wall
+	// (0: spec's) and returns the outcome and the engine's actions on the
+	// container, up to its removal.
+	run := func(t *testing.T, id string, wall time.Duration, argv ...string) (sandbox.Outcome, []string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		msgs, errs := cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
 			filters.Arg("type", string(events.ContainerEventType)), filters.Arg("label", sandbox.LabelJob+"="+id))})
 		s := spec(argv...)
 		s.JobID, s.Stdin = id, stdin
+		if wall > 0 {
+			s.WallTime = wall
+		}
 		out, err := r.Run(context.Background(), s)
 		if err != nil {
 			t.Fatal(err)
@@ -58,7 +62,7 @@ func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Runner) {
 	id := func(what string) string { return fmt.Sprintf("stdin-%s-%s-%d", what, rt, time.Now().UnixNano()) }
 
 	t.Run("read to the end", func(t *testing.T) {
-		out, actions := run(t, id("read"), "sh", "-c", "sha256sum | cut -d' ' -f1")
+		out, actions := run(t, id("read"), 0, "sh", "-c", "sha256sum | cut -d' ' -f1")
 		want := hex.EncodeToString(sum[:]) + "\n"
 		if string(out.Stdout) != want || out.ExitCode != 0 || out.TimedOut {
 			t.Errorf("stdout %q exit %d timed out %v, want %q", out.Stdout, out.ExitCode, out.TimedOut, want)
@@ -68,7 +72,7 @@ func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Runner) {
 		}
 	})
 	t.Run("never read", func(t *testing.T) {
-		out, actions := run(t, id("unread"), "sh", "-c", "echo done")
+		out, actions := run(t, id("unread"), 0, "sh", "-c", "echo done")
 		if string(out.Stdout) != "done\n" || out.ExitCode != 0 || out.TimedOut {
 			t.Errorf("stdout %q exit %d timed out %v, want done, exit 0", out.Stdout, out.ExitCode, out.TimedOut)
 		}
@@ -77,8 +81,8 @@ func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Runner) {
 		}
 	})
 	t.Run("too slow", func(t *testing.T) {
-		s := "sleep 60"
-		out, actions := run(t, id("slow"), "sh", "-c", s)
+		s := "sleep 600"
+		out, actions := run(t, id("slow"), 5*time.Second, "sh", "-c", s)
 		if !out.TimedOut {
 			t.Errorf("%s was not timed out: %+v", s, out)
 		}
