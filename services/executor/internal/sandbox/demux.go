@@ -94,6 +94,12 @@ func (c *collector) run(r io.Reader) error {
 }
 
 func (c *collector) frame(s *stream, r io.Reader, size int64) error {
+	if c.exceeded {
+		// Past the cap nothing is kept: the program is being killed, and
+		// what it still writes until then must not fill the executor.
+		_, err := io.CopyN(io.Discard, r, size)
+		return ignoreEOF(err)
+	}
 	if s.ended {
 		if s == &c.stdout {
 			if _, err := io.CopyN(&c.tail, r, size); err != nil {

@@ -94,3 +94,22 @@ func TestCollectorReady(t *testing.T) {
 		})
 	}
 }
+
+// TestCollectorKeepsNothingPastTheCap: once the output cap is passed, what
+// the program writes until the kill lands is discarded, not held.
+func TestCollectorKeepsNothingPastTheCap(t *testing.T) {
+	const capBytes = 64 << 10
+	chunk := frame(1, strings.Repeat("y", 32<<10))
+	var wire bytes.Buffer
+	for wire.Len() < 64<<20 {
+		wire.Write(chunk)
+	}
+	c := newCollector("abc", capBytes, 1<<20, nil, func() {})
+	if err := c.run(&wire); !errors.Is(err, errStreamEnded) {
+		t.Fatalf("run: %v", err)
+	}
+	held := c.stdout.buf.Len() + c.stderr.buf.Len() + c.tail.Len()
+	if !c.exceeded || held > capBytes {
+		t.Errorf("exceeded %v, %d bytes held for a cap of %d", c.exceeded, held, capBytes)
+	}
+}
