@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airlockrun/airlock/internal/testkit"
 )
 
 // compatCall posts (or gets, with body nil) and decodes a JSON answer.
@@ -201,22 +203,23 @@ func TestCompat(t *testing.T) {
 			}
 			return sub
 		}
+		// poll reads a submission until it is finished. A token is known once
+		// its first status event is stored: a 404 is read again too.
 		poll := func(t *testing.T, token string) submission {
 			t.Helper()
-			deadline := time.Now().Add(3 * time.Minute)
-			for {
-				var sub submission
-				if code := compatCall(t, "GET", s.URL+"/submissions/"+token+"?fields="+fields, nil, &sub); code != 200 {
+			var sub submission
+			var code int
+			if !testkit.Eventually(testkit.Patience, func() bool {
+				sub = submission{}
+				code = compatCall(t, "GET", s.URL+"/submissions/"+token+"?fields="+fields, nil, &sub)
+				if code != 200 && code != 404 {
 					t.Fatalf("get: %d %+v", code, sub)
 				}
-				if sub.Status.ID > 2 {
-					return sub
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("submission %s still %+v", token, sub.Status)
-				}
-				time.Sleep(200 * time.Millisecond)
+				return code == 200 && sub.Status.ID > 2
+			}) {
+				t.Fatalf("submission %s still %d %+v", token, code, sub.Status)
 			}
+			return sub
 		}
 
 		var languages []map[string]any

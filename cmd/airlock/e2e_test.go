@@ -173,9 +173,15 @@ func request(t *testing.T, method, url string, body any, header map[string]strin
 	return resp.StatusCode, resp.Header, data
 }
 
+// execute runs req through POST /v1/execute and returns the completed
+// execution. A wait that ends before the result (202) goes on with GET
+// ?wait=true, as docs/api.md tells a client to.
 func execute(t *testing.T, s *stack, req contracts.ExecutionRequest) contracts.Execution {
 	t.Helper()
-	code, _, data := request(t, "POST", s.URL+"/v1/execute?timeout=120s", req, nil)
+	code, hdr, data := request(t, "POST", s.URL+"/v1/execute?timeout=120s", req, nil)
+	if code == 202 {
+		code, data = awaitExecution(t, s.URL+hdr.Get("Location"), nil)
+	}
 	if code != 200 {
 		t.Fatalf("POST /v1/execute = %d: %s", code, data)
 	}
@@ -184,6 +190,28 @@ func execute(t *testing.T, s *stack, req contracts.ExecutionRequest) contracts.E
 		t.Fatalf("decode execution: %v: %s", err, data)
 	}
 	return e
+}
+
+// awaitExecution long-polls url (GET /v1/executions/{id}) with ?wait=true
+// until the execution is completed, within testkit.Patience, and returns the
+// last answer. get sends one poll (nil: a plain request). A 202 (the poll
+// ended first) and a 404 are polled again: an id is known once its first
+// status event is stored, which for a job published straight onto NATS, or
+// whose queued event the gateway could not publish, is when an executor
+// takes it.
+func awaitExecution(t *testing.T, url string, get func(url string) (int, []byte)) (code int, body []byte) {
+	t.Helper()
+	if get == nil {
+		get = func(url string) (int, []byte) {
+			code, _, body := request(t, "GET", url, nil, nil)
+			return code, body
+		}
+	}
+	testkit.Eventually(testkit.Patience, func() bool {
+		code, body = get(url + "?wait=true&timeout=120s")
+		return code != 202 && code != 404
+	})
+	return code, body
 }
 
 func src(lang, name, content string) contracts.ExecutionRequest {
@@ -344,7 +372,7 @@ func TestStack(t *testing.T) {
 		if hello.Verdict != contracts.VerdictAccepted || hello.Run.Stdout != "still here\n" {
 			t.Errorf("hello beside the bomb: %s", dump(hello))
 		}
-		code, _, data = request(t, "GET", s.URL+"/v1/executions/"+acc.ID+"?wait=true&timeout=60s", nil, nil)
+		code, data = awaitExecution(t, s.URL+"/v1/executions/"+acc.ID, nil)
 		var e contracts.Execution
 		_ = json.Unmarshal(data, &e)
 		if code != 200 || e.Status != contracts.StatusCompleted || e.Verdict == contracts.VerdictInternalError {
@@ -359,7 +387,7 @@ func TestStack(t *testing.T) {
 		if code != 202 || acc.Status != contracts.StatusQueued || !contracts.ValidID(acc.ID) || hdr.Get("Location") != "/v1/executions/"+acc.ID {
 			t.Fatalf("submit: %d %v %s", code, hdr, data)
 		}
-		code, _, data = request(t, "GET", s.URL+hdr.Get("Location")+"?wait=true&timeout=60s", nil, nil)
+		code, data = awaitExecution(t, s.URL+hdr.Get("Location"), nil)
 		var e contracts.Execution
 		_ = json.Unmarshal(data, &e)
 		if code != 200 || e.Verdict != contracts.VerdictAccepted || e.Run.Stdout != "42\n" {
@@ -396,7 +424,7 @@ func TestStack(t *testing.T) {
 		if n := after.State.LastSeq - before.State.LastSeq; n != 1 {
 			t.Errorf("%d jobs published for one key, want 1", n)
 		}
-		code, _, data := request(t, "GET", s.URL+"/v1/executions/"+ids[0]+"?wait=true&timeout=60s", nil, nil)
+		code, data := awaitExecution(t, s.URL+"/v1/executions/"+ids[0], nil)
 		var e contracts.Execution
 		_ = json.Unmarshal(data, &e)
 		if code != 200 || e.Attempt != 1 || e.Run.Stdout != "once\n" {

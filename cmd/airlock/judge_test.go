@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/internal/testkit"
 )
 
 func ptr(s string) *string { return &s }
@@ -177,14 +179,7 @@ func TestJudge(t *testing.T) {
 		}
 		// Airlock knows the id once the executor has taken the job (nothing
 		// went through the gateway): until then a GET answers 404.
-		var code int
-		var body []byte
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			code, _, body = request(t, "GET", s.URL+"/v1/executions/"+id+"?wait=true&timeout=60s", nil, nil)
-			if code != 404 || time.Now().After(deadline) {
-				break
-			}
-		}
+		code, body := awaitExecution(t, s.URL+"/v1/executions/"+id, nil)
 		var e contracts.Execution
 		_ = json.Unmarshal(body, &e)
 		if code != 200 || e.Verdict != contracts.VerdictInternalError || !strings.Contains(e.Message, "not served") {
@@ -220,27 +215,21 @@ func TestJudge(t *testing.T) {
 			t.Fatalf("batch: %d %s", code, data)
 		}
 		ids := resp.Executions[0].ID + "," + resp.Executions[2].ID
-		deadline := time.Now().Add(90 * time.Second)
-		for {
+		var list contracts.ExecutionList
+		if !testkit.Eventually(testkit.Patience, func() bool {
 			_, _, data = request(t, "GET", s.URL+"/v1/executions?ids="+ids, nil, nil)
-			var list contracts.ExecutionList
+			list = contracts.ExecutionList{}
 			_ = json.Unmarshal(data, &list)
-			done := 0
-			for _, x := range list.Executions {
-				if x.Execution != nil && x.Execution.Terminal() {
-					done++
-					if x.Execution.Verdict != contracts.VerdictAccepted {
-						t.Errorf("%s: %s", x.ID, x.Execution.Verdict)
-					}
-				}
+			return len(list.Executions) == 2 && !slices.ContainsFunc(list.Executions, func(x contracts.ExecutionOrError) bool {
+				return x.Execution == nil || !x.Execution.Terminal()
+			})
+		}) {
+			t.Fatalf("batch not finished: %s", data)
+		}
+		for _, x := range list.Executions {
+			if x.Execution.Verdict != contracts.VerdictAccepted {
+				t.Errorf("%s: %s", x.ID, x.Execution.Verdict)
 			}
-			if done == 2 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("batch not finished: %s", data)
-			}
-			time.Sleep(300 * time.Millisecond)
 		}
 	})
 }
