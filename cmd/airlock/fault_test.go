@@ -259,11 +259,9 @@ func newExecutorID(prefix string) string {
 	return prefix + "-" + strings.ToLower(contracts.NewID()[:8])
 }
 
-// bashJob is a bash execution with a generous wall limit.
+// bashJob is a bash execution with time limits far above its need.
 func bashJob(script string) contracts.ExecutionRequest {
-	req := src("bash", "main.sh", script)
-	req.Limits = contracts.Limits{WallTimeMS: 20000}
-	return req
+	return roomy(src("bash", "main.sh", script))
 }
 
 // submit posts an execution and returns its id.

@@ -126,8 +126,7 @@ func fleetRequest(n int) contracts.ExecutionRequest {
 	} else {
 		req = src("python", "main.py", "import time\ntime.sleep(2)\nprint('"+word+"')\n")
 	}
-	req.Limits = contracts.Limits{WallTimeMS: 30000}
-	return req
+	return roomy(req)
 }
 
 // submitRetrying posts a job with an Idempotency-Key and retries, as a

@@ -137,13 +137,14 @@ func TestJudge(t *testing.T) {
 					t.Errorf("%s", dump(e))
 				}
 			}},
-			{"time limit on cpu", withLimits(src("c++", "main.cpp", "int main(){volatile unsigned long x=0; for(;;) x++;}\n"), contracts.Limits{CPUTimeMS: 500, WallTimeMS: 5000}), contracts.VerdictTimeLimitExceeded, func(t *testing.T, e contracts.Execution) {
-				if e.Run.CPUTimeMS < 500 || e.Run.WallTimeMS >= 5000 {
+			// Each limit far above the other, so that only the one meant can end the program.
+			{"time limit on cpu", withLimits(src("c++", "main.cpp", "int main(){volatile unsigned long x=0; for(;;) x++;}\n"), contracts.Limits{CPUTimeMS: 500, WallTimeMS: 30000}), contracts.VerdictTimeLimitExceeded, func(t *testing.T, e contracts.Execution) {
+				if e.Run.CPUTimeMS < 500 || e.Run.WallTimeMS >= 30000 {
 					t.Errorf("want the CPU limit to end it (cpu %d ms, wall %d ms)", e.Run.CPUTimeMS, e.Run.WallTimeMS)
 				}
 			}},
-			{"time limit on wall clock", withLimits(src("python", "main.py", "import time\ntime.sleep(30)\n"), contracts.Limits{CPUTimeMS: 1000, WallTimeMS: 1500}), contracts.VerdictTimeLimitExceeded, func(t *testing.T, e contracts.Execution) {
-				if e.Run.WallTimeMS < 1500 || e.Run.CPUTimeMS >= 1000 {
+			{"time limit on wall clock", withLimits(src("python", "main.py", "import time\ntime.sleep(60)\n"), contracts.Limits{CPUTimeMS: 10000, WallTimeMS: 1500}), contracts.VerdictTimeLimitExceeded, func(t *testing.T, e contracts.Execution) {
+				if e.Run.WallTimeMS < 1500 || e.Run.CPUTimeMS >= 10000 {
 					t.Errorf("want the wall limit to end it, with the CPU time reported (cpu %d ms, wall %d ms)", e.Run.CPUTimeMS, e.Run.WallTimeMS)
 				}
 			}},
@@ -189,7 +190,8 @@ func TestJudge(t *testing.T) {
 
 	t.Run("verdicts are reproducible", func(t *testing.T) {
 		req := src("python", "main.py", "import sys\nn = int(input())\nif n == 1:\n    print('one')\nelif n == 2:\n    sys.exit(4)\nelif n == 3:\n    while True: pass\nelse:\n    print('x' * 100000)\n")
-		req.Limits = contracts.Limits{CPUTimeMS: 500, WallTimeMS: 2000, OutputBytes: 1000}
+		// Limits far above what tests 1, 2 and 4 need: only test 3 runs into one.
+		req.Limits = contracts.Limits{CPUTimeMS: 5000, WallTimeMS: 15000, OutputBytes: 1000}
 		for i := 1; i <= 4; i++ {
 			req.Tests = append(req.Tests, contracts.TestCase{Stdin: strconv.Itoa(i), ExpectedOutput: ptr("one")})
 		}
@@ -204,9 +206,9 @@ func TestJudge(t *testing.T) {
 
 	t.Run("batch then list", func(t *testing.T) {
 		body := map[string]any{"executions": []any{
-			src("python", "main.py", "print('a')\n"),
+			roomy(src("python", "main.py", "print('a')\n")),
 			src("nope", "x", ""),
-			withExpected(src("bash", "main.sh", "echo b\n"), "b"),
+			roomy(withExpected(src("bash", "main.sh", "echo b\n"), "b")),
 		}}
 		code, _, data := request(t, "POST", s.URL+"/v1/executions/batch", body, nil)
 		var resp contracts.BatchResponse

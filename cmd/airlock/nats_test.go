@@ -29,7 +29,7 @@ func TestNATS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := src("python", "main.py", "print(input()[::-1])\n")
+		req := roomy(src("python", "main.py", "print(input()[::-1])\n"))
 		req.Stdin = "stressed"
 		exec, err := c.Execute(ctx, req)
 		if err != nil {
@@ -49,11 +49,11 @@ func TestNATS(t *testing.T) {
 			t.Errorf("limit over the maximum: %v", err)
 		}
 		// An idempotency key names one execution; the HTTP API sees it too.
-		a, err := c.Submit(ctx, src("bash", "main.sh", "echo once"), "nats-key-1")
+		a, err := c.Submit(ctx, roomy(src("bash", "main.sh", "echo once")), "nats-key-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := c.Submit(ctx, src("bash", "main.sh", "echo once"), "nats-key-1")
+		b, _ := c.Submit(ctx, roomy(src("bash", "main.sh", "echo once")), "nats-key-1")
 		if a != b {
 			t.Errorf("ids %s %s", a, b)
 		}
@@ -67,7 +67,7 @@ func TestNATS(t *testing.T) {
 	})
 
 	t.Run("request reply endpoint", func(t *testing.T) {
-		req := src("c", "main.c", "#include <stdio.h>\nint main(){int a,b; scanf(\"%d %d\",&a,&b); printf(\"%d\\n\", a*b);}\n")
+		req := roomy(src("c", "main.c", "#include <stdio.h>\nint main(){int a,b; scanf(\"%d %d\",&a,&b); printf(\"%d\\n\", a*b);}\n"))
 		req.Stdin = "6 7"
 		data, _ := json.Marshal(req)
 		reply, err := s.NATS.RequestWithContext(ctx, "airlock.api.execute", data)
