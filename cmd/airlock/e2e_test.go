@@ -523,14 +523,18 @@ func TestResultsRestart(t *testing.T) {
 	defer cancel()
 
 	var wg sync.WaitGroup
-	runSvc := func(ctx context.Context, run func(context.Context) error) {
+	// runSvc runs a service; the channel it returns closes when it has stopped.
+	runSvc := func(ctx context.Context, run func(context.Context) error) <-chan struct{} {
+		stopped := make(chan struct{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer close(stopped)
 			if err := run(ctx); err != nil {
 				t.Errorf("service: %v", err)
 			}
 		}()
+		return stopped
 	}
 	conn := func() *nats.Conn {
 		nc, err := nats.Connect(n.Server.ClientURL())
@@ -558,12 +562,12 @@ func TestResultsRestart(t *testing.T) {
 	runSvc(ctx, func(ctx context.Context) error { return gateway.Run(ctx, gw, conn(), log) })
 	runSvc(ctx, func(ctx context.Context) error { return executor.Run(ctx, ex, conn(), log) })
 	resCtx, stopResults := context.WithCancel(ctx)
-	runSvc(resCtx, func(ctx context.Context) error { return results.Run(ctx, rs, conn(), log) })
+	resultsStopped := runSvc(resCtx, func(ctx context.Context) error { return results.Run(ctx, rs, conn(), log) })
 	url := "http://" + ln.Addr().String()
 	waitReady(t, url)
 
 	stopResults()
-	time.Sleep(500 * time.Millisecond)
+	<-resultsStopped
 	code, _, data := request(t, "POST", url+"/v1/executions", src("python", "main.py", "print('kept')\n"), nil)
 	if code != 202 {
 		t.Fatalf("submit: %d %s", code, data)

@@ -3,9 +3,11 @@ package main
 // Graceful shutdown: SIGTERM on the real airlock processes.
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"syscall"
 	"testing"
@@ -167,14 +169,21 @@ func TestGatewaySIGTERMAnswersWaits(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// A client in the middle of uploading its body.
+	// A client in the middle of uploading its body. It asks to continue
+	// (Expect: 100-continue), so it knows when the gateway's handler has
+	// begun to read the body.
 	upload, _ := json.Marshal(bashJob("echo uploaded\n"))
 	pr, pw := io.Pipe()
 	uploaded := make(chan answer, 1)
+	reading := make(chan struct{})
 	go func() {
-		req, _ := http.NewRequest("POST", base+"/v1/executions", pr)
+		trace := &httptrace.ClientTrace{Got100Continue: func() { close(reading) }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", base+"/v1/executions", pr)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := (&http.Client{Timeout: 3 * time.Minute}).Do(req)
+		req.Header.Set("Expect", "100-continue")
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ExpectContinueTimeout = 3 * time.Minute // send no byte of the body before the 100
+		resp, err := (&http.Client{Transport: tr, Timeout: 3 * time.Minute}).Do(req)
 		if err != nil {
 			uploaded <- answer{err: err}
 			return
@@ -183,16 +192,23 @@ func TestGatewaySIGTERMAnswersWaits(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		uploaded <- answer{status: resp.StatusCode, body: string(b)}
 	}()
+	select {
+	case <-reading:
+	case a := <-uploaded:
+		t.Fatalf("the uploading request ended before the gateway read its body: %d %s %v", a.status, a.body, a.err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the gateway did not begin to read the uploading request's body within 2 minutes")
+	}
 	if _, err := pw.Write(upload[:len(upload)/2]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
 
 	begin := time.Now()
 	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The rest of the body once the gateway is shutting down.
+	gw.waitLog(`msg="gateway shutting down"`, 2*time.Minute)
 	if _, err := pw.Write(upload[len(upload)/2:]); err != nil {
 		t.Fatal(err)
 	}
