@@ -580,16 +580,11 @@ func TestResultsRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	if !testkit.Eventually(testkit.Patience, func() bool {
 		m, err := stream.GetLastMsgForSubject(ctx, topo.EventSubject(acc.ID))
-		if err == nil && bytes.Contains(m.Data, []byte(`"completed"`)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the executor never published the result")
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err == nil && bytes.Contains(m.Data, []byte(`"completed"`))
+	}) {
+		t.Fatal("the executor never published the result")
 	}
 	kv, err := n.JS.KeyValue(ctx, contracts.ExecutionsBucket)
 	if err != nil {
@@ -600,23 +595,16 @@ func TestResultsRestart(t *testing.T) {
 	}
 
 	runSvc(ctx, func(ctx context.Context) error { return results.Run(ctx, rs, conn(), log) })
-	deadline = time.Now().Add(60 * time.Second)
-	for {
+	var stored contracts.Execution
+	if !testkit.Eventually(testkit.Patience, func() bool {
 		e, err := kv.Get(ctx, acc.ID)
-		if err == nil {
-			var ex contracts.Execution
-			_ = json.Unmarshal(e.Value(), &ex)
-			if ex.Status == contracts.StatusCompleted {
-				if ex.Run == nil || ex.Run.Stdout != "kept\n" {
-					t.Fatalf("stored result: %s", e.Value())
-				}
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the result never reached the bucket after the restart")
-		}
-		time.Sleep(200 * time.Millisecond)
+		stored = contracts.Execution{}
+		return err == nil && json.Unmarshal(e.Value(), &stored) == nil && stored.Status == contracts.StatusCompleted
+	}) {
+		t.Fatal("the result never reached the bucket after the restart")
+	}
+	if stored.Run == nil || stored.Run.Stdout != "kept\n" {
+		t.Fatalf("stored result: %s", dump(stored))
 	}
 	code, _, data = request(t, "GET", fmt.Sprintf("%s/v1/executions/%s", url, acc.ID), nil, nil)
 	if code != 200 || !bytes.Contains(data, []byte("kept")) {

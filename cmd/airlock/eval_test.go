@@ -196,7 +196,7 @@ func TestEvalVerdicts(t *testing.T) {
 // derived from the run, waits for each, and computes pass@k itself.
 func TestEvalNATSClient(t *testing.T) {
 	s := startDev(t, func(c *config) { c.Executor.Languages = []string{"python"} })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c, err := client.New(ctx, s.NATS, client.Options{})
 	if err != nil {

@@ -21,7 +21,8 @@ import (
 // package, the request/reply endpoint, and the example program.
 func TestNATS(t *testing.T) {
 	s := startDev(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// A failure bound for everything below, the two `go run` builds included.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
 	t.Run("client package", func(t *testing.T) {
@@ -115,7 +116,7 @@ func TestNATS(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, mode := range [][]string{nil, {"-rpc"}} {
-			args := append([]string{"run", "../../examples/nats-client", "-nats-url", s.NATSURL, "-lang", "python", "-stdin", "nats"}, mode...)
+			args := append([]string{"run", "../../examples/nats-client", "-nats-url", s.NATSURL, "-lang", "python", "-stdin", "nats", "-timeout", "5m"}, mode...)
 			cmd := exec.CommandContext(ctx, "go", append(args, file)...)
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "verdict: accepted") || !strings.Contains(string(out), `"hello from nats\n"`) {

@@ -396,10 +396,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		if code, e, data := get(acc.ID, "?candidates=false"); code != 200 || e.Candidates != nil || e.Progress.Total != 3 {
 			t.Errorf("without candidates: %d %s", code, data)
 		}
-		if code, e, data := get(slow.ID, "?wait=true&timeout=120s"); code != 200 || e.Status != contracts.EvaluationCompleted || e.Summary.Passed != 1 {
+		if code, e, data := get(slow.ID, "?wait=true&timeout=5m"); code != 200 || e.Status != contracts.EvaluationCompleted || e.Summary.Passed != 1 {
 			t.Errorf("slow evaluation: %d %s", code, data)
 		}
-		code, e, data := get(acc.ID, "?wait=true&timeout=120s")
+		code, e, data := get(acc.ID, "?wait=true&timeout=5m")
 		verdicts := map[contracts.Verdict]int{contracts.VerdictAccepted: 1, contracts.VerdictWrongAnswer: 1, contracts.VerdictRuntimeError: 1}
 		if code != 200 || e.Status != contracts.EvaluationCompleted || len(e.Candidates) != 3 || !maps.Equal(e.Summary.ByVerdict, verdicts) ||
 			len(e.PassAtK.Estimates) != 2 || e.Candidates[1].FailedTestName != "negative" || e.Candidates[1].TestsPassed != 1 {

@@ -38,8 +38,12 @@ func TestExecutorSIGTERMFinishesJob(t *testing.T) {
 	if code := x.terminate(2 * time.Minute); code != 0 {
 		t.Fatalf("executor exited %d after SIGTERM:\n%s", code, x.log.String())
 	}
-	// The result was stored before the process exited.
-	e := waitStored(t, n.JS, id, 10*time.Second)
+	// The result was stored (on RESULTS) before the process exited; the
+	// results service writes it to the bucket in its own time.
+	if c := countStatus(storedEvents(t, n.JS, topo, id), contracts.StatusCompleted); c != 1 {
+		t.Fatalf("RESULTS holds %d completed events of the finished job when the executor has exited, want 1", c)
+	}
+	e := waitStored(t, n.JS, id, testkit.Patience)
 	if e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != "finished\n" || e.Attempt != 1 || e.Executor != xid {
 		t.Fatalf("want accepted with %q on attempt 1 by %s, got %s", "finished\n", xid, dump(e))
 	}
@@ -67,9 +71,10 @@ func TestExecutorSIGTERMHandsBack(t *testing.T) {
 	n := testkit.StartNATS(t, "")
 	f := newFleet(t, n.Server.ClientURL())
 	topo := contracts.DefaultTopology()
-	// A long ack wait: the handover must come from the Nak, not from a
-	// redelivery after the ack wait.
-	args := []string{"--shutdown-timeout", "1s", "--ack-wait", "2m"}
+	// An ack wait far longer than the wait for the result below: the
+	// handover must come from the Nak, not from a redelivery after the ack
+	// wait.
+	args := []string{"--shutdown-timeout", "1s", "--ack-wait", "30m"}
 	idA, idB := newExecutorID("handback-a"), newExecutorID("handback-b")
 	removeSandboxes(t, idA, idB)
 	execs := map[string]*proc{idA: f.executor(idA, args...), idB: f.executor(idB, args...)}
@@ -97,8 +102,8 @@ func TestExecutorSIGTERMHandsBack(t *testing.T) {
 	if left := sandboxes(t, stopping); len(left) > 0 {
 		t.Errorf("sandboxes left after the handover: %v", left)
 	}
-	// Well within the two-minute ack wait: only the Nak can explain it.
-	e := waitStored(t, n.JS, id, 90*time.Second)
+	// Well within the 30-minute ack wait: only the Nak can explain it.
+	e := waitStored(t, n.JS, id, testkit.Patience)
 	if e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != "handed over\n" {
 		t.Fatalf("want accepted with %q, got %s", "handed over\n", dump(e))
 	}

@@ -46,7 +46,7 @@ func startOn(t *testing.T, n *testkit.NATS, mutate func(*gateway.Config)) *env {
 	case err := <-done:
 		cancel()
 		t.Fatalf("gateway.Run: %v", err)
-	case <-time.After(15 * time.Second):
+	case <-time.After(testkit.Patience):
 		cancel()
 		t.Fatal("gateway did not become ready")
 	}
@@ -57,7 +57,7 @@ func startOn(t *testing.T, n *testkit.NATS, mutate func(*gateway.Config)) *env {
 			cancel()
 			select {
 			case runErr = <-done:
-			case <-time.After(20 * time.Second):
+			case <-time.After(testkit.Patience):
 				runErr = errors.New("gateway.Run did not return")
 			}
 		})

@@ -119,7 +119,8 @@ func (e *env) do(c call) response {
 	for k, v := range c.headers {
 		req.Header[k] = v
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
+	// A failure bound, never reached by an answer the test waits for.
+	client := &http.Client{Timeout: testkit.Patience}
 	resp, err := client.Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", c.method, c.path, err)
@@ -512,16 +513,12 @@ func (e *env) completeWhenQueued(id string, running bool) <-chan struct{} {
 			e.t.Error(err)
 			return
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if _, err := st.GetLastMsgForSubject(ctx, e.topo.EventSubject(id)); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				e.t.Error("queued event never appeared")
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !testkit.Eventually(testkit.Patience, func() bool {
+			_, err := st.GetLastMsgForSubject(ctx, e.topo.EventSubject(id))
+			return err == nil
+		}) {
+			e.t.Error("queued event never appeared")
+			return
 		}
 		time.Sleep(50 * time.Millisecond)
 		if running {
@@ -620,7 +617,7 @@ func TestGetWait(t *testing.T) {
 	t.Run("completes while waiting", func(t *testing.T) {
 		id := submit()
 		done := e.completeWhenQueued(id, true)
-		r := e.do(call{path: "/v1/executions/" + id + "?wait=yes&timeout=10"})
+		r := e.do(call{path: "/v1/executions/" + id + "?wait=yes&timeout=120"})
 		<-done
 		if got := decode[contracts.Execution](t, r); r.status != 200 || got.Status != contracts.StatusCompleted {
 			t.Fatalf("status %d: %s", r.status, r.body)
