@@ -333,9 +333,7 @@ func TestStack(t *testing.T) {
 	t.Run("infinite loop is a time limit", func(t *testing.T) {
 		req := src("python", "main.py", "while True:\n    pass\n")
 		req.Limits = contracts.Limits{CPUTimeMS: 1000, WallTimeMS: 3000}
-		start := time.Now()
 		e := execute(t, s, req)
-		took := time.Since(start)
 		if e.Verdict != contracts.VerdictTimeLimitExceeded {
 			t.Fatalf("want time_limit_exceeded, got %s", dump(e))
 		}
@@ -343,10 +341,6 @@ func TestStack(t *testing.T) {
 		// wall limit first: either limit ends it, and the verdict is the same.
 		if e.Run.CPUTimeMS < 1000 && e.Run.WallTimeMS < 3000 {
 			t.Errorf("cpu_time_ms = %d and wall_time_ms = %d: neither limit was reached", e.Run.CPUTimeMS, e.Run.WallTimeMS)
-		}
-		// A sanity bound, not a speed test: the wall limit plus a wide margin.
-		if took > 3*time.Second+20*time.Second {
-			t.Errorf("verdict took %v", took)
 		}
 	})
 
