@@ -83,9 +83,13 @@ func TestCLI(t *testing.T) {
 		"import sys\nfrom util import shout\nprint(shout(sys.stdin.readline().strip()), sys.argv[1:])\nprint('to stderr', file=sys.stderr)\n")
 	util := cliWriteFile(t, filepath.Join(dir, "greet", "util.py"), "def shout(s):\n    return s.upper() + '!'\n")
 	input := cliWriteFile(t, filepath.Join(dir, "input.txt"), "hello\n")
+	// Time limits far above what the programs need on a slow machine (the
+	// CLI's flags; it has none for the compile stage, whose defaults are
+	// ten times the run's).
+	roomy := []string{"--cpu-time-ms", "10000", "--wall-time-ms", "30000"}
 
 	t.Run("python with stdin and args", func(t *testing.T) {
-		r := runCLI(t, "run", greet, util, "--stdin", input, "--args", `one "two three"`, "--arg", "four five")
+		r := runCLI(t, append([]string{"run", greet, util, "--stdin", input, "--args", `one "two three"`, "--arg", "four five"}, roomy...)...)
 		if r.exit() != 0 || r.stdout != "HELLO! ['one', 'two three', 'four five']\n" {
 			t.Fatalf("exit %d, stdout %q", r.exit(), r.stdout)
 		}
@@ -98,14 +102,14 @@ func TestCLI(t *testing.T) {
 		old := cliStdin
 		cliStdin = strings.NewReader("piped\n")
 		defer func() { cliStdin = old }()
-		r := runCLI(t, "run", "--lang", "py", "--stdin", "-", greet, util)
+		r := runCLI(t, append([]string{"run", "--lang", "py", "--stdin", "-", greet, util}, roomy...)...)
 		if r.exit() != 0 || !strings.HasPrefix(r.stdout, "PIPED! []") {
 			t.Fatalf("exit %d, stdout %q", r.exit(), r.stdout)
 		}
 	})
 
 	t.Run("json", func(t *testing.T) {
-		r := runCLI(t, "run", "--json", greet, util, "--stdin", input)
+		r := runCLI(t, append([]string{"run", "--json", greet, util, "--stdin", input}, roomy...)...)
 		var e contracts.Execution
 		if err := json.Unmarshal([]byte(r.stdout), &e); err != nil || r.exit() != 0 || e.Verdict != contracts.VerdictAccepted || e.Run == nil {
 			t.Fatalf("exit %d, %v: %q", r.exit(), err, r.stdout)
@@ -114,7 +118,7 @@ func TestCLI(t *testing.T) {
 
 	t.Run("runtime error", func(t *testing.T) {
 		f := cliWriteFile(t, filepath.Join(dir, "fail", "main.py"), "import sys\nprint('partial')\nsys.exit(3)\n")
-		r := runCLI(t, "run", f)
+		r := runCLI(t, append([]string{"run", f}, roomy...)...)
 		if r.exit() != 1 || r.stdout != "partial\n" || !strings.Contains(r.stderr, "verdict: runtime_error") || !strings.Contains(r.stderr, "exit code 3") {
 			t.Fatalf("exit %d, stdout %q, stderr %q", r.exit(), r.stdout, r.stderr)
 		}
@@ -132,7 +136,7 @@ func TestCLI(t *testing.T) {
 		cliWriteFile(t, filepath.Join(tests, "10.in"), "100 200\n")
 		cliWriteFile(t, filepath.Join(tests, "10.ans"), "300\n")
 		cliWriteFile(t, filepath.Join(tests, "README"), "not a test\n")
-		r := runCLI(t, "run", "--tests", tests, sum, "--url", s.URL)
+		r := runCLI(t, append([]string{"run", "--tests", tests, sum, "--url", s.URL}, roomy...)...)
 		if r.exit() != 1 {
 			t.Fatalf("exit %d, want 1", r.exit())
 		}
@@ -156,7 +160,7 @@ func TestCLI(t *testing.T) {
 		tests := filepath.Join(dir, "good")
 		cliWriteFile(t, filepath.Join(tests, "a.in"), "2 2\n")
 		cliWriteFile(t, filepath.Join(tests, "a.out"), "4")
-		r := runCLI(t, "run", sum, "--tests", tests, "--compare", "tokens")
+		r := runCLI(t, append([]string{"run", sum, "--tests", tests, "--compare", "tokens"}, roomy...)...)
 		if r.exit() != 0 || !strings.Contains(r.stdout, "accepted") || !strings.Contains(r.stderr, "verdict: accepted (1/1 tests passed") {
 			t.Fatalf("exit %d", r.exit())
 		}
@@ -275,10 +279,10 @@ func TestCLI(t *testing.T) {
 			}
 			return 0, errb.String()
 		}
-		if code, stderr := status("run", greet, util, "--stdin", "-"); code != 0 {
+		if code, stderr := status(append([]string{"run", greet, util, "--stdin", "-"}, roomy...)...); code != 0 {
 			t.Errorf("accepted: exit %d: %s", code, stderr)
 		}
-		if code, stderr := status("run", sum, "--tests", filepath.Join(dir, "tests")); code != 1 {
+		if code, stderr := status(append([]string{"run", sum, "--tests", filepath.Join(dir, "tests")}, roomy...)...); code != 1 {
 			t.Errorf("wrong answer: exit %d: %s", code, stderr)
 		}
 		if code, stderr := status("runtimes", "--url", cliClosedPort(t)); code != 2 || strings.Count(stderr, "cannot reach") != 1 {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airlockrun/airlock/internal/testkit"
 )
 
 // compatCall posts (or gets, with body nil) and decodes a JSON answer.
@@ -96,6 +98,17 @@ func (s *pistonStageE2E) String() string {
 
 const helloCpp = "#include <iostream>\n#include <string>\nint main(int argc, char **argv) { std::string s; std::cin >> s; std::cout << \"hello, \" << s << \" \" << argc - 1 << std::endl; }\n"
 
+// compatRoomy adds to body the limits in fields (each a name and its value in
+// the API's unit) that body does not set, like roomy for the native API.
+func compatRoomy(body map[string]any, fields map[string]any) map[string]any {
+	for k, v := range fields {
+		if _, ok := body[k]; !ok {
+			body[k] = v
+		}
+	}
+	return body
+}
+
 func TestCompat(t *testing.T) {
 	s := startDev(t, nil)
 
@@ -112,8 +125,10 @@ func TestCompat(t *testing.T) {
 			t.Fatalf("runtimes %v lack python or c++", runtimes)
 		}
 
+		// Every run gets time limits far above its need (ms), unless it sets its own.
 		execute := func(t *testing.T, body map[string]any) pistonResultE2E {
 			t.Helper()
+			compatRoomy(body, map[string]any{"run_cpu_time": 10000, "run_timeout": 30000, "compile_cpu_time": 30000, "compile_timeout": 60000})
 			var res pistonResultE2E
 			if code := compatCall(t, "POST", s.URL+"/api/v2/execute", body, &res); code != 200 {
 				t.Fatalf("execute: %d %+v", code, res)
@@ -132,7 +147,7 @@ func TestCompat(t *testing.T) {
 		t.Run("c++", func(t *testing.T) {
 			res := execute(t, map[string]any{"language": "c++", "version": "*",
 				"files": []map[string]any{{"name": "main.cpp", "content": helloCpp}}, "stdin": "piston", "args": []string{"1", "2"},
-				"compile_timeout": 30000, "run_timeout": 5000, "compile_memory_limit": -1, "run_memory_limit": -1})
+				"compile_timeout": 60000, "run_timeout": 30000, "compile_memory_limit": -1, "run_memory_limit": -1})
 			if res.Compile == nil || res.Compile.Code == nil || *res.Compile.Code != 0 || res.Run == nil || res.Run.Stdout != "hello, piston 2\n" {
 				t.Errorf("c++: compile %s run %s", res.Compile, res.Run)
 			}
@@ -193,30 +208,36 @@ func TestCompat(t *testing.T) {
 			Error         string  `json:"error"`
 		}
 		const fields = "token,stdout,stderr,compile_output,message,time,memory,exit_code,exit_signal,language_id,status"
+		// Every submission gets time limits far above its need (s), unless it sets its own.
+		roomy := func(body map[string]any) map[string]any {
+			return compatRoomy(body, map[string]any{"cpu_time_limit": 10, "wall_time_limit": 30})
+		}
 		wait := func(t *testing.T, body map[string]any) submission {
 			t.Helper()
+			roomy(body)
 			var sub submission
 			if code := compatCall(t, "POST", s.URL+"/submissions?wait=true&fields="+fields, body, &sub); code != 201 {
 				t.Fatalf("create: %d %+v", code, sub)
 			}
 			return sub
 		}
+		// poll reads a submission until it is finished. A token is known once
+		// its first status event is stored: a 404 is read again too.
 		poll := func(t *testing.T, token string) submission {
 			t.Helper()
-			deadline := time.Now().Add(3 * time.Minute)
-			for {
-				var sub submission
-				if code := compatCall(t, "GET", s.URL+"/submissions/"+token+"?fields="+fields, nil, &sub); code != 200 {
+			var sub submission
+			var code int
+			if !testkit.Eventually(testkit.Patience, func() bool {
+				sub = submission{}
+				code = compatCall(t, "GET", s.URL+"/submissions/"+token+"?fields="+fields, nil, &sub)
+				if code != 200 && code != 404 {
 					t.Fatalf("get: %d %+v", code, sub)
 				}
-				if sub.Status.ID > 2 {
-					return sub
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("submission %s still %+v", token, sub.Status)
-				}
-				time.Sleep(200 * time.Millisecond)
+				return code == 200 && sub.Status.ID > 2
+			}) {
+				t.Fatalf("submission %s still %d %+v", token, code, sub.Status)
 			}
+			return sub
 		}
 
 		var languages []map[string]any
@@ -245,8 +266,8 @@ func TestCompat(t *testing.T) {
 		})
 		t.Run("c++ polled", func(t *testing.T) {
 			var created map[string]string
-			if code := compatCall(t, "POST", s.URL+"/submissions", map[string]any{"language_id": 54, "source_code": helloCpp,
-				"stdin": "judge", "command_line_arguments": "x 'y z'"}, &created); code != 201 || created["token"] == "" {
+			if code := compatCall(t, "POST", s.URL+"/submissions", roomy(map[string]any{"language_id": 54, "source_code": helloCpp,
+				"stdin": "judge", "command_line_arguments": "x 'y z'"}), &created); code != 201 || created["token"] == "" {
 				t.Fatalf("create: %d %v", code, created)
 			}
 			sub := poll(t, created["token"])
@@ -284,8 +305,8 @@ func TestCompat(t *testing.T) {
 		t.Run("base64 batch", func(t *testing.T) {
 			var created []map[string]any
 			code := compatCall(t, "POST", s.URL+"/submissions/batch?base64_encoded=true", map[string]any{"submissions": []map[string]any{
-				{"language_id": 71, "source_code": "cHJpbnQoaW5wdXQoKVs6Oi0xXSk=", "stdin": "YWJj"}, // print(input()[::-1]), "abc"
-				{"language_id": 46, "source_code": "ZWNobyBoaQ=="},                                  // echo hi
+				roomy(map[string]any{"language_id": 71, "source_code": "cHJpbnQoaW5wdXQoKVs6Oi0xXSk=", "stdin": "YWJj"}), // print(input()[::-1]), "abc"
+				roomy(map[string]any{"language_id": 46, "source_code": "ZWNobyBoaQ=="}),                                  // echo hi
 				{"language_id": 999, "source_code": "eA=="},
 			}}, &created)
 			if code != 201 || len(created) != 3 || created[0]["token"] == nil || created[1]["token"] == nil || created[2]["language_id"] == nil {

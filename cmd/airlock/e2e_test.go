@@ -173,9 +173,15 @@ func request(t *testing.T, method, url string, body any, header map[string]strin
 	return resp.StatusCode, resp.Header, data
 }
 
+// execute runs req, with roomy time limits, through POST /v1/execute and
+// returns the completed execution. A wait that ends before the result (202)
+// goes on with GET ?wait=true, as docs/api.md tells a client to.
 func execute(t *testing.T, s *stack, req contracts.ExecutionRequest) contracts.Execution {
 	t.Helper()
-	code, _, data := request(t, "POST", s.URL+"/v1/execute?timeout=120s", req, nil)
+	code, hdr, data := request(t, "POST", s.URL+"/v1/execute?timeout=120s", roomy(req), nil)
+	if code == 202 {
+		code, data = awaitExecution(t, s.URL+hdr.Get("Location"), nil)
+	}
 	if code != 200 {
 		t.Fatalf("POST /v1/execute = %d: %s", code, data)
 	}
@@ -184,6 +190,49 @@ func execute(t *testing.T, s *stack, req contracts.ExecutionRequest) contracts.E
 		t.Fatalf("decode execution: %v: %s", err, data)
 	}
 	return e
+}
+
+// awaitExecution long-polls url (GET /v1/executions/{id}) with ?wait=true
+// until the execution is completed, within testkit.Patience, and returns the
+// last answer. get sends one poll (nil: a plain request). A 202 (the poll
+// ended first) and a 404 are polled again: an id is known once its first
+// status event is stored, which for a job published straight onto NATS, or
+// whose queued event the gateway could not publish, is when an executor
+// takes it.
+func awaitExecution(t *testing.T, url string, get func(url string) (int, []byte)) (code int, body []byte) {
+	t.Helper()
+	if get == nil {
+		get = func(url string) (int, []byte) {
+			code, _, body := request(t, "GET", url, nil, nil)
+			return code, body
+		}
+	}
+	testkit.Eventually(testkit.Patience, func() bool {
+		code, body = get(url + "?wait=true&timeout=120s")
+		return code != 202 && code != 404
+	})
+	return code, body
+}
+
+// roomy gives req time limits far above what it needs on a slow, loaded
+// machine (a stage's CPU time includes its container's set-up), so that only
+// what a test is about decides the verdict. A limit req sets stays.
+func roomy(req contracts.ExecutionRequest) contracts.ExecutionRequest {
+	req.Limits = roomyLimits(req.Limits)
+	return req
+}
+
+// roomyLimits is l with the time limits it leaves unset far above need.
+func roomyLimits(l contracts.Limits) contracts.Limits {
+	for _, f := range []struct {
+		limit *int64
+		value int64
+	}{{&l.CPUTimeMS, 10000}, {&l.WallTimeMS, 30000}, {&l.CompileCPUTimeMS, 30000}, {&l.CompileWallTimeMS, 60000}} {
+		if *f.limit == 0 {
+			*f.limit = f.value
+		}
+	}
+	return l
 }
 
 func src(lang, name, content string) contracts.ExecutionRequest {
@@ -284,9 +333,7 @@ func TestStack(t *testing.T) {
 	t.Run("infinite loop is a time limit", func(t *testing.T) {
 		req := src("python", "main.py", "while True:\n    pass\n")
 		req.Limits = contracts.Limits{CPUTimeMS: 1000, WallTimeMS: 3000}
-		start := time.Now()
 		e := execute(t, s, req)
-		took := time.Since(start)
 		if e.Verdict != contracts.VerdictTimeLimitExceeded {
 			t.Fatalf("want time_limit_exceeded, got %s", dump(e))
 		}
@@ -294,10 +341,6 @@ func TestStack(t *testing.T) {
 		// wall limit first: either limit ends it, and the verdict is the same.
 		if e.Run.CPUTimeMS < 1000 && e.Run.WallTimeMS < 3000 {
 			t.Errorf("cpu_time_ms = %d and wall_time_ms = %d: neither limit was reached", e.Run.CPUTimeMS, e.Run.WallTimeMS)
-		}
-		// A sanity bound, not a speed test: the wall limit plus a wide margin.
-		if took > 3*time.Second+20*time.Second {
-			t.Errorf("verdict took %v", took)
 		}
 	})
 
@@ -344,7 +387,7 @@ func TestStack(t *testing.T) {
 		if hello.Verdict != contracts.VerdictAccepted || hello.Run.Stdout != "still here\n" {
 			t.Errorf("hello beside the bomb: %s", dump(hello))
 		}
-		code, _, data = request(t, "GET", s.URL+"/v1/executions/"+acc.ID+"?wait=true&timeout=60s", nil, nil)
+		code, data = awaitExecution(t, s.URL+"/v1/executions/"+acc.ID, nil)
 		var e contracts.Execution
 		_ = json.Unmarshal(data, &e)
 		if code != 200 || e.Status != contracts.StatusCompleted || e.Verdict == contracts.VerdictInternalError {
@@ -359,7 +402,7 @@ func TestStack(t *testing.T) {
 		if code != 202 || acc.Status != contracts.StatusQueued || !contracts.ValidID(acc.ID) || hdr.Get("Location") != "/v1/executions/"+acc.ID {
 			t.Fatalf("submit: %d %v %s", code, hdr, data)
 		}
-		code, _, data = request(t, "GET", s.URL+hdr.Get("Location")+"?wait=true&timeout=60s", nil, nil)
+		code, data = awaitExecution(t, s.URL+hdr.Get("Location"), nil)
 		var e contracts.Execution
 		_ = json.Unmarshal(data, &e)
 		if code != 200 || e.Verdict != contracts.VerdictAccepted || e.Run.Stdout != "42\n" {
@@ -396,7 +439,7 @@ func TestStack(t *testing.T) {
 		if n := after.State.LastSeq - before.State.LastSeq; n != 1 {
 			t.Errorf("%d jobs published for one key, want 1", n)
 		}
-		code, _, data := request(t, "GET", s.URL+"/v1/executions/"+ids[0]+"?wait=true&timeout=60s", nil, nil)
+		code, data := awaitExecution(t, s.URL+"/v1/executions/"+ids[0], nil)
 		var e contracts.Execution
 		_ = json.Unmarshal(data, &e)
 		if code != 200 || e.Attempt != 1 || e.Run.Stdout != "once\n" {
@@ -474,14 +517,18 @@ func TestResultsRestart(t *testing.T) {
 	defer cancel()
 
 	var wg sync.WaitGroup
-	runSvc := func(ctx context.Context, run func(context.Context) error) {
+	// runSvc runs a service; the channel it returns closes when it has stopped.
+	runSvc := func(ctx context.Context, run func(context.Context) error) <-chan struct{} {
+		stopped := make(chan struct{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer close(stopped)
 			if err := run(ctx); err != nil {
 				t.Errorf("service: %v", err)
 			}
 		}()
+		return stopped
 	}
 	conn := func() *nats.Conn {
 		nc, err := nats.Connect(n.Server.ClientURL())
@@ -509,12 +556,12 @@ func TestResultsRestart(t *testing.T) {
 	runSvc(ctx, func(ctx context.Context) error { return gateway.Run(ctx, gw, conn(), log) })
 	runSvc(ctx, func(ctx context.Context) error { return executor.Run(ctx, ex, conn(), log) })
 	resCtx, stopResults := context.WithCancel(ctx)
-	runSvc(resCtx, func(ctx context.Context) error { return results.Run(ctx, rs, conn(), log) })
+	resultsStopped := runSvc(resCtx, func(ctx context.Context) error { return results.Run(ctx, rs, conn(), log) })
 	url := "http://" + ln.Addr().String()
 	waitReady(t, url)
 
 	stopResults()
-	time.Sleep(500 * time.Millisecond)
+	<-resultsStopped
 	code, _, data := request(t, "POST", url+"/v1/executions", src("python", "main.py", "print('kept')\n"), nil)
 	if code != 202 {
 		t.Fatalf("submit: %d %s", code, data)
@@ -527,16 +574,11 @@ func TestResultsRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
+	if !testkit.Eventually(testkit.Patience, func() bool {
 		m, err := stream.GetLastMsgForSubject(ctx, topo.EventSubject(acc.ID))
-		if err == nil && bytes.Contains(m.Data, []byte(`"completed"`)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the executor never published the result")
-		}
-		time.Sleep(200 * time.Millisecond)
+		return err == nil && bytes.Contains(m.Data, []byte(`"completed"`))
+	}) {
+		t.Fatal("the executor never published the result")
 	}
 	kv, err := n.JS.KeyValue(ctx, contracts.ExecutionsBucket)
 	if err != nil {
@@ -547,23 +589,16 @@ func TestResultsRestart(t *testing.T) {
 	}
 
 	runSvc(ctx, func(ctx context.Context) error { return results.Run(ctx, rs, conn(), log) })
-	deadline = time.Now().Add(60 * time.Second)
-	for {
+	var stored contracts.Execution
+	if !testkit.Eventually(testkit.Patience, func() bool {
 		e, err := kv.Get(ctx, acc.ID)
-		if err == nil {
-			var ex contracts.Execution
-			_ = json.Unmarshal(e.Value(), &ex)
-			if ex.Status == contracts.StatusCompleted {
-				if ex.Run == nil || ex.Run.Stdout != "kept\n" {
-					t.Fatalf("stored result: %s", e.Value())
-				}
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the result never reached the bucket after the restart")
-		}
-		time.Sleep(200 * time.Millisecond)
+		stored = contracts.Execution{}
+		return err == nil && json.Unmarshal(e.Value(), &stored) == nil && stored.Status == contracts.StatusCompleted
+	}) {
+		t.Fatal("the result never reached the bucket after the restart")
+	}
+	if stored.Run == nil || stored.Run.Stdout != "kept\n" {
+		t.Fatalf("stored result: %s", dump(stored))
 	}
 	code, _, data = request(t, "GET", fmt.Sprintf("%s/v1/executions/%s", url, acc.ID), nil, nil)
 	if code != 200 || !bytes.Contains(data, []byte("kept")) {

@@ -78,7 +78,8 @@ func TestEvalPythonSci(t *testing.T) {
 		t.Fatal("the failing variants did not change the programs")
 	}
 	cands = append(cands, broken...)
-	body := contracts.EvaluationRequest{Language: "python-sci", Harness: &contracts.Harness{
+	// Time limits far above what the imports need on a slow machine.
+	body := contracts.EvaluationRequest{Language: "python-sci", Harness: &contracts.Harness{Limits: roomyLimits(contracts.Limits{}),
 		Tests: []contracts.TestCase{{Name: "seven", Stdin: "7\n"}}}, Candidates: cands}
 	_, ev := evaluate(t, s, body, nil)
 
@@ -130,7 +131,9 @@ func TestEvalVerdicts(t *testing.T) {
 		h := contracts.Harness{
 			Files: []contracts.File{{Name: "main.py", Content: "import sys\nfrom solution import " + fn +
 				"\nargs = [int(x) for x in sys.stdin.read().split()]\nprint(" + fn + "(*args))\n"}},
-			Limits: contracts.Limits{WallTimeMS: 2000, CPUTimeMS: 1000, MemoryMB: 64},
+			// Far above what a candidate that returns needs; the one that
+			// loops forever runs into them.
+			Limits: contracts.Limits{WallTimeMS: 15000, CPUTimeMS: 5000, MemoryMB: 64},
 		}
 		for i, c := range cases {
 			out := c[1]
@@ -193,7 +196,7 @@ func TestEvalVerdicts(t *testing.T) {
 // derived from the run, waits for each, and computes pass@k itself.
 func TestEvalNATSClient(t *testing.T) {
 	s := startDev(t, func(c *config) { c.Executor.Languages = []string{"python"} })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c, err := client.New(ctx, s.NATS, client.Options{})
 	if err != nil {
@@ -204,7 +207,7 @@ func TestEvalNATSClient(t *testing.T) {
 	samples := []string{"print(int(input()) ** 2)\n", "print(int(input()) * 3)\n", "print(int(input()) * 2 + 3)\n", "print(1/0)\n"}
 	ids := make([]string, len(samples))
 	for i, code := range samples {
-		req := contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py", Content: code}}, Tests: tests}
+		req := roomy(contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py", Content: code}}, Tests: tests})
 		key := fmt.Sprintf("run-%s/problem-0/sample-%d", s.ExecutorID, i)
 		if ids[i], err = c.Submit(ctx, req, key); err != nil {
 			t.Fatal(err)

@@ -259,11 +259,9 @@ func newExecutorID(prefix string) string {
 	return prefix + "-" + strings.ToLower(contracts.NewID()[:8])
 }
 
-// bashJob is a bash execution with a generous wall limit.
+// bashJob is a bash execution with time limits far above its need.
 func bashJob(script string) contracts.ExecutionRequest {
-	req := src("bash", "main.sh", script)
-	req.Limits = contracts.Limits{WallTimeMS: 20000}
-	return req
+	return roomy(src("bash", "main.sh", script))
 }
 
 // submit posts an execution and returns its id.
@@ -275,7 +273,7 @@ func submit(t *testing.T, base string, req contracts.ExecutionRequest) string {
 	)
 	// The gateway learns about executors from their heartbeats; right after
 	// start it may still answer 503 no_executor.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+	for deadline := time.Now().Add(testkit.Patience); ; time.Sleep(500 * time.Millisecond) {
 		code, _, data = request(t, "POST", base+"/v1/executions", req, nil)
 		if code != 503 || time.Now().After(deadline) {
 			break
@@ -557,7 +555,7 @@ func TestCrashLoopEndsAsInternalError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(testkit.Patience); ; time.Sleep(200 * time.Millisecond) {
 		info, err := jobs.Info(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -624,7 +622,7 @@ func TestNATSRestart(t *testing.T) {
 			t.Fatalf("%s exited while NATS was down (%v):\n%s", p.name, p.err, p.log.String())
 		}
 	}
-	e := waitStored(t, js, before, time.Minute)
+	e := waitStored(t, js, before, testkit.Patience)
 	if e.Run == nil || e.Run.Stdout != "before\n" {
 		t.Errorf("result stored before the restart: %s", dump(e))
 	}
@@ -858,14 +856,14 @@ func TestDockerOutage(t *testing.T) {
 	proxy.cut()
 	waitUnready := func() string {
 		t.Helper()
-		deadline := time.Now().Add(time.Minute)
+		deadline := time.Now().Add(testkit.Patience)
 		for {
 			code, body := readyz(t, base)
 			if code == 503 && strings.Contains(body, xid) && strings.Contains(strings.ToLower(body), "docker") {
 				return body
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("/readyz does not name the Docker problem of %s within a minute: %d %s", xid, code, body)
+				t.Fatalf("/readyz does not name the Docker problem of %s within %v: %d %s", xid, testkit.Patience, code, body)
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
@@ -885,7 +883,7 @@ func TestDockerOutage(t *testing.T) {
 	if e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != "after the outage\n" || e.Attempt != 1 {
 		t.Errorf("job queued during the outage: want accepted on attempt 1, got %s", dump(e))
 	}
-	waitReadyz(t, base, time.Minute)
+	waitReadyz(t, base, testkit.Patience)
 
 	// The engine disappears in the middle of a job.
 	id = submit(t, base, bashJob("sleep 3\necho survived the engine\n"))
@@ -907,7 +905,7 @@ func TestDockerOutage(t *testing.T) {
 	if c := countStatus(storedEvents(t, n.JS, topo, id), contracts.StatusCompleted); c != 1 {
 		t.Errorf("RESULTS holds %d completed events, want 1", c)
 	}
-	waitReadyz(t, base, time.Minute)
+	waitReadyz(t, base, testkit.Patience)
 	if x.exited() {
 		t.Fatalf("the executor exited during the outage: %v", x.err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/internal/testkit"
 )
 
 const (
@@ -126,8 +127,7 @@ func fleetRequest(n int) contracts.ExecutionRequest {
 	} else {
 		req = src("python", "main.py", "import time\ntime.sleep(2)\nprint('"+word+"')\n")
 	}
-	req.Limits = contracts.Limits{WallTimeMS: 30000}
-	return req
+	return roomy(req)
 }
 
 // submitRetrying posts a job with an Idempotency-Key and retries, as a
@@ -244,7 +244,7 @@ func TestFleet(t *testing.T) {
 	}
 	begin := time.Now()
 	for _, name := range natsNames {
-		natsProcs[name].waitLog(`Server is ready`, time.Minute)
+		natsProcs[name].waitLog(`Server is ready`, testkit.Patience)
 	}
 	nc, js := connect(t, natsURL)
 	for ctx := context.Background(); ; time.Sleep(500 * time.Millisecond) {
@@ -405,7 +405,7 @@ func TestFleet(t *testing.T) {
 	submitted.Wait()
 
 	// Wait for every accepted job to be stored as completed.
-	kvCtx, kvCancel := context.WithTimeout(context.Background(), time.Minute)
+	kvCtx, kvCancel := context.WithTimeout(context.Background(), testkit.Patience)
 	var kv jetstream.KeyValue
 	for kvCtx.Err() == nil {
 		if kv, err = js.KeyValue(kvCtx, contracts.ExecutionsBucket); err == nil {
@@ -425,7 +425,7 @@ func TestFleet(t *testing.T) {
 		}
 	}
 	lastState := map[string]string{}
-	for deadline := time.Now().Add(5 * time.Minute); len(pending) > 0 && time.Now().Before(deadline); time.Sleep(time.Second) {
+	for deadline := time.Now().Add(10 * time.Minute); len(pending) > 0 && time.Now().Before(deadline); time.Sleep(time.Second) {
 		for id := range pending {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			entry, err := kv.Get(ctx, id)
@@ -541,7 +541,7 @@ func TestFleet(t *testing.T) {
 	}
 
 	// The queue is empty and nothing is left unacknowledged.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+	for deadline := time.Now().Add(testkit.Patience); ; time.Sleep(time.Second) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s, err := js.Stream(ctx, contracts.JobsStream)
 		cancel()

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/internal/testkit"
 )
 
 // TestMetricsAndFleet runs two executions and checks that /metrics and
@@ -19,12 +19,23 @@ func TestMetricsAndFleet(t *testing.T) {
 	execute(t, s, src("python", "main.py", "raise SystemExit(2)\n"))
 
 	// The counters follow the answers: the executor counts an execution
-	// once its result is stored, and the gateway may answer from that
-	// stored result first. Scrape until both executions are counted.
+	// once its result is stored, the results service counts an event once it
+	// has stored and acknowledged it, and the gateway may answer from that
+	// stored result first (and counts a request once it has answered).
+	// Scrape until the two executions are counted everywhere.
 	accepted := `airlock_executions_total\{executor="[^"]+",language="python",verdict="accepted"\}`
 	failed := `airlock_executions_total\{executor="[^"]+",language="python",verdict="runtime_error"\}`
+	executes := `airlock_http_requests_total{code="200",method="POST",route="/v1/execute"} 2`
+	created := func(text string) float64 {
+		n := 0.0
+		for _, m := range regexp.MustCompile(`(?m)^airlock_result_events_total\{outcome="created",status="[a-z]+"\} ([0-9.e+-]+)$`).FindAllStringSubmatch(text, -1) {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			n += v
+		}
+		return n
+	}
 	var text string
-	for deadline := time.Now().Add(15 * time.Second); ; {
+	testkit.Eventually(testkit.Patience, func() bool {
 		code, _, body := request(t, "GET", s.URL+"/metrics", nil, nil)
 		if code != 200 {
 			t.Fatalf("/metrics: %d", code)
@@ -33,11 +44,8 @@ func TestMetricsAndFleet(t *testing.T) {
 		counted := func(pattern string) bool {
 			return regexp.MustCompile(`(?m)^` + pattern + ` 1$`).MatchString(text)
 		}
-		if counted(accepted) && counted(failed) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return counted(accepted) && counted(failed) && created(text) >= 2 && strings.Contains(text, executes)
+	})
 	value := func(pattern string) float64 {
 		t.Helper()
 		m := regexp.MustCompile(`(?m)^` + pattern + ` ([0-9.e+-]+)$`).FindStringSubmatch(text)
@@ -67,15 +75,10 @@ func TestMetricsAndFleet(t *testing.T) {
 	value(`airlock_queue_max`)
 	// Each execution's first stored event creates its entry, whichever
 	// status arrives first (the executor's can overtake the gateway's).
-	created := 0.0
-	for _, m := range regexp.MustCompile(`(?m)^airlock_result_events_total\{outcome="created",status="[a-z]+"\} ([0-9.e+-]+)$`).FindAllStringSubmatch(text, -1) {
-		v, _ := strconv.ParseFloat(m[1], 64)
-		created += v
+	if n := created(text); n != 2 {
+		t.Errorf("results service created %v entries, want 2 (one per execution)", n)
 	}
-	if created != 2 {
-		t.Errorf("results service created %v entries, want 2 (one per execution)", created)
-	}
-	if !strings.Contains(text, `airlock_http_requests_total{code="200",method="POST",route="/v1/execute"} 2`) {
+	if !strings.Contains(text, executes) {
 		t.Error("HTTP requests not counted by route")
 	}
 	for _, name := range []string{"airlock_execution_duration_seconds_bucket", "airlock_queue_wait_seconds_bucket", "go_goroutines", "process_resident_memory_bytes"} {

@@ -21,7 +21,8 @@ import (
 // package, the request/reply endpoint, and the example program.
 func TestNATS(t *testing.T) {
 	s := startDev(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// A failure bound for everything below, the two `go run` builds included.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
 	t.Run("client package", func(t *testing.T) {
@@ -29,7 +30,7 @@ func TestNATS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := src("python", "main.py", "print(input()[::-1])\n")
+		req := roomy(src("python", "main.py", "print(input()[::-1])\n"))
 		req.Stdin = "stressed"
 		exec, err := c.Execute(ctx, req)
 		if err != nil {
@@ -49,11 +50,11 @@ func TestNATS(t *testing.T) {
 			t.Errorf("limit over the maximum: %v", err)
 		}
 		// An idempotency key names one execution; the HTTP API sees it too.
-		a, err := c.Submit(ctx, src("bash", "main.sh", "echo once"), "nats-key-1")
+		a, err := c.Submit(ctx, roomy(src("bash", "main.sh", "echo once")), "nats-key-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := c.Submit(ctx, src("bash", "main.sh", "echo once"), "nats-key-1")
+		b, _ := c.Submit(ctx, roomy(src("bash", "main.sh", "echo once")), "nats-key-1")
 		if a != b {
 			t.Errorf("ids %s %s", a, b)
 		}
@@ -67,7 +68,7 @@ func TestNATS(t *testing.T) {
 	})
 
 	t.Run("request reply endpoint", func(t *testing.T) {
-		req := src("c", "main.c", "#include <stdio.h>\nint main(){int a,b; scanf(\"%d %d\",&a,&b); printf(\"%d\\n\", a*b);}\n")
+		req := roomy(src("c", "main.c", "#include <stdio.h>\nint main(){int a,b; scanf(\"%d %d\",&a,&b); printf(\"%d\\n\", a*b);}\n"))
 		req.Stdin = "6 7"
 		data, _ := json.Marshal(req)
 		reply, err := s.NATS.RequestWithContext(ctx, "airlock.api.execute", data)
@@ -115,7 +116,7 @@ func TestNATS(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, mode := range [][]string{nil, {"-rpc"}} {
-			args := append([]string{"run", "../../examples/nats-client", "-nats-url", s.NATSURL, "-lang", "python", "-stdin", "nats"}, mode...)
+			args := append([]string{"run", "../../examples/nats-client", "-nats-url", s.NATSURL, "-lang", "python", "-stdin", "nats", "-timeout", "5m"}, mode...)
 			cmd := exec.CommandContext(ctx, "go", append(args, file)...)
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "verdict: accepted") || !strings.Contains(string(out), `"hello from nats\n"`) {

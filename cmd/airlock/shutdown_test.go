@@ -3,9 +3,11 @@ package main
 // Graceful shutdown: SIGTERM on the real airlock processes.
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,8 +38,12 @@ func TestExecutorSIGTERMFinishesJob(t *testing.T) {
 	if code := x.terminate(2 * time.Minute); code != 0 {
 		t.Fatalf("executor exited %d after SIGTERM:\n%s", code, x.log.String())
 	}
-	// The result was stored before the process exited.
-	e := waitStored(t, n.JS, id, 10*time.Second)
+	// The result was stored (on RESULTS) before the process exited; the
+	// results service writes it to the bucket in its own time.
+	if c := countStatus(storedEvents(t, n.JS, topo, id), contracts.StatusCompleted); c != 1 {
+		t.Fatalf("RESULTS holds %d completed events of the finished job when the executor has exited, want 1", c)
+	}
+	e := waitStored(t, n.JS, id, testkit.Patience)
 	if e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != "finished\n" || e.Attempt != 1 || e.Executor != xid {
 		t.Fatalf("want accepted with %q on attempt 1 by %s, got %s", "finished\n", xid, dump(e))
 	}
@@ -65,9 +71,10 @@ func TestExecutorSIGTERMHandsBack(t *testing.T) {
 	n := testkit.StartNATS(t, "")
 	f := newFleet(t, n.Server.ClientURL())
 	topo := contracts.DefaultTopology()
-	// A long ack wait: the handover must come from the Nak, not from a
-	// redelivery after the ack wait.
-	args := []string{"--shutdown-timeout", "1s", "--ack-wait", "2m"}
+	// An ack wait far longer than the wait for the result below: the
+	// handover must come from the Nak, not from a redelivery after the ack
+	// wait.
+	args := []string{"--shutdown-timeout", "1s", "--ack-wait", "30m"}
 	idA, idB := newExecutorID("handback-a"), newExecutorID("handback-b")
 	removeSandboxes(t, idA, idB)
 	execs := map[string]*proc{idA: f.executor(idA, args...), idB: f.executor(idB, args...)}
@@ -95,8 +102,8 @@ func TestExecutorSIGTERMHandsBack(t *testing.T) {
 	if left := sandboxes(t, stopping); len(left) > 0 {
 		t.Errorf("sandboxes left after the handover: %v", left)
 	}
-	// Well within the two-minute ack wait: only the Nak can explain it.
-	e := waitStored(t, n.JS, id, 90*time.Second)
+	// Well within the 30-minute ack wait: only the Nak can explain it.
+	e := waitStored(t, n.JS, id, testkit.Patience)
 	if e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != "handed over\n" {
 		t.Fatalf("want accepted with %q, got %s", "handed over\n", dump(e))
 	}
@@ -167,14 +174,21 @@ func TestGatewaySIGTERMAnswersWaits(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// A client in the middle of uploading its body.
+	// A client in the middle of uploading its body. It asks to continue
+	// (Expect: 100-continue), so it knows when the gateway's handler has
+	// begun to read the body.
 	upload, _ := json.Marshal(bashJob("echo uploaded\n"))
 	pr, pw := io.Pipe()
 	uploaded := make(chan answer, 1)
+	reading := make(chan struct{})
 	go func() {
-		req, _ := http.NewRequest("POST", base+"/v1/executions", pr)
+		trace := &httptrace.ClientTrace{Got100Continue: func() { close(reading) }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", base+"/v1/executions", pr)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := (&http.Client{Timeout: 3 * time.Minute}).Do(req)
+		req.Header.Set("Expect", "100-continue")
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ExpectContinueTimeout = 3 * time.Minute // send no byte of the body before the 100
+		resp, err := (&http.Client{Transport: tr, Timeout: 3 * time.Minute}).Do(req)
 		if err != nil {
 			uploaded <- answer{err: err}
 			return
@@ -183,16 +197,23 @@ func TestGatewaySIGTERMAnswersWaits(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		uploaded <- answer{status: resp.StatusCode, body: string(b)}
 	}()
+	select {
+	case <-reading:
+	case a := <-uploaded:
+		t.Fatalf("the uploading request ended before the gateway read its body: %d %s %v", a.status, a.body, a.err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the gateway did not begin to read the uploading request's body within 2 minutes")
+	}
 	if _, err := pw.Write(upload[:len(upload)/2]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
 
 	begin := time.Now()
 	if err := gw.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The rest of the body once the gateway is shutting down.
+	gw.waitLog(`msg="gateway shutting down"`, 2*time.Minute)
 	if _, err := pw.Write(upload[len(upload)/2:]); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,25 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// Patience bounds a test's wait for anything that is only eventually true
+// (a result stored, a process ready, a counter updated). It is a failure
+// bound, far above what a slow machine under load needs, never an
+// assertion about speed.
+const Patience = 5 * time.Minute
+
+// Eventually polls cond until it holds or timeout passes, and reports
+// whether it held. The caller fails the test, with what it saw last.
+func Eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return true
+}
+
 // NATS is a running embedded server and a connection to it.
 type NATS struct {
 	Server   *server.Server

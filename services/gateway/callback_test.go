@@ -14,10 +14,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/internal/testkit"
 	"github.com/airlockrun/airlock/services/gateway"
+	"github.com/airlockrun/airlock/services/gateway/internal/callback"
 )
 
 // receiver records callbacks; it fails the first `fail` deliveries.
@@ -100,12 +103,8 @@ func TestCallbacksDelivered(t *testing.T) {
 		ids[tenant] = decode[contracts.Accepted](t, r).ID
 		e.complete(ids[tenant], rcv.srv.URL+"/hook", tenant)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for rcv.count() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d callbacks delivered, want 2 (one after a failed attempt)", rcv.count())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !testkit.Eventually(testkit.Patience, func() bool { return rcv.count() >= 2 }) {
+		t.Fatalf("%d callbacks delivered, want 2 (one after a failed attempt)", rcv.count())
 	}
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
@@ -140,8 +139,29 @@ func TestCallbacksBlocked(t *testing.T) {
 	if r.status != 202 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
-	e.complete(decode[contracts.Accepted](t, r).ID, u, "")
-	time.Sleep(3 * time.Second)
+	id := decode[contracts.Accepted](t, r).ID
+	e.complete(id, u, "")
+	// Wait until the delivery worker has settled the completed event (for
+	// good: a blocked callback is not retried).
+	ctx := context.Background()
+	st, err := e.nats.JS.Stream(ctx, contracts.ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := st.GetLastMsgForSubject(ctx, e.topo.EventSubject(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info *jetstream.ConsumerInfo
+	if !testkit.Eventually(testkit.Patience, func() bool {
+		cons, err := st.Consumer(ctx, callback.ConsumerName)
+		if err == nil {
+			info, err = cons.Info(ctx)
+		}
+		return err == nil && info.AckFloor.Stream >= ev.Sequence
+	}) {
+		t.Fatalf("the callback of %s was never settled: %+v", id, info)
+	}
 	if rcv.count() != 0 {
 		t.Fatal("a callback reached a loopback address")
 	}

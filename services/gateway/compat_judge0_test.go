@@ -87,7 +87,7 @@ func withToken(s string, tokens ...string) string {
 // waitCompleted polls the native API until the execution is completed.
 func (e *env) waitCompleted(id string) {
 	e.t.Helper()
-	r := e.do(call{path: "/v1/executions/" + id + "?wait=true&timeout=20s"})
+	r := e.do(call{path: "/v1/executions/" + id + "?wait=true&timeout=2m"})
 	if r.status != 200 {
 		e.t.Fatalf("execution %s did not complete: %d %s", id, r.status, r.body)
 	}

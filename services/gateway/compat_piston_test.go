@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/internal/testkit"
 	"github.com/airlockrun/airlock/services/gateway"
 )
 
@@ -118,7 +119,7 @@ func (e *env) startFakeExecutor(result func(contracts.Job) contracts.Execution) 
 // job returns the job the executor took for id.
 func (f *fakeExecutor) job(t *testing.T, id string) contracts.Job {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(testkit.Patience)
 	for {
 		f.mu.Lock()
 		job, ok := f.jobs[id]
@@ -141,7 +142,7 @@ func (e *env) waitQueued(n uint64) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(testkit.Patience)
 	for {
 		info, err := st.Info(ctx)
 		if err != nil {

@@ -46,7 +46,7 @@ func startOn(t *testing.T, n *testkit.NATS, mutate func(*gateway.Config)) *env {
 	case err := <-done:
 		cancel()
 		t.Fatalf("gateway.Run: %v", err)
-	case <-time.After(15 * time.Second):
+	case <-time.After(testkit.Patience):
 		cancel()
 		t.Fatal("gateway did not become ready")
 	}
@@ -57,7 +57,7 @@ func startOn(t *testing.T, n *testkit.NATS, mutate func(*gateway.Config)) *env {
 			cancel()
 			select {
 			case runErr = <-done:
-			case <-time.After(20 * time.Second):
+			case <-time.After(testkit.Patience):
 				runErr = errors.New("gateway.Run did not return")
 			}
 		})
@@ -183,6 +183,21 @@ func evalBody(verdicts []string, problems int, k string) string {
 		body += `,"k":` + k
 	}
 	return body + `}`
+}
+
+// waitQueueFull waits until the gateway submitting evaluation id has found
+// the job queue full (it then retries until there is room), and returns the
+// evaluation as it was then, without its candidates.
+func (e *env) waitQueueFull(id string) contracts.Evaluation {
+	e.t.Helper()
+	var ev contracts.Evaluation
+	if !testkit.Eventually(testkit.Patience, func() bool {
+		ev = decode[contracts.Evaluation](e.t, e.do(call{path: "/v1/evaluations/" + id + "?candidates=false"}))
+		return ev.Progress.QueueFullRetries > 0
+	}) {
+		e.t.Fatalf("the job queue never refused a candidate of %s: %+v", id, ev.Progress)
+	}
+	return ev
 }
 
 func (e *env) waitEvaluation(id string, timeout time.Duration) contracts.Evaluation {
@@ -433,9 +448,8 @@ func TestEvaluationQueueBound(t *testing.T) {
 	}
 	acc := decode[contracts.EvaluationAccepted](t, r)
 	// Nothing runs yet: the gateway fills the queue and keeps retrying.
-	time.Sleep(time.Second)
-	ev := decode[contracts.Evaluation](t, e.do(call{path: "/v1/evaluations/" + acc.ID + "?candidates=false"}))
-	if ev.Status != contracts.EvaluationSubmitting || ev.Progress.Submitted > 4 || ev.Progress.Pending < 36 || ev.Progress.QueueFullRetries == 0 {
+	ev := e.waitQueueFull(acc.ID)
+	if ev.Status != contracts.EvaluationSubmitting || ev.Progress.Submitted > 4 || ev.Progress.Pending < 36 {
 		t.Errorf("while the queue is full: %+v", ev.Progress)
 	}
 	f := e.runEvalExecutor(5 * time.Millisecond)
@@ -473,7 +487,7 @@ func TestEvaluationGatewayRestart(t *testing.T) {
 		t.Fatalf("POST: %d %s", r.status, r.body)
 	}
 	acc := decode[contracts.EvaluationAccepted](t, r)
-	time.Sleep(1500 * time.Millisecond)
+	first.waitQueueFull(acc.ID)
 	if err := first.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -540,27 +554,33 @@ func TestEvaluationStaleOwner(t *testing.T) {
 		t.Fatalf("POST: %d %s", r.status, r.body)
 	}
 	acc := decode[contracts.EvaluationAccepted](t, r)
-	time.Sleep(1500 * time.Millisecond) // 3 queued, the rest waiting for room
+	e.waitQueueFull(acc.ID) // 3 queued, the rest waiting for room
 	ctx := context.Background()
 	kv, err := e.nats.JS.KeyValue(ctx, contracts.EvaluationsBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry, err := kv.Get(ctx, acc.ID+".p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p map[string]any
-	if err := json.Unmarshal(entry.Value(), &p); err != nil {
-		t.Fatal(err)
-	}
-	if p["state"] != "submitting" {
-		t.Fatalf("progress %s", entry.Value())
-	}
-	p["owner"], p["heartbeat"], p["submitted"] = "a-gateway-that-died", time.Now().Add(-time.Hour), 0
-	data, _ := json.Marshal(p)
-	if _, err := kv.Update(ctx, acc.ID+".p", data, entry.Revision()); err != nil {
-		t.Fatal(err)
+	// The owner saves its progress every second: an update it overtakes
+	// (a conflict) is tried again.
+	var lastErr error
+	if !testkit.Eventually(testkit.Patience, func() bool {
+		entry, err := kv.Get(ctx, acc.ID+".p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]any
+		if err := json.Unmarshal(entry.Value(), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p["state"] != "submitting" {
+			t.Fatalf("progress %s", entry.Value())
+		}
+		p["owner"], p["heartbeat"], p["submitted"] = "a-gateway-that-died", time.Now().Add(-time.Hour), 0
+		data, _ := json.Marshal(p)
+		_, lastErr = kv.Update(ctx, acc.ID+".p", data, entry.Revision())
+		return lastErr == nil
+	}) {
+		t.Fatal(lastErr)
 	}
 	f := e.runEvalExecutor(10 * time.Millisecond)
 	ev := e.waitEvaluation(acc.ID, 2*time.Minute)

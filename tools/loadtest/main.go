@@ -48,7 +48,9 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 2000, "requests in flight at once (the whole burst by default)")
 	flag.IntVar(&o.queueMax, "queue-max", 500, "the stack's --queue-max")
 	flag.IntVar(&o.slots, "slots", 0, "the executor's --slots (0: airlock's default, one per core)")
-	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long accepted jobs may take to complete")
+	// A failure bound that a slow, loaded machine stays far within; a stuck
+	// stack is caught sooner, when nothing completes for 3 minutes (collect).
+	flag.DurationVar(&o.timeout, "timeout", time.Hour, "how long accepted jobs may take to complete")
 	flag.BoolVar(&o.keep, "keep", false, "keep the data directory and log")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -187,7 +189,7 @@ func fire(ctx context.Context, o options, base string) *burst {
 		"files":    []map[string]string{{"name": "main.sh", "content": "echo hi\n"}},
 	})
 	client := &http.Client{
-		Timeout:   2 * time.Minute,
+		Timeout:   5 * time.Minute,
 		Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: 0, DisableCompression: true},
 	}
 	b := &burst{other: map[string]int{}}
