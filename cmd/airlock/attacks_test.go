@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -860,24 +859,16 @@ func runAttacks(t *testing.T, cli *client.Client, rt, canary string) {
 // verdicts), time limits far from what it needs on a slow, loaded machine
 // or under gVisor, so that only the defence under test can decide it.
 func attackLimits(a *attack) contracts.Limits {
-	l := a.limits
 	if slices.Contains(a.want, contracts.VerdictTimeLimitExceeded) {
-		return l
+		return a.limits
 	}
-	l.CPUTimeMS = cmp.Or(l.CPUTimeMS, 10000)
-	l.WallTimeMS = cmp.Or(l.WallTimeMS, 30000)
-	l.CompileCPUTimeMS = cmp.Or(l.CompileCPUTimeMS, 30000)
-	l.CompileWallTimeMS = cmp.Or(l.CompileWallTimeMS, 60000)
-	return l
+	return roomyLimits(a.limits)
 }
 
-// hello is the job that runs beside each attack and must be accepted: its
-// time limits are far from what it needs however loaded the machine is (the
-// attack beside it is often what loads it).
+// hello is the job that runs beside each attack and must be accepted
+// (execute gives it time limits far from what it needs).
 func hello() contracts.ExecutionRequest {
-	r := src("python", "main.py", "print('hello beside an attack')\n")
-	r.Limits = contracts.Limits{CPUTimeMS: 10000, WallTimeMS: 30000}
-	return r
+	return src("python", "main.py", "print('hello beside an attack')\n")
 }
 
 // runAttack submits one attack, runs a hello job beside it, and applies the
