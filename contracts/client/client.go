@@ -31,7 +31,15 @@ var (
 	ErrNoExecutor = errors.New("no executor is running")
 	// ErrTooLarge: the job does not fit in one NATS message.
 	ErrTooLarge = errors.New("the job is larger than the message bus accepts")
+	// ErrQueuedEventLost: the job IS queued and will run, but its queued
+	// event could not be published, so its id is unknown to reads until an
+	// executor takes it. Callers answer as for a queued job and log it.
+	ErrQueuedEventLost = errors.New("the job is queued, but its queued event was not published")
 )
+
+// queuedEventTimeout bounds the publish of a job's queued event, on its own
+// clock: the job's publish may have used up the caller's deadline.
+const queuedEventTimeout = 10 * time.Second
 
 // Options configure a Client. Zero values take the defaults.
 type Options struct {
@@ -125,16 +133,18 @@ func (c *Client) Submit(ctx context.Context, req contracts.ExecutionRequest, ide
 	if idempotencyKey != "" {
 		id = contracts.IDFromKey(c.opts.Tenant, idempotencyKey)
 	}
-	if _, err := Enqueue(ctx, c.js, c.opts.Topology, contracts.Job{ID: id, Tenant: c.opts.Tenant, Request: req, CreatedAt: time.Now().UTC()}, c.nc.MaxPayload()); err != nil {
+	_, err = Enqueue(ctx, c.js, c.opts.Topology, contracts.Job{ID: id, Tenant: c.opts.Tenant, Request: req, CreatedAt: time.Now().UTC()}, c.nc.MaxPayload())
+	if err != nil && !errors.Is(err, ErrQueuedEventLost) {
 		return "", err
 	}
-	return id, nil
+	return id, nil // queued: Wait sees it at the latest once an executor takes it
 }
 
 // Enqueue publishes a validated job on its tenant's subject with the job id
 // as Nats-Msg-Id, then its queued event. It reports whether the job was a
-// duplicate (already queued within the window: nothing was published). The
-// gateway and Client share it.
+// duplicate (already queued within the window: nothing was published). When
+// only the queued event fails, the error is ErrQueuedEventLost: the job is
+// queued all the same. The gateway and Client share it.
 func Enqueue(ctx context.Context, js jetstream.JetStream, topo contracts.Topology, job contracts.Job, maxPayload int64) (duplicate bool, err error) {
 	data, err := json.Marshal(job)
 	if err != nil {
@@ -176,8 +186,12 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, topo contracts.Topolog
 		Language: job.Request.Language, Version: job.Request.Version, CreatedAt: job.CreatedAt}
 	ev, _ := json.Marshal(queued)
 	// The job is durably queued; a lost queued event only delays visibility.
-	_, _ = js.Publish(ctx, topo.EventSubject(job.ID), ev,
-		jetstream.WithMsgID(job.ID+":queued"), jetstream.WithExpectStream(contracts.ResultsStream))
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queuedEventTimeout)
+	defer cancel()
+	if _, err := js.Publish(ectx, topo.EventSubject(job.ID), ev,
+		jetstream.WithMsgID(job.ID+":queued"), jetstream.WithExpectStream(contracts.ResultsStream)); err != nil {
+		return false, fmt.Errorf("%w: %w", ErrQueuedEventLost, err)
+	}
 	return false, nil
 }
 

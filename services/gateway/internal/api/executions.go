@@ -113,6 +113,8 @@ func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRe
 	dup, err := client.Enqueue(pctx, a.js, a.opts.Topology, job, a.nc.MaxPayload())
 	switch {
 	case err == nil:
+	case errors.Is(err, client.ErrQueuedEventLost):
+		a.log.Warn("job queued without its queued event: reads answer 404 until an executor takes it", "id", id, "err", err)
 	case errors.Is(err, client.ErrTenantQueueFull):
 		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeTenantQueueFull, retryAfter: queueFullRetryAfter,
 			message: fmt.Sprintf("this API key already has %d jobs queued or running (the per-key maximum); retry later", a.opts.Topology.TenantQueueMax)}
