@@ -297,25 +297,29 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// MinMemoryMB is the least memory a stage may be given: the engine refuses a
+// container under 6 MB, and no language runtime starts in much less.
+const MinMemoryMB = 16
+
 // ResolveLimits fills unset limits from the runtime's defaults and rejects any
-// limit above the runtime's maximum.
+// limit above the runtime's maximum or a memory limit under MinMemoryMB.
 func ResolveLimits(req Limits, rt Runtime) (LimitSet, *ValidationError) {
 	out := rt.Defaults
 	type item struct {
-		name  string
-		asked int64
-		out   *int64
-		max   int64
+		name     string
+		asked    int64
+		out      *int64
+		min, max int64
 	}
 	items := []item{
-		{"cpu_time_ms", req.CPUTimeMS, &out.CPUTimeMS, rt.Maximums.CPUTimeMS},
-		{"wall_time_ms", req.WallTimeMS, &out.WallTimeMS, rt.Maximums.WallTimeMS},
-		{"memory_mb", req.MemoryMB, &out.MemoryMB, rt.Maximums.MemoryMB},
-		{"processes", req.Processes, &out.Processes, rt.Maximums.Processes},
-		{"output_bytes", req.OutputBytes, &out.OutputBytes, rt.Maximums.OutputBytes},
-		{"compile_cpu_time_ms", req.CompileCPUTimeMS, &out.CompileCPUTimeMS, rt.Maximums.CompileCPUTimeMS},
-		{"compile_wall_time_ms", req.CompileWallTimeMS, &out.CompileWallTimeMS, rt.Maximums.CompileWallTimeMS},
-		{"compile_memory_mb", req.CompileMemoryMB, &out.CompileMemoryMB, rt.Maximums.CompileMemoryMB},
+		{"cpu_time_ms", req.CPUTimeMS, &out.CPUTimeMS, 0, rt.Maximums.CPUTimeMS},
+		{"wall_time_ms", req.WallTimeMS, &out.WallTimeMS, 0, rt.Maximums.WallTimeMS},
+		{"memory_mb", req.MemoryMB, &out.MemoryMB, MinMemoryMB, rt.Maximums.MemoryMB},
+		{"processes", req.Processes, &out.Processes, 0, rt.Maximums.Processes},
+		{"output_bytes", req.OutputBytes, &out.OutputBytes, 0, rt.Maximums.OutputBytes},
+		{"compile_cpu_time_ms", req.CompileCPUTimeMS, &out.CompileCPUTimeMS, 0, rt.Maximums.CompileCPUTimeMS},
+		{"compile_wall_time_ms", req.CompileWallTimeMS, &out.CompileWallTimeMS, 0, rt.Maximums.CompileWallTimeMS},
+		{"compile_memory_mb", req.CompileMemoryMB, &out.CompileMemoryMB, MinMemoryMB, rt.Maximums.CompileMemoryMB},
 	}
 	for _, it := range items {
 		if it.asked < 0 {
@@ -323,6 +327,10 @@ func ResolveLimits(req Limits, rt Runtime) (LimitSet, *ValidationError) {
 		}
 		if it.asked == 0 {
 			continue
+		}
+		if it.asked < it.min {
+			return LimitSet{}, &ValidationError{Code: CodeInvalidRequest, Field: "limits." + it.name,
+				Message: fmt.Sprintf("%s is %d; the minimum is %d", it.name, it.asked, it.min)}
 		}
 		if it.max > 0 && it.asked > it.max {
 			return LimitSet{}, &ValidationError{Code: CodeLimitTooHigh, Field: "limits." + it.name,

@@ -445,6 +445,7 @@ func TestPistonErrors(t *testing.T) {
 		{"no utf8 file", `{"language":"python","version":"*","files":[{"content":"eA==","encoding":"base64"}]}`, "", 400, "files must include at least one utf8 encoded file"},
 		{"limit not a number", `{"language":"python","version":"*","files":[{"content":"x"}],"run_memory_limit":"64MB"}`, "", 400, "If specified, run_memory_limit must be a number"},
 		{"limit too high", `{"language":"python","version":"*","files":[{"content":"x"}],"run_timeout":20001}`, "", 400, "run_timeout cannot exceed the configured limit of 20000"},
+		{"memory under the floor", `{"language":"python","version":"*","files":[{"content":"x"}],"run_memory_limit":1000000}`, "", 400, "run_memory_limit must be at least 16777216"},
 		{"memory too high", `{"language":"python","version":"*","files":[{"content":"x"}],"compile_memory_limit":2147483649}`, "", 400, "compile_memory_limit cannot exceed the configured limit of 2147483648"},
 		{"negative limit", `{"language":"python","version":"*","files":[{"content":"x"}],"run_cpu_time":-5}`, "", 400, "run_cpu_time must be non-negative"},
 		{"stdin not a string", `{"language":"python","version":"*","files":[{"content":"x"}],"stdin":5}`, "", 400, "stdin must be a string"},

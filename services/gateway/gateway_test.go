@@ -234,6 +234,8 @@ func TestSubmitErrors(t *testing.T) {
 		{name: "unknown language", body: `{"language":"cobol","files":[{"name":"a.cob","content":""}]}`, status: 422, code: contracts.CodeUnknownLanguage, field: "language", contains: "cobol"},
 		{name: "unknown version", body: `{"language":"python","version":"2","files":[{"name":"a.py","content":""}]}`, status: 422, code: contracts.CodeUnknownLanguage, field: "version", contains: "3.12.3"},
 		{name: "limit over max", body: `{"language":"python","files":[{"name":"a.py","content":""}],"limits":{"cpu_time_ms":10001}}`, status: 422, code: contracts.CodeLimitTooHigh, field: "limits.cpu_time_ms", contains: "10000"},
+		{name: "memory under the floor", body: `{"language":"python","files":[{"name":"a.py","content":""}],"limits":{"memory_mb":1}}`, status: 422, code: contracts.CodeInvalidRequest, field: "limits.memory_mb", contains: "minimum is 16"},
+		{name: "compile memory under the floor", body: `{"language":"c","files":[{"name":"main.c","content":""}],"limits":{"compile_memory_mb":15}}`, status: 422, code: contracts.CodeInvalidRequest, field: "limits.compile_memory_mb", contains: "minimum is 16"},
 		{name: "compile limit over max", body: `{"language":"c","files":[{"name":"main.c","content":""}],"limits":{"compile_memory_mb":4096}}`, status: 422, code: contracts.CodeLimitTooHigh, field: "limits.compile_memory_mb", contains: "2048"},
 		// 400 Idempotency-Key
 		{name: "key too long", body: helloPy, headers: map[string][]string{"Idempotency-Key": {strings.Repeat("k", 256)}}, status: 400, code: contracts.CodeInvalidHeader, field: "Idempotency-Key", contains: "255"},

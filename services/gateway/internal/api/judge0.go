@@ -85,7 +85,7 @@ const (
 	j0MaxMaxFileSize    = 4096
 	j0MaxNumberOfRuns   = 20
 	j0MaxOptionLength   = 512
-	j0MinMemoryLimitKB  = 2048
+	j0MinMemoryLimitKB  = contracts.MinMemoryMB * 1024
 	j0MinWallTimeLimitS = 1
 )
 

@@ -113,19 +113,21 @@ var pistonLimits = []struct {
 	max func(contracts.LimitSet) int64
 	// set stores a value given in Piston's unit.
 	set func(*contracts.Limits, int64)
+	// min is the least value accepted, in Piston's unit (0: none).
+	min int64
 }{
 	{"compile_memory_limit", func(m contracts.LimitSet) int64 { return m.CompileMemoryMB << 20 },
-		func(l *contracts.Limits, v int64) { l.CompileMemoryMB = compatCeilDiv(v, 1<<20) }},
+		func(l *contracts.Limits, v int64) { l.CompileMemoryMB = compatCeilDiv(v, 1<<20) }, contracts.MinMemoryMB << 20},
 	{"run_memory_limit", func(m contracts.LimitSet) int64 { return m.MemoryMB << 20 },
-		func(l *contracts.Limits, v int64) { l.MemoryMB = compatCeilDiv(v, 1<<20) }},
+		func(l *contracts.Limits, v int64) { l.MemoryMB = compatCeilDiv(v, 1<<20) }, contracts.MinMemoryMB << 20},
 	{"compile_timeout", func(m contracts.LimitSet) int64 { return m.CompileWallTimeMS },
-		func(l *contracts.Limits, v int64) { l.CompileWallTimeMS = v }},
+		func(l *contracts.Limits, v int64) { l.CompileWallTimeMS = v }, 0},
 	{"run_timeout", func(m contracts.LimitSet) int64 { return m.WallTimeMS },
-		func(l *contracts.Limits, v int64) { l.WallTimeMS = v }},
+		func(l *contracts.Limits, v int64) { l.WallTimeMS = v }, 0},
 	{"compile_cpu_time", func(m contracts.LimitSet) int64 { return m.CompileCPUTimeMS },
-		func(l *contracts.Limits, v int64) { l.CompileCPUTimeMS = v }},
+		func(l *contracts.Limits, v int64) { l.CompileCPUTimeMS = v }, 0},
 	{"run_cpu_time", func(m contracts.LimitSet) int64 { return m.CPUTimeMS },
-		func(l *contracts.Limits, v int64) { l.CPUTimeMS = v }},
+		func(l *contracts.Limits, v int64) { l.CPUTimeMS = v }, 0},
 }
 
 func compatCeilDiv(a, b int64) int64 { return (a + b - 1) / b }
@@ -289,6 +291,9 @@ func (a *API) pistonRequest(r *http.Request, fields map[string]json.RawMessage) 
 		}
 		if v < 0 {
 			return bad(fmt.Sprintf("%s must be non-negative", lim.name))
+		}
+		if v < float64(lim.min) {
+			return bad(fmt.Sprintf("%s must be at least %d", lim.name, lim.min))
 		}
 		lim.set(&req.Limits, int64(math.Ceil(v)))
 	}
