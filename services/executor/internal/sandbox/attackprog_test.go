@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -43,6 +44,8 @@ func attackMain(args []string) int {
 		return spin(args[1:])
 	case "alloc":
 		return alloc()
+	case "sockets":
+		return sockets()
 	}
 	fmt.Fprintln(os.Stderr, "unknown attack mode", args[0])
 	return 2
@@ -123,6 +126,9 @@ func attackInit() int {
 	return 7
 }
 
+// siQueue is si_code SI_QUEUE: a signal sent by sigqueue(3).
+const siQueue = -1
+
 func errnoErr(e unix.Errno) error {
 	if e == 0 {
 		return nil
@@ -142,8 +148,18 @@ func attackSignal(names []string) int {
 		}
 		_ = unix.Kill(1, sig)
 		_ = unix.Tgkill(1, 1, sig)
+		// Queued signals carry a si_code of the sender's choice: SI_QUEUE
+		// makes a SIGSEGV, SIGBUS or SIGFPE look like a real fault to the
+		// Go runtime.
+		info := unix.Siginfo{Signo: int32(sig), Code: siQueue}
+		_, _, e := unix.Syscall(unix.SYS_RT_SIGQUEUEINFO, 1, uintptr(sig), uintptr(unsafe.Pointer(&info)))
+		fmt.Printf("rt_sigqueueinfo(1, %s): %v\n", name, errnoErr(e))
+		_, _, e = unix.Syscall6(unix.SYS_RT_TGSIGQUEUEINFO, 1, 1, uintptr(sig), uintptr(unsafe.Pointer(&info)), 0, 0)
+		fmt.Printf("rt_tgsigqueueinfo(1, 1, %s): %v\n", name, errnoErr(e))
 		if perr == nil {
 			_, _, _ = unix.Syscall6(unix.SYS_PIDFD_SEND_SIGNAL, uintptr(pidfd), uintptr(sig), 0, 0, 0, 0)
+			_, _, e = unix.Syscall6(unix.SYS_PIDFD_SEND_SIGNAL, uintptr(pidfd), uintptr(sig), uintptr(unsafe.Pointer(&info)), 0, 0, 0)
+			fmt.Printf("pidfd_send_signal(init, %s, SI_QUEUE): %v\n", name, errnoErr(e))
 		}
 		// The init's other threads.
 		if tasks, err := os.ReadDir("/proc/1/task"); err == nil {
@@ -151,6 +167,7 @@ func attackSignal(names []string) int {
 				var tid int
 				if _, err := fmt.Sscan(tk.Name(), &tid); err == nil {
 					_ = unix.Tgkill(1, tid, sig)
+					_, _, _ = unix.Syscall6(unix.SYS_RT_TGSIGQUEUEINFO, 1, uintptr(tid), uintptr(sig), uintptr(unsafe.Pointer(&info)), 0, 0)
 				}
 			}
 		}
@@ -231,4 +248,19 @@ func alloc() int {
 		}
 		blocks = append(blocks, b)
 	}
+}
+
+// sockets tries socket() in every address family and prints one line per
+// family: "socket <family> <errno or ok>".
+func sockets() int {
+	for family := 0; family < unix.AF_MAX; family++ {
+		fd, err := unix.Socket(family, unix.SOCK_DGRAM, 0)
+		if err == nil {
+			unix.Close(fd)
+			fmt.Printf("socket %d ok\n", family)
+			continue
+		}
+		fmt.Printf("socket %d %d\n", family, err.(unix.Errno))
+	}
+	return 0
 }

@@ -39,7 +39,7 @@ func (s cgroupSample) minus(base cgroupSample) cgroupSample {
 
 // cgroupFiles are the accounting files of one container's cgroup.
 type cgroupFiles struct {
-	v2                      bool
+	v2                        bool
 	cpu, mem, peak, oom, pids string
 	// peakReset, when set, is written "0" to restart the peak (cgroup v1;
 	// v2's memory.peak resets only per open file, so it is not reset).

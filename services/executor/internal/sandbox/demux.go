@@ -55,9 +55,9 @@ func newCollector(nonce string, capBytes, collectMax int64, onReady, onExceed fu
 		ready:       sandboxinit.ReadyMarker(nonce),
 		expectReady: true,
 		onReady:     onReady,
-		capBytes:   capBytes,
-		collectMax: collectMax,
-		onExceed:   onExceed,
+		capBytes:    capBytes,
+		collectMax:  collectMax,
+		onExceed:    onExceed,
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 )
 
 // TestSeccompProfile checks the profile every runc sandbox gets, without a
-// container: io_uring, socketcall and socket(AF_VSOCK) are refused, the
+// container: io_uring, socketcall and every socket family but UNIX, INET,
+// INET6 and NETLINK are refused, queued signals cannot reach the init, the
 // native architecture is the only one, and ordinary sockets still work.
 func TestSeccompProfile(t *testing.T) {
 	raw, err := SeccompProfile()
@@ -42,7 +43,7 @@ func TestSeccompProfile(t *testing.T) {
 			continue
 		}
 		for _, n := range sc.Names {
-			if n == "socket" || n == "prlimit64" {
+			if n == "socket" || n == "prlimit64" || n == "rt_sigqueueinfo" || n == "rt_tgsigqueueinfo" {
 				continue // conditional; checked below
 			}
 			allowed[n] = true
@@ -57,12 +58,25 @@ func TestSeccompProfile(t *testing.T) {
 			t.Errorf("prlimit64 allowed beyond the caller itself: %+v", sc.Args)
 		}
 	}
-	if allowsSocket(unix.AF_VSOCK) {
-		t.Error("socket(AF_VSOCK) is allowed")
+	for d := uint64(0); d < unix.AF_MAX; d++ {
+		want := slices.Contains([]uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6, unix.AF_NETLINK}, d)
+		if allowsSocket(d) != want {
+			t.Errorf("socket(%d) allowed %v, want %v", d, !want, want)
+		}
 	}
-	for _, d := range []uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6} {
-		if !allowsSocket(d) {
-			t.Errorf("socket(%d) is refused", d)
+	// Queued signals never towards the init; pidfd_send_signal (target
+	// unknown to seccomp) not at all.
+	for _, sc := range prof.Syscalls {
+		if sc.Action != specs.ActAllow {
+			continue
+		}
+		for _, n := range []string{"rt_sigqueueinfo", "rt_tgsigqueueinfo"} {
+			if slices.Contains(sc.Names, n) && (len(sc.Args) != 1 || sc.Args[0] != (specs.LinuxSeccompArg{Index: 0, Value: 1, Op: specs.OpNotEqual})) {
+				t.Errorf("%s allowed towards the init: %+v", n, sc.Args)
+			}
+		}
+		if slices.Contains(sc.Names, "pidfd_send_signal") {
+			t.Error("pidfd_send_signal is allowed")
 		}
 	}
 	for _, n := range []string{"read", "write", "clone", "execve", "mmap", "futex", "exit_group", "wait4"} {
