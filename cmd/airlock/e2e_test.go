@@ -360,8 +360,11 @@ func TestStack(t *testing.T) {
 		if e.Verdict != contracts.VerdictMemoryLimitExceeded {
 			t.Fatalf("want memory_limit_exceeded, got %s", dump(e))
 		}
-		if e.Run.MemoryKB < 60*1024 {
-			t.Errorf("memory_kb = %d, want close to the 64 MB limit", e.Run.MemoryKB)
+		// memory_kb is the program's own peak: the limit less what the
+		// sandbox held when the program started (the init, the files), a
+		// few MB; never more than the limit.
+		if e.Run.MemoryKB < 40*1024 || e.Run.MemoryKB > 64*1024 {
+			t.Errorf("memory_kb = %d, want most of the 64 MB limit and no more", e.Run.MemoryKB)
 		}
 	})
 
