@@ -167,8 +167,14 @@ func (c *collector) pending(s *stream) int {
 	return 0
 }
 
-// output is the length of a stream's program output so far.
-func (c *collector) output(s *stream) int64 { return int64(s.buf.Len() - c.pending(s)) }
+// output is the length of a stream's program output so far: nothing on
+// stdout while its first bytes may still be the init's ready line.
+func (c *collector) output(s *stream) int64 {
+	if s == &c.stdout && c.expectReady {
+		return 0
+	}
+	return int64(s.buf.Len() - c.pending(s))
+}
 
 // enforceCap truncates the program's output to the cap once it is passed
 // (bytes that may still be a marker do not count), and reports it once.
