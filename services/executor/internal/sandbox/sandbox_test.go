@@ -269,8 +269,16 @@ func testExactAccounting(t *testing.T, rt string, r *sandbox.Runner) {
 		t.Fatal(err)
 	}
 	t.Logf("500ms of CPU: cpu=%v wall=%v", out.CPUTime, out.WallTime)
-	if out.ExitCode != 0 || out.CPUTime < 475*time.Millisecond || out.CPUTime > 525*time.Millisecond {
-		t.Errorf("calibrated load: exit=%d cpu=%v stderr=%q, want 0 and 500ms +- 25ms", out.ExitCode, out.CPUTime, out.Stderr)
+	// Under gVisor the program's own clock is the guest's, which on a
+	// loaded host also counts time its task was runnable but not on a CPU;
+	// the figure, capped by the sandbox's cgroup time, is what it really
+	// used: up to the guest's 500 ms (one 10 ms tick more), at least 80 %.
+	lo, hi := 475*time.Millisecond, 525*time.Millisecond
+	if sandbox.IsGVisor(rt) {
+		lo, hi = 400*time.Millisecond, 510*time.Millisecond
+	}
+	if out.ExitCode != 0 || out.CPUTime < lo || out.CPUTime > hi {
+		t.Errorf("calibrated load: exit=%d cpu=%v stderr=%q, want 0 and between %v and %v", out.ExitCode, out.CPUTime, out.Stderr, lo, hi)
 	}
 }
 
