@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -42,6 +43,8 @@ func attackMain(args []string) int {
 		return attackForge()
 	case "spin":
 		return spin(args[1:])
+	case "work":
+		return work(args[1:])
 	case "alloc":
 		return alloc()
 	case "sockets":
@@ -235,6 +238,27 @@ func spin(args []string) int {
 		}
 	}
 }
+
+// work runs a fixed number of rounds of integer arithmetic, args[0], and
+// exits 0: the same CPU work whichever clock runs inside the sandbox, so the
+// figure can be compared with the same program run as a bare process.
+func work(args []string) int {
+	n, err := strconv.ParseUint(args[0], 10, 64)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	x := uint64(88172645463325252)
+	for range n {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+	}
+	workSink = x
+	return 0
+}
+
+var workSink uint64
 
 // alloc allocates and touches 16 MiB blocks until the kernel stops it: a
 // memory bomb that reaches any memory limit in a few hundred milliseconds of
