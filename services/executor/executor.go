@@ -399,6 +399,13 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 			return
 		}
 		log.Error("execution failed", "err", err)
+		if errors.Is(err, sandbox.ErrRefused) {
+			// The engine refused this job's parameters: the job's fault,
+			// the same on every attempt, and no sign of the engine's health.
+			e.metrics.errors.WithLabelValues("executor", "refused").Inc()
+			e.finish(ctx, msg, log, fail(exec, fmt.Sprintf("the sandbox engine refused this job's limits (execution %s); executor %s logged why", job.ID, e.cfg.ID)))
+			return
+		}
 		kind := "sandbox"
 		if errors.Is(err, sandbox.ErrEngine) {
 			kind = "engine"
@@ -409,7 +416,9 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 			_ = msg.NakWithDelay(2 * time.Second)
 			return
 		}
-		e.finish(ctx, msg, log, fail(exec, fmt.Sprintf("the sandbox failed (execution %s): %s", job.ID, short(err))))
+		// The engine's own text stays in the executor's log: it names
+		// host paths, container IDs and the engine's configuration.
+		e.finish(ctx, msg, log, fail(exec, fmt.Sprintf("the sandbox failed (execution %s); executor %s logged why", job.ID, e.cfg.ID)))
 		return
 	}
 	done := time.Now().UTC()

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -66,6 +67,11 @@ type Runner struct {
 
 // ErrEngine wraps failures of the Docker engine (as opposed to the program).
 var ErrEngine = errors.New("docker engine")
+
+// ErrRefused wraps the engine's refusal of one stage's parameters (a limit
+// it does not accept): that job's fault, not the engine's health, and trying
+// it again would only be refused again.
+var ErrRefused = errors.New("the engine refused the sandbox's parameters")
 
 // NewRunner returns a Runner using cli.
 func NewRunner(cli *client.Client, opts Options, log *slog.Logger) *Runner {
@@ -127,6 +133,9 @@ func (r *Runner) start(ctx context.Context, spec Spec) (*box, error) {
 	}
 	begin := time.Now()
 	created, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, "")
+	if cerrdefs.IsInvalidArgument(err) {
+		return nil, fmt.Errorf("create container: %w: %w", ErrRefused, err)
+	}
 	if err != nil {
 		return nil, engineErr("create container", err)
 	}

@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -343,4 +344,18 @@ func median(d []time.Duration) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// TestEngineRefusal: a stage whose parameters the engine refuses (here a
+// memory limit under Docker's own minimum) is that stage's error, marked
+// ErrRefused, never ErrEngine: the executor fails the one job and does not
+// take the engine for unhealthy.
+func TestEngineRefusal(t *testing.T) {
+	r := newRunnerFor(t, "")
+	s := spec("true")
+	s.MemoryBytes = 1 << 20
+	_, err := r.Run(context.Background(), s)
+	if !errors.Is(err, sandbox.ErrRefused) || errors.Is(err, sandbox.ErrEngine) {
+		t.Fatalf("1 MiB of memory: err %v, want ErrRefused and not ErrEngine", err)
+	}
 }
