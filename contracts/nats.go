@@ -32,11 +32,26 @@ const (
 const ErrCodeQueueFull = 10077
 
 // IsQueueFull reports whether a publish failed because the JOBS stream is
-// full, for everyone or (see IsTenantQueueFull) for one tenant.
+// full, for everyone or (see IsTenantQueueFull) for one tenant. The server
+// gives every store failure the same code (a closed store, a message too
+// large for it, a full disk): only a bound the stream reached is "full".
 func IsQueueFull(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == ErrCodeQueueFull
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == ErrCodeQueueFull &&
+		(strings.Contains(apiErr.Description, "maximum messages") || strings.Contains(apiErr.Description, "maximum bytes"))
 }
+
+// IsMessageTooLarge reports whether a publish failed because the message is
+// larger than the stream or its store takes.
+func IsMessageTooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeMessageExceedsMaximum ||
+		apiErr.ErrorCode == ErrCodeQueueFull && strings.Contains(apiErr.Description, "message too large"))
+}
+
+// errCodeMessageExceedsMaximum is the JetStream API error code for a message
+// over the stream's maximum message size.
+const errCodeMessageExceedsMaximum = 10054
 
 // IsTenantQueueFull reports whether a publish failed because the tenant's own
 // subject reached TenantQueueMax (the server uses the same code as for a full

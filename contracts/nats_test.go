@@ -91,3 +91,18 @@ func TestTenantQueueFull(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreFailuresAreNotAFullQueue: the server's store-failure code also
+// covers a closed store and a message too large for it; those are not a full
+// queue (a client told to retry later would retry for ever).
+func TestStoreFailuresAreNotAFullQueue(t *testing.T) {
+	for _, desc := range []string{"store is closed", "message too large", "insufficient resources"} {
+		err := &jetstream.APIError{Code: 503, ErrorCode: contracts.ErrCodeQueueFull, Description: desc}
+		if contracts.IsQueueFull(err) || contracts.IsTenantQueueFull(err) {
+			t.Errorf("%q was taken for a full queue", desc)
+		}
+		if got, want := contracts.IsMessageTooLarge(err), desc == "message too large"; got != want {
+			t.Errorf("%q: IsMessageTooLarge %v", desc, got)
+		}
+	}
+}

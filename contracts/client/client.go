@@ -174,7 +174,7 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, topo contracts.Topolog
 		return false, ErrTenantQueueFull
 	case contracts.IsQueueFull(err):
 		return false, ErrQueueFull
-	case errors.Is(err, nats.ErrMaxPayload):
+	case errors.Is(err, nats.ErrMaxPayload), contracts.IsMessageTooLarge(err):
 		return false, ErrTooLarge
 	default:
 		return false, fmt.Errorf("publish job: %w", err)
