@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -152,6 +153,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.duration(&g.WaitTimeout, "wait-timeout", "AIRLOCK_WAIT_TIMEOUT", g.WaitTimeout, "default wait of ?wait=true and /v1/execute")
 		f.str(&apiKeys, "api-keys", "AIRLOCK_API_KEYS", "", `API keys as "tenant:key[:callback-secret],..."; when any key is set, anonymous access is off`)
 		f.str(&apiKeysFile, "api-keys-file", "AIRLOCK_API_KEYS_FILE", "", `file of API keys, one "tenant:key[:callback-secret]" per line (# comments)`)
+		f.str(&g.OperatorKey, "operator-key", "AIRLOCK_OPERATOR_KEY", "", "key (sent like an API key, at least 16 characters) that sees executor names and engine errors in /readyz, /v1/fleet and Judge0's execution_host; everyone else sees only ready or not and neutral names")
 		f.float(&g.RateLimit, "rate-limit", "AIRLOCK_RATE_LIMIT", 0, "submissions per second per tenant; 0: unlimited")
 		f.integer(&g.RateBurst, "rate-burst", "AIRLOCK_RATE_BURST", 20, "burst of submissions per tenant above the rate")
 		f.str(&g.CallbackSecret, "callback-secret", "AIRLOCK_CALLBACK_SECRET", "", "HMAC secret that signs callbacks (a key's own secret, tenant:key:secret, wins); empty: callback_url is refused unless the key has one")
@@ -226,6 +228,9 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 			return nil, err
 		}
 		c.Gateway.APIKeys = keys
+		if k := c.Gateway.OperatorKey; k != "" && len(k) < 16 {
+			return nil, errors.New("--operator-key: want at least 16 characters")
+		}
 		for _, cidr := range strings.Split(callbackAllow, ",") {
 			if cidr = strings.TrimSpace(cidr); cidr == "" {
 				continue

@@ -47,6 +47,12 @@ type Config struct {
 	// APIKeys, when set, are required (Authorization: Bearer or X-Api-Key);
 	// each key names its tenant. Without keys access is anonymous.
 	APIKeys []APIKey
+	// OperatorKey, when set, is the key that sees executor names and their
+	// problems in /readyz, /v1/fleet and Judge0's execution_host (sent like
+	// an API key; it names no tenant and is accepted without one only on
+	// /readyz and /v1/fleet). Everyone else sees whether the gateway is
+	// ready and neutral executor names.
+	OperatorKey string
 	// RateLimit is the submissions per second one tenant may make (bursts of
 	// RateBurst); 0: unlimited.
 	RateLimit float64
@@ -170,6 +176,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		MaxWaitTimeout:   cfg.MaxWaitTimeout,
 		MaxBatch:         cfg.MaxBatch,
 		APIKeys:          cfg.APIKeys,
+		OperatorKey:      cfg.OperatorKey,
 		RateLimit:        cfg.RateLimit,
 		RateBurst:        cfg.RateBurst,
 		Callbacks:        policy,

@@ -311,9 +311,9 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 }
 
 func TestNoExecutorThenReady(t *testing.T) {
-	e := start(t, nil)
+	e := start(t, func(c *gateway.Config) { c.OperatorKey = operatorKey })
 	ready := func() (int, map[string]string) {
-		r := e.do(call{path: "/readyz"})
+		r := e.do(call{path: "/readyz", headers: bearer(operatorKey)})
 		body := decode[struct {
 			Ready  bool              `json:"ready"`
 			Checks map[string]string `json:"checks"`

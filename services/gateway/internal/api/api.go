@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -42,6 +43,11 @@ type Options struct {
 	// APIKeys, when not empty, are required on every endpoint but the
 	// probes; each names its tenant.
 	APIKeys []APIKey
+	// OperatorKey, when set, is the key (Authorization: Bearer or
+	// X-Api-Key) that shows executor names and problems in /readyz,
+	// /v1/fleet and Judge0's execution_host; everyone else sees only whether
+	// the gateway is ready and neutral executor names.
+	OperatorKey string
 	// RateLimit is the submissions (POST requests) per second one tenant may
 	// make, with bursts of RateBurst; 0 means no limit.
 	RateLimit float64
@@ -73,6 +79,8 @@ type API struct {
 	queue      *queueStats
 	gatherer   prometheus.Gatherer
 	httpm      *httpMetrics
+	// pseudonymKey keys the executor names shown to tenants (executorName).
+	pseudonymKey [32]byte
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -104,7 +112,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 	if err := reg.Register(newQueueCollector(queue)); err != nil {
 		return nil, fmt.Errorf("register queue metrics: %w", err)
 	}
-	return &API{
+	a := &API{
 		gatherer:   reg,
 		httpm:      newHTTPMetrics(reg),
 		opts:       opts,
@@ -115,10 +123,14 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 		results:    results,
 		validator:  contracts.NewValidator(opts.Policy),
 		fleet:      &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, log: opts.Log},
-		auth:       newAuth(opts.APIKeys, opts.RateLimit, opts.RateBurst),
+		auth:       newAuth(opts.APIKeys, opts.OperatorKey, opts.RateLimit, opts.RateBurst),
 		queue:      queue,
 		stopping:   make(chan struct{}),
-	}, nil
+	}
+	if _, err := rand.Read(a.pseudonymKey[:]); err != nil {
+		return nil, fmt.Errorf("executor pseudonym key: %w", err)
+	}
+	return a, nil
 }
 
 // Shutdown makes every request that is waiting for an execution answer at
