@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -157,7 +156,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.float(&g.RateLimit, "rate-limit", "AIRLOCK_RATE_LIMIT", 0, "submissions per second per tenant; 0: unlimited")
 		f.integer(&g.RateBurst, "rate-burst", "AIRLOCK_RATE_BURST", 20, "burst of submissions per tenant above the rate")
 		f.str(&g.CallbackSecret, "callback-secret", "AIRLOCK_CALLBACK_SECRET", "", "HMAC secret that signs callbacks (a key's own secret, tenant:key:secret, wins); empty: callback_url is refused unless the key has one")
-		f.str(&callbackAllow, "callback-allow", "AIRLOCK_CALLBACK_ALLOW", "", "comma-separated networks callbacks may reach although internal, e.g. 10.0.0.0/8")
+		f.str(&callbackAllow, "callback-allow", "AIRLOCK_CALLBACK_ALLOW", "", "internal networks callbacks may reach, as "+gateway.CallbackAllowSyntax+"; a rule without TENANT@ is for every tenant")
 		f.integer(&g.MaxBatch, "max-batch", "AIRLOCK_MAX_BATCH", g.MaxBatch, "most requests in one batch (and ids in one list)")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
 	}
@@ -231,15 +230,8 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		if k := c.Gateway.OperatorKey; k != "" && len(k) < 16 {
 			return nil, errors.New("--operator-key: want at least 16 characters")
 		}
-		for _, cidr := range strings.Split(callbackAllow, ",") {
-			if cidr = strings.TrimSpace(cidr); cidr == "" {
-				continue
-			}
-			p, err := netip.ParsePrefix(cidr)
-			if err != nil {
-				return nil, fmt.Errorf("--callback-allow: %q is not a network like 10.0.0.0/8", cidr)
-			}
-			c.Gateway.CallbackAllow = append(c.Gateway.CallbackAllow, p)
+		if c.Gateway.CallbackAllow, err = gateway.ParseCallbackAllow(callbackAllow); err != nil {
+			return nil, fmt.Errorf("--callback-allow: %w", err)
 		}
 	}
 	c.Gateway.Policy, c.Executor.Policy = policy, policy

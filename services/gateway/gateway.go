@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
@@ -60,9 +59,10 @@ type Config struct {
 	// CallbackSecret signs callbacks (HMAC-SHA256) of tenants whose API key
 	// has no secret of its own; without any secret, callback_url is refused.
 	CallbackSecret string
-	// CallbackAllow lists internal networks callbacks may reach anyway
-	// (loopback, private and link-local addresses are refused otherwise).
-	CallbackAllow []netip.Prefix
+	// CallbackAllow opens internal networks to callbacks (loopback, private
+	// and link-local addresses are refused otherwise): each rule for one
+	// tenant or all, on its ports or only 80 and 443. See ParseCallbackAllow.
+	CallbackAllow []CallbackRule
 	// Registry receives the gateway's metrics, served at /metrics (nil: a
 	// registry of its own). A one-process stack shares one registry.
 	Registry *prometheus.Registry
@@ -81,6 +81,18 @@ type Config struct {
 
 // APIKey gives a tenant access to the API; see Config.APIKeys.
 type APIKey = api.APIKey
+
+// CallbackRule opens an internal network to callbacks; see Config.CallbackAllow.
+type CallbackRule = callback.Rule
+
+// CallbackAllowSyntax describes what ParseCallbackAllow reads.
+const CallbackAllowSyntax = callback.RuleSyntax
+
+// ParseCallbackAllow reads callback rules written [TENANT@]CIDR[:PORTS],
+// comma-separated: "10.0.0.0/8" opens ports 80 and 443 of the network to
+// every tenant, "acme@10.1.2.3/32:8080+9090" two ports of one address to
+// the tenant acme, and the port list "*" every port.
+func ParseCallbackAllow(s string) ([]CallbackRule, error) { return callback.ParseRules(s) }
 
 // DefaultConfig returns the default configuration.
 func DefaultConfig() Config {
