@@ -132,7 +132,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&c.NATSURL, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
 	}
 
-	var apiKeys, apiKeysFile, callbackAllow string
+	var apiKeys, apiKeysFile, callbackAllow, allowedHosts, allowedOrigins string
 	topo := contracts.DefaultTopology()
 	f.str(&topo.Prefix, "prefix", "AIRLOCK_PREFIX", topo.Prefix, "subject prefix")
 	f.int64(&topo.QueueMax, "queue-max", "AIRLOCK_QUEUE_MAX", topo.QueueMax, "most jobs queued or running at once; more are answered 429")
@@ -157,6 +157,8 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.integer(&g.RateBurst, "rate-burst", "AIRLOCK_RATE_BURST", 20, "burst of submissions per tenant above the rate")
 		f.str(&g.CallbackSecret, "callback-secret", "AIRLOCK_CALLBACK_SECRET", "", "HMAC secret that signs callbacks (a key's own secret, tenant:key:secret, wins); empty: callback_url is refused unless the key has one")
 		f.str(&callbackAllow, "callback-allow", "AIRLOCK_CALLBACK_ALLOW", "", "internal networks callbacks may reach, as "+gateway.CallbackAllowSyntax+"; a rule without TENANT@ is for every tenant")
+		f.str(&allowedHosts, "allowed-hosts", "AIRLOCK_ALLOWED_HOSTS", "", `comma-separated Host names (with or without :port) the gateway answers, "*" for any; empty: localhost, 127.0.0.1 and [::1] without API keys (against DNS rebinding), any host with keys`)
+		f.str(&allowedOrigins, "allowed-origins", "AIRLOCK_ALLOWED_ORIGINS", "", `comma-separated web origins (scheme://host[:port]) besides the gateway's own that may POST text/plain, form or multipart bodies, "*" for any; empty: none`)
 		f.integer(&g.MaxBatch, "max-batch", "AIRLOCK_MAX_BATCH", g.MaxBatch, "most requests in one batch (and ids in one list)")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
 	}
@@ -198,11 +200,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected argument %q", f.fs.Arg(0))
 	}
 	if languages != "" {
-		for _, l := range strings.Split(languages, ",") {
-			if l = strings.TrimSpace(l); l != "" {
-				c.Executor.Languages = append(c.Executor.Languages, l)
-			}
-		}
+		c.Executor.Languages = splitList(languages)
 	}
 	if has("executor") {
 		p, err := parsePool(pool)
@@ -233,6 +231,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		if c.Gateway.CallbackAllow, err = gateway.ParseCallbackAllow(callbackAllow); err != nil {
 			return nil, fmt.Errorf("--callback-allow: %w", err)
 		}
+		c.Gateway.AllowedHosts, c.Gateway.AllowedOrigins = splitList(allowedHosts), splitList(allowedOrigins)
 	}
 	c.Gateway.Policy, c.Executor.Policy = policy, policy
 	c.Topology = topo
@@ -243,12 +242,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 // parseAPIKeys reads "tenant:key" pairs from a comma-separated list and from
 // a file (one per line). Keys are secrets: errors never quote them.
 func parseAPIKeys(list, file string) ([]gateway.APIKey, error) {
-	var entries []string
-	for _, e := range strings.Split(list, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			entries = append(entries, e)
-		}
-	}
+	entries := splitList(list)
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -276,6 +270,17 @@ func parseAPIKeys(list, file string) ([]gateway.APIKey, error) {
 		keys = append(keys, gateway.APIKey{Tenant: tenant, Key: key, CallbackSecret: strings.TrimSpace(secret)})
 	}
 	return keys, nil
+}
+
+// splitList reads a comma-separated list; empty gives nil.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // parsePool reads "language=count,..." ("none" or "" for no pool).

@@ -67,3 +67,21 @@ func TestParseCallbackAllow(t *testing.T) {
 		}
 	}
 }
+
+func TestParseAllowedHostsAndOrigins(t *testing.T) {
+	t.Setenv("AIRLOCK_ALLOWED_HOSTS", "api.example.com, 10.0.0.5:8080")
+	cfg, err := parseConfig("gateway", []string{"--allowed-origins", "https://app.example.com"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Gateway.AllowedHosts, " "); got != "api.example.com 10.0.0.5:8080" {
+		t.Errorf("allowed hosts %q", got)
+	}
+	if got := strings.Join(cfg.Gateway.AllowedOrigins, " "); got != "https://app.example.com" {
+		t.Errorf("allowed origins %q", got)
+	}
+	t.Setenv("AIRLOCK_ALLOWED_HOSTS", "")
+	if cfg, err := parseConfig("dev", nil, io.Discard); err != nil || cfg.Gateway.AllowedHosts != nil {
+		t.Errorf("unset: %v %v, want nil (the gateway's default)", cfg.Gateway.AllowedHosts, err)
+	}
+}

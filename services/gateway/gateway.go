@@ -52,6 +52,18 @@ type Config struct {
 	// /readyz and /v1/fleet). Everyone else sees whether the gateway is
 	// ready and neutral executor names.
 	OperatorKey string
+	// AllowedHosts are the Host header values the gateway answers, each a
+	// name or address with or without :port ("*": any). Nil: localhost,
+	// 127.0.0.1 and ::1 on any port when the gateway is anonymous (no
+	// APIKeys), so that a web page whose name an attacker rebinds to the
+	// gateway's address cannot use it (DNS rebinding); any host with API
+	// keys, which such a page does not have. /healthz and /readyz answer
+	// any host.
+	AllowedHosts []string
+	// AllowedOrigins are the web origins (scheme://host[:port]; "*": any)
+	// besides the gateway's own that may POST a body a browser sends
+	// cross-site without a preflight: text/plain, forms, multipart or none.
+	AllowedOrigins []string
 	// RateLimit is the submissions per second one tenant may make (bursts of
 	// RateBurst); 0: unlimited.
 	RateLimit float64
@@ -189,6 +201,8 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		MaxBatch:         cfg.MaxBatch,
 		APIKeys:          cfg.APIKeys,
 		OperatorKey:      cfg.OperatorKey,
+		AllowedHosts:     cfg.AllowedHosts,
+		AllowedOrigins:   cfg.AllowedOrigins,
 		RateLimit:        cfg.RateLimit,
 		RateBurst:        cfg.RateBurst,
 		Callbacks:        policy,

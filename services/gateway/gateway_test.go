@@ -119,6 +119,9 @@ func (e *env) do(c call) response {
 	for k, v := range c.headers {
 		req.Header[k] = v
 	}
+	if h := c.headers["Host"]; len(h) > 0 {
+		req.Host = h[0] // the client sends req.Host, not a Host header
+	}
 	// A failure bound, never reached by an answer the test waits for.
 	client := &http.Client{Timeout: testkit.Patience}
 	resp, err := client.Do(req)
