@@ -111,3 +111,19 @@ func TestJudge0ExecutionHostHidden(t *testing.T) {
 		t.Errorf("operator: %d %s", r.status, r.body)
 	}
 }
+
+// TestOperatorKeyOfATenant: the operator key may also be a tenant's key
+// (the browser tests use one key for both); it keeps its tenant access.
+func TestOperatorKeyOfATenant(t *testing.T) {
+	e := start(t, func(c *gateway.Config) { withKeys(c); c.OperatorKey = aliceKey })
+	e.heartbeat("node-secret-8", "", testRuntimes())
+	if r := e.do(call{path: "/v1/fleet", headers: bearer(aliceKey)}); leaks(r.body, "node-secret-8") == "" {
+		t.Errorf("alice, also the operator: %d %s", r.status, r.body)
+	}
+	if r := e.do(call{path: "/v1/fleet", headers: bearer(bobKey)}); r.status != 200 || leaks(r.body, "node-secret-8") != "" {
+		t.Errorf("bob: %d %s", r.status, r.body)
+	}
+	if r := e.submit("/v1/executions", helloPy, bearer(aliceKey)); r.status != 202 {
+		t.Errorf("alice submits: %d %s", r.status, r.body)
+	}
+}

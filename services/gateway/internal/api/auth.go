@@ -27,13 +27,13 @@ type APIKey struct {
 
 type tenantKey struct{}
 
-type operatorKey struct{}
+type operatorCtxKey struct{}
 
 // isOperator reports whether the request presented the operator key: only
 // then do /readyz, /v1/fleet and Judge0's execution_host name executors and
 // show their problems.
 func isOperator(ctx context.Context) bool {
-	op, _ := ctx.Value(operatorKey{}).(bool)
+	op, _ := ctx.Value(operatorCtxKey{}).(bool)
 	return op
 }
 
@@ -162,7 +162,7 @@ func (a *auth) middleware(next http.Handler) http.Handler {
 			}
 		}
 		ctx := context.WithValue(r.Context(), tenantKey{}, tenant)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, operatorKey{}, operator)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, operatorCtxKey{}, operator)))
 	})
 }
 
