@@ -1,10 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -132,7 +132,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&c.NATSURL, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
 	}
 
-	var apiKeys, apiKeysFile, callbackAllow string
+	var apiKeys, apiKeysFile, callbackAllow, allowedHosts, allowedOrigins string
 	topo := contracts.DefaultTopology()
 	f.str(&topo.Prefix, "prefix", "AIRLOCK_PREFIX", topo.Prefix, "subject prefix")
 	f.int64(&topo.QueueMax, "queue-max", "AIRLOCK_QUEUE_MAX", topo.QueueMax, "most jobs queued or running at once; more are answered 429")
@@ -152,10 +152,13 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.duration(&g.WaitTimeout, "wait-timeout", "AIRLOCK_WAIT_TIMEOUT", g.WaitTimeout, "default wait of ?wait=true and /v1/execute")
 		f.str(&apiKeys, "api-keys", "AIRLOCK_API_KEYS", "", `API keys as "tenant:key[:callback-secret],..."; when any key is set, anonymous access is off`)
 		f.str(&apiKeysFile, "api-keys-file", "AIRLOCK_API_KEYS_FILE", "", `file of API keys, one "tenant:key[:callback-secret]" per line (# comments)`)
+		f.str(&g.OperatorKey, "operator-key", "AIRLOCK_OPERATOR_KEY", "", "key (sent like an API key, at least 16 characters) that sees executor names and engine errors in /readyz, /v1/fleet and Judge0's execution_host; everyone else sees only ready or not and neutral names")
 		f.float(&g.RateLimit, "rate-limit", "AIRLOCK_RATE_LIMIT", 0, "submissions per second per tenant; 0: unlimited")
 		f.integer(&g.RateBurst, "rate-burst", "AIRLOCK_RATE_BURST", 20, "burst of submissions per tenant above the rate")
 		f.str(&g.CallbackSecret, "callback-secret", "AIRLOCK_CALLBACK_SECRET", "", "HMAC secret that signs callbacks (a key's own secret, tenant:key:secret, wins); empty: callback_url is refused unless the key has one")
-		f.str(&callbackAllow, "callback-allow", "AIRLOCK_CALLBACK_ALLOW", "", "comma-separated networks callbacks may reach although internal, e.g. 10.0.0.0/8")
+		f.str(&callbackAllow, "callback-allow", "AIRLOCK_CALLBACK_ALLOW", "", "internal networks callbacks may reach, as "+gateway.CallbackAllowSyntax+"; a rule without TENANT@ is for every tenant")
+		f.str(&allowedHosts, "allowed-hosts", "AIRLOCK_ALLOWED_HOSTS", "", `comma-separated Host names (with or without :port) the gateway answers, "*" for any; empty: localhost, 127.0.0.1 and [::1] without API keys (against DNS rebinding), any host with keys`)
+		f.str(&allowedOrigins, "allowed-origins", "AIRLOCK_ALLOWED_ORIGINS", "", `comma-separated web origins (scheme://host[:port]) besides the gateway's own that may POST text/plain, form or multipart bodies, "*" for any; empty: none`)
 		f.integer(&g.MaxBatch, "max-batch", "AIRLOCK_MAX_BATCH", g.MaxBatch, "most requests in one batch (and ids in one list)")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
 	}
@@ -197,11 +200,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("unexpected argument %q", f.fs.Arg(0))
 	}
 	if languages != "" {
-		for _, l := range strings.Split(languages, ",") {
-			if l = strings.TrimSpace(l); l != "" {
-				c.Executor.Languages = append(c.Executor.Languages, l)
-			}
-		}
+		c.Executor.Languages = splitList(languages)
 	}
 	if has("executor") {
 		p, err := parsePool(pool)
@@ -226,16 +225,13 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 			return nil, err
 		}
 		c.Gateway.APIKeys = keys
-		for _, cidr := range strings.Split(callbackAllow, ",") {
-			if cidr = strings.TrimSpace(cidr); cidr == "" {
-				continue
-			}
-			p, err := netip.ParsePrefix(cidr)
-			if err != nil {
-				return nil, fmt.Errorf("--callback-allow: %q is not a network like 10.0.0.0/8", cidr)
-			}
-			c.Gateway.CallbackAllow = append(c.Gateway.CallbackAllow, p)
+		if k := c.Gateway.OperatorKey; k != "" && len(k) < 16 {
+			return nil, errors.New("--operator-key: want at least 16 characters")
 		}
+		if c.Gateway.CallbackAllow, err = gateway.ParseCallbackAllow(callbackAllow); err != nil {
+			return nil, fmt.Errorf("--callback-allow: %w", err)
+		}
+		c.Gateway.AllowedHosts, c.Gateway.AllowedOrigins = splitList(allowedHosts), splitList(allowedOrigins)
 	}
 	c.Gateway.Policy, c.Executor.Policy = policy, policy
 	c.Topology = topo
@@ -246,12 +242,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 // parseAPIKeys reads "tenant:key" pairs from a comma-separated list and from
 // a file (one per line). Keys are secrets: errors never quote them.
 func parseAPIKeys(list, file string) ([]gateway.APIKey, error) {
-	var entries []string
-	for _, e := range strings.Split(list, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			entries = append(entries, e)
-		}
-	}
+	entries := splitList(list)
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -279,6 +270,17 @@ func parseAPIKeys(list, file string) ([]gateway.APIKey, error) {
 		keys = append(keys, gateway.APIKey{Tenant: tenant, Key: key, CallbackSecret: strings.TrimSpace(secret)})
 	}
 	return keys, nil
+}
+
+// splitList reads a comma-separated list; empty gives nil.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // parsePool reads "language=count,..." ("none" or "" for no pool).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,5 +45,43 @@ func TestParseConfigErrors(t *testing.T) {
 	t.Setenv("AIRLOCK_QUEUE_MAX", "lots")
 	if _, err := parseConfig("results", nil, io.Discard); err == nil {
 		t.Error("a non-numeric AIRLOCK_QUEUE_MAX was accepted")
+	}
+}
+
+func TestParseCallbackAllow(t *testing.T) {
+	cfg, err := parseConfig("gateway", []string{"--callback-allow", "10.0.0.0/8, acme@192.168.1.0/24:8080+9090,fd00::/8:*"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range cfg.Gateway.CallbackAllow {
+		got = append(got, r.String())
+	}
+	if want := "10.0.0.0/8 acme@192.168.1.0/24:8080+9090 fd00::/8:*"; strings.Join(got, " ") != want {
+		t.Errorf("rules %q, want %q", strings.Join(got, " "), want)
+	}
+	for _, bad := range []string{"10.0.0.1", "acme@10.0.0.0/8:http", "no tenant@10.0.0.0/8", "10.0.0.0/8:70000"} {
+		_, err := parseConfig("gateway", []string{"--callback-allow", bad}, io.Discard)
+		if err == nil || !strings.HasPrefix(err.Error(), "--callback-allow: ") || !strings.Contains(err.Error(), "TENANT@") {
+			t.Errorf("%q: %v, want a --callback-allow error with the syntax", bad, err)
+		}
+	}
+}
+
+func TestParseAllowedHostsAndOrigins(t *testing.T) {
+	t.Setenv("AIRLOCK_ALLOWED_HOSTS", "api.example.com, 10.0.0.5:8080")
+	cfg, err := parseConfig("gateway", []string{"--allowed-origins", "https://app.example.com"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Gateway.AllowedHosts, " "); got != "api.example.com 10.0.0.5:8080" {
+		t.Errorf("allowed hosts %q", got)
+	}
+	if got := strings.Join(cfg.Gateway.AllowedOrigins, " "); got != "https://app.example.com" {
+		t.Errorf("allowed origins %q", got)
+	}
+	t.Setenv("AIRLOCK_ALLOWED_HOSTS", "")
+	if cfg, err := parseConfig("dev", nil, io.Discard); err != nil || cfg.Gateway.AllowedHosts != nil {
+		t.Errorf("unset: %v %v, want nil (the gateway's default)", cfg.Gateway.AllowedHosts, err)
 	}
 }

@@ -244,7 +244,7 @@ func (f *fleet) results() *proc {
 // base URL once it listens.
 func (f *fleet) gateway() (*proc, string) {
 	f.t.Helper()
-	p := f.start("gateway", "gateway", "--listen", "127.0.0.1:0")
+	p := f.start("gateway", "gateway", "--listen", "127.0.0.1:0", "--operator-key", faultOperatorKey)
 	m := p.waitLog(`msg="gateway listening".* addr=(\S+)`, 2*time.Minute)
 	return p, "http://" + m[1]
 }
@@ -688,10 +688,20 @@ func TestGatewayKilled(t *testing.T) {
 	}
 }
 
-// readyz returns the status and body of GET /readyz.
+// faultOperatorKey is the operator key of the gateways started by
+// fleet.gateway: with it, /readyz names the executors and their problems.
+const faultOperatorKey = "fault-test-operator-key"
+
+// readyz returns the status and body of GET /readyz, asked with the
+// operator key (gateways without it answer only ready or not).
 func readyz(t *testing.T, base string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(base + "/readyz")
+	req, err := http.NewRequest(http.MethodGet, base+"/readyz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+faultOperatorKey)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET /readyz: %v", err)
 	}

@@ -14,7 +14,8 @@ import (
 // TestMetricsAndFleet runs two executions and checks that /metrics and
 // /v1/fleet report them: the figures the autoscaler and the console use.
 func TestMetricsAndFleet(t *testing.T) {
-	s := startDev(t, nil)
+	const operatorKey = "metrics-test-operator-key"
+	s := startDev(t, func(c *config) { c.Gateway.OperatorKey = operatorKey })
 	execute(t, s, src("python", "main.py", "print(1)\n"))
 	execute(t, s, src("python", "main.py", "raise SystemExit(2)\n"))
 
@@ -87,7 +88,8 @@ func TestMetricsAndFleet(t *testing.T) {
 		}
 	}
 
-	code, _, body := request(t, "GET", s.URL+"/v1/fleet", nil, nil)
+	// With the operator key, which sees node names (others see pseudonyms).
+	code, _, body := request(t, "GET", s.URL+"/v1/fleet", nil, map[string]string{"Authorization": "Bearer " + operatorKey})
 	var fleet struct {
 		Queue     struct{ Pending, InFlight, Max int64 }
 		Executors []contracts.ExecutorInfo

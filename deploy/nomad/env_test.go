@@ -47,6 +47,8 @@ var defaulted = map[string]string{
 	"AIRLOCK_MAX_WAIT_TIMEOUT": "5m longest wait",
 	"AIRLOCK_CALLBACK_SECRET":  "callbacks stay off until an operator gives keys their own secret (tenant:key:secret in the api_keys variable)",
 	"AIRLOCK_CALLBACK_ALLOW":   "callbacks never reach internal networks",
+	"AIRLOCK_ALLOWED_ORIGINS":  "no web origin but the gateway's own (the console) may post form or text/plain bodies",
+	"AIRLOCK_OPERATOR_KEY":     "no operator key: /readyz and /v1/fleet show no node names over HTTP (operators read the executors bucket and the logs)",
 	// executor
 	"AIRLOCK_MAX_ATTEMPTS":      "3 attempts, then internal_error",
 	"AIRLOCK_ACK_WAIT":          "30s without a heartbeat before redelivery",

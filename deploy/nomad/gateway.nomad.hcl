@@ -135,9 +135,13 @@ job "airlock-gateway" {
         EOF
       }
 
+      # AIRLOCK_ALLOWED_HOSTS: clients reach the gateways through the load
+      # balancer's name and Nomad's checks by node address, so any Host is
+      # answered; the API keys (always set here) keep other web pages out.
       env {
         AIRLOCK_API_KEYS_FILE = "${NOMAD_SECRETS_DIR}/api-keys"
         AIRLOCK_LISTEN        = "0.0.0.0:${NOMAD_PORT_http}"
+        AIRLOCK_ALLOWED_HOSTS = "*"
         AIRLOCK_REPLICAS      = "3"
         AIRLOCK_LOG_FORMAT    = "json"
         AIRLOCK_LOG_LEVEL     = "info"

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -89,7 +88,7 @@ func TestCallbacksDelivered(t *testing.T) {
 	rcv := newReceiver(t, 1)
 	e := start(t, func(c *gateway.Config) {
 		c.CallbackSecret = "global-secret"
-		c.CallbackAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		c.CallbackAllow = mustCallbackAllow(t, "127.0.0.0/8:*")
 		c.APIKeys = []gateway.APIKey{{Tenant: "alice", Key: aliceKey, CallbackSecret: "alice-secret"}, {Tenant: "bob", Key: bobKey}}
 	})
 	e.heartbeat("exec-1", "", testRuntimes())
@@ -120,6 +119,39 @@ func TestCallbacksDelivered(t *testing.T) {
 		if verify("wrong", rcv.sigs[i], b) {
 			t.Error("a wrong secret verifies")
 		}
+	}
+}
+
+func mustCallbackAllow(t *testing.T, s string) []gateway.CallbackRule {
+	t.Helper()
+	rules, err := gateway.ParseCallbackAllow(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
+}
+
+// TestCallbackAllowPerTenant: a tenant's rule opens nothing to another
+// tenant, and a rule without ports does not open the receiver's port.
+func TestCallbackAllowPerTenant(t *testing.T) {
+	rcv := newReceiver(t, 0)
+	port := rcv.srv.URL[strings.LastIndex(rcv.srv.URL, ":")+1:]
+	e := start(t, func(c *gateway.Config) {
+		c.CallbackSecret = "s"
+		c.CallbackAllow = mustCallbackAllow(t, "alice@127.0.0.0/8:"+port+",::1/128")
+		withKeys(c)
+	})
+	e.heartbeat("exec-1", "", testRuntimes())
+	submit := func(key, url string) response {
+		return e.submit("/v1/executions", fmt.Sprintf(`{"language":"python","files":[{"name":"main.py","content":""}],"callback_url":%q}`, url), bearer(key))
+	}
+	if r := submit(aliceKey, rcv.srv.URL+"/hook"); r.status != 202 {
+		t.Errorf("alice, her own range: %d %s", r.status, r.body)
+	}
+	wantError(t, submit(bobKey, rcv.srv.URL+"/hook"), 422, contracts.CodeInvalidRequest, "callback_url", "internal address")
+	wantError(t, submit(aliceKey, "http://[::1]:"+port+"/hook"), 422, contracts.CodeInvalidRequest, "callback_url", "internal address")
+	if r := submit(bobKey, "http://[::1]/hook"); r.status != 202 {
+		t.Errorf("bob, a rule for every tenant on port 80: %d %s", r.status, r.body)
 	}
 }
 

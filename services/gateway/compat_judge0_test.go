@@ -365,7 +365,7 @@ func TestJudge0States(t *testing.T) {
 	e.putExecution(contracts.Execution{ID: id, Status: contracts.StatusRunning, Language: "python", Version: "3.12.3",
 		Executor: "exec-1", CreatedAt: now, StartedAt: &now})
 	r = e.do(call{path: "/submissions/" + id + "?fields=status_id,language_id,finished_at,execution_host"})
-	jsonEqual(t, "running", r.body, `{"status_id":2,"language_id":71,"finished_at":null,"execution_host":"exec-1"}`)
+	jsonEqual(t, "running", r.body, `{"status_id":2,"language_id":71,"finished_at":null,"execution_host":"airlock"}`)
 
 	for path, status := range map[string]int{
 		"/submissions/aaaaaaaaaaaaaaaaaaaaaaaaaa":           404,

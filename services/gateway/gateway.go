@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
@@ -47,6 +46,24 @@ type Config struct {
 	// APIKeys, when set, are required (Authorization: Bearer or X-Api-Key);
 	// each key names its tenant. Without keys access is anonymous.
 	APIKeys []APIKey
+	// OperatorKey, when set, is the key that sees executor names and their
+	// problems in /readyz, /v1/fleet and Judge0's execution_host (sent like
+	// an API key; it names no tenant and is accepted without one only on
+	// /readyz and /v1/fleet). Everyone else sees whether the gateway is
+	// ready and neutral executor names.
+	OperatorKey string
+	// AllowedHosts are the Host header values the gateway answers, each a
+	// name or address with or without :port ("*": any). Nil: localhost,
+	// 127.0.0.1 and ::1 on any port when the gateway is anonymous (no
+	// APIKeys), so that a web page whose name an attacker rebinds to the
+	// gateway's address cannot use it (DNS rebinding); any host with API
+	// keys, which such a page does not have. /healthz and /readyz answer
+	// any host.
+	AllowedHosts []string
+	// AllowedOrigins are the web origins (scheme://host[:port]; "*": any)
+	// besides the gateway's own that may POST a body a browser sends
+	// cross-site without a preflight: text/plain, forms, multipart or none.
+	AllowedOrigins []string
 	// RateLimit is the submissions per second one tenant may make (bursts of
 	// RateBurst); 0: unlimited.
 	RateLimit float64
@@ -54,9 +71,10 @@ type Config struct {
 	// CallbackSecret signs callbacks (HMAC-SHA256) of tenants whose API key
 	// has no secret of its own; without any secret, callback_url is refused.
 	CallbackSecret string
-	// CallbackAllow lists internal networks callbacks may reach anyway
-	// (loopback, private and link-local addresses are refused otherwise).
-	CallbackAllow []netip.Prefix
+	// CallbackAllow opens internal networks to callbacks (loopback, private
+	// and link-local addresses are refused otherwise): each rule for one
+	// tenant or all, on its ports or only 80 and 443. See ParseCallbackAllow.
+	CallbackAllow []CallbackRule
 	// Registry receives the gateway's metrics, served at /metrics (nil: a
 	// registry of its own). A one-process stack shares one registry.
 	Registry *prometheus.Registry
@@ -75,6 +93,18 @@ type Config struct {
 
 // APIKey gives a tenant access to the API; see Config.APIKeys.
 type APIKey = api.APIKey
+
+// CallbackRule opens an internal network to callbacks; see Config.CallbackAllow.
+type CallbackRule = callback.Rule
+
+// CallbackAllowSyntax describes what ParseCallbackAllow reads.
+const CallbackAllowSyntax = callback.RuleSyntax
+
+// ParseCallbackAllow reads callback rules written [TENANT@]CIDR[:PORTS],
+// comma-separated: "10.0.0.0/8" opens ports 80 and 443 of the network to
+// every tenant, "acme@10.1.2.3/32:8080+9090" two ports of one address to
+// the tenant acme, and the port list "*" every port.
+func ParseCallbackAllow(s string) ([]CallbackRule, error) { return callback.ParseRules(s) }
 
 // DefaultConfig returns the default configuration.
 func DefaultConfig() Config {
@@ -170,6 +200,9 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		MaxWaitTimeout:   cfg.MaxWaitTimeout,
 		MaxBatch:         cfg.MaxBatch,
 		APIKeys:          cfg.APIKeys,
+		OperatorKey:      cfg.OperatorKey,
+		AllowedHosts:     cfg.AllowedHosts,
+		AllowedOrigins:   cfg.AllowedOrigins,
 		RateLimit:        cfg.RateLimit,
 		RateBurst:        cfg.RateBurst,
 		Callbacks:        policy,

@@ -119,6 +119,9 @@ func (e *env) do(c call) response {
 	for k, v := range c.headers {
 		req.Header[k] = v
 	}
+	if h := c.headers["Host"]; len(h) > 0 {
+		req.Host = h[0] // the client sends req.Host, not a Host header
+	}
 	// A failure bound, never reached by an answer the test waits for.
 	client := &http.Client{Timeout: testkit.Patience}
 	resp, err := client.Do(req)
@@ -311,9 +314,9 @@ func TestNotFoundAndMethodNotAllowed(t *testing.T) {
 }
 
 func TestNoExecutorThenReady(t *testing.T) {
-	e := start(t, nil)
+	e := start(t, func(c *gateway.Config) { c.OperatorKey = operatorKey })
 	ready := func() (int, map[string]string) {
-		r := e.do(call{path: "/readyz"})
+		r := e.do(call{path: "/readyz", headers: bearer(operatorKey)})
 		body := decode[struct {
 			Ready  bool              `json:"ready"`
 			Checks map[string]string `json:"checks"`

@@ -68,6 +68,9 @@ async function startStack(bin, tmp, opts) {
     'dev', '--listen', `127.0.0.1:${port}`, '--nats-listen', '', '--data-dir', path.join(tmp, 'data'),
     '--executor-id', opts.executorId, '--slots', '2', '--languages', 'python', '--pool', 'python=1',
     '--api-keys', `browser:${opts.key}`,
+    // The same key is the operator's: the fleet view then names the executor
+    // (other keys see pseudonyms).
+    '--operator-key', opts.key,
   ];
   log('starting airlock', args.filter((a) => !a.includes(opts.key)).join(' '), '(log:', logPath + ')');
   const child = spawn(bin, args, { stdio: ['ignore', out, out] });

@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -42,6 +43,21 @@ type Options struct {
 	// APIKeys, when not empty, are required on every endpoint but the
 	// probes; each names its tenant.
 	APIKeys []APIKey
+	// OperatorKey, when set, is the key (Authorization: Bearer or
+	// X-Api-Key) that shows executor names and problems in /readyz,
+	// /v1/fleet and Judge0's execution_host; everyone else sees only whether
+	// the gateway is ready and neutral executor names.
+	OperatorKey string
+	// AllowedHosts are the Host header values served, each a name or
+	// address with or without :port ("*": any). Nil: localhost, 127.0.0.1
+	// and ::1 on any port when APIKeys is empty (an anonymous gateway must
+	// not answer a page whose name was rebound to it), any host otherwise.
+	// /healthz and /readyz answer any host.
+	AllowedHosts []string
+	// AllowedOrigins are the origins (scheme://host[:port]; "*": any)
+	// besides the gateway's own that may POST a body a browser sends
+	// cross-site without a preflight (text/plain, forms, multipart, none).
+	AllowedOrigins []string
 	// RateLimit is the submissions (POST requests) per second one tenant may
 	// make, with bursts of RateBurst; 0 means no limit.
 	RateLimit float64
@@ -70,9 +86,12 @@ type API struct {
 	validator  *contracts.Validator
 	fleet      *fleet
 	auth       *auth
+	site       *siteGuard
 	queue      *queueStats
 	gatherer   prometheus.Gatherer
 	httpm      *httpMetrics
+	// pseudonymKey keys the executor names shown to tenants (executorName).
+	pseudonymKey [32]byte
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -96,6 +115,10 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", contracts.ResultsStream, err)
 	}
+	site, err := newSiteGuard(opts.AllowedHosts, opts.AllowedOrigins, len(opts.APIKeys) == 0)
+	if err != nil {
+		return nil, err
+	}
 	reg := opts.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -104,7 +127,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 	if err := reg.Register(newQueueCollector(queue)); err != nil {
 		return nil, fmt.Errorf("register queue metrics: %w", err)
 	}
-	return &API{
+	a := &API{
 		gatherer:   reg,
 		httpm:      newHTTPMetrics(reg),
 		opts:       opts,
@@ -115,10 +138,15 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 		results:    results,
 		validator:  contracts.NewValidator(opts.Policy),
 		fleet:      &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, log: opts.Log},
-		auth:       newAuth(opts.APIKeys, opts.RateLimit, opts.RateBurst),
+		site:       site,
+		auth:       newAuth(opts.APIKeys, opts.OperatorKey, opts.RateLimit, opts.RateBurst),
 		queue:      queue,
 		stopping:   make(chan struct{}),
-	}, nil
+	}
+	if _, err := rand.Read(a.pseudonymKey[:]); err != nil {
+		return nil, fmt.Errorf("executor pseudonym key: %w", err)
+	}
+	return a, nil
 }
 
 // Shutdown makes every request that is waiting for an execution answer at
@@ -166,5 +194,5 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "", fmt.Sprintf("no such endpoint: %s", r.URL.Path))
 	})
-	return instrument(a.log, a.httpm, a.auth.middleware(mux))
+	return instrument(a.log, a.httpm, a.site.middleware(a.log, a.auth.middleware(mux)))
 }

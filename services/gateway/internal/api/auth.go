@@ -27,6 +27,16 @@ type APIKey struct {
 
 type tenantKey struct{}
 
+type operatorCtxKey struct{}
+
+// isOperator reports whether the request presented the operator key: only
+// then do /readyz, /v1/fleet and Judge0's execution_host name executors and
+// show their problems.
+func isOperator(ctx context.Context) bool {
+	op, _ := ctx.Value(operatorCtxKey{}).(bool)
+	return op
+}
+
 // tenantOf is the tenant a request was authenticated as (DefaultTenant when
 // no API keys are configured).
 func tenantOf(ctx context.Context) string {
@@ -38,11 +48,13 @@ func tenantOf(ctx context.Context) string {
 
 // auth checks API keys and applies the per-tenant rate limit.
 type auth struct {
-	keys   []keyEntry
-	limit  rate.Limit
-	burst  int
-	mu     sync.Mutex
-	bucket map[string]*rate.Limiter
+	keys []keyEntry
+	// operator is the digest of the operator key (nil: no operator key).
+	operator *[sha256.Size]byte
+	limit    rate.Limit
+	burst    int
+	mu       sync.Mutex
+	bucket   map[string]*rate.Limiter
 }
 
 type keyEntry struct {
@@ -50,12 +62,25 @@ type keyEntry struct {
 	sum    [sha256.Size]byte
 }
 
-func newAuth(keys []APIKey, perSecond float64, burst int) *auth {
+func newAuth(keys []APIKey, operatorKey string, perSecond float64, burst int) *auth {
 	a := &auth{limit: rate.Limit(perSecond), burst: max(burst, 1), bucket: map[string]*rate.Limiter{}}
 	for _, k := range keys {
 		a.keys = append(a.keys, keyEntry{tenant: k.Tenant, sum: sha256.Sum256([]byte(k.Key))})
 	}
+	if operatorKey != "" {
+		sum := sha256.Sum256([]byte(operatorKey))
+		a.operator = &sum
+	}
 	return a
+}
+
+// isOperator reports whether key is the operator key, in constant time.
+func (a *auth) isOperator(key string) bool {
+	if a.operator == nil || key == "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(sum[:], a.operator[:]) == 1
 }
 
 // tenant finds the key's tenant. Every configured key is compared, in
@@ -90,6 +115,10 @@ func presentedKey(r *http.Request) string {
 // web console's pages and assets (its API calls send the key typed in it).
 func exempt(path string) bool { return path == "/healthz" || path == "/readyz" || consolePath(path) }
 
+// operatorPath is where the operator key is accepted although it names no
+// tenant: the fleet view.
+func operatorPath(path string) bool { return path == "/v1/fleet" }
+
 func (a *auth) limiter(tenant string) *rate.Limiter {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -106,8 +135,9 @@ func (a *auth) limiter(tenant string) *rate.Limiter {
 func (a *auth) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tenant := contracts.DefaultTenant
-		if len(a.keys) > 0 && !exempt(r.URL.Path) {
-			key := presentedKey(r)
+		key := presentedKey(r)
+		operator := a.isOperator(key)
+		if len(a.keys) > 0 && !exempt(r.URL.Path) && !(operator && operatorPath(r.URL.Path)) {
 			if key == "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="airlock"`)
 				writeError(w, http.StatusUnauthorized, contracts.CodeUnauthorized, "",
@@ -131,7 +161,8 @@ func (a *auth) middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tenantKey{}, tenant)))
+		ctx := context.WithValue(r.Context(), tenantKey{}, tenant)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, operatorCtxKey{}, operator)))
 	})
 }
 

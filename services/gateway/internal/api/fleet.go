@@ -3,6 +3,9 @@ package api
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,14 +166,17 @@ func (a *API) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyBody is the answer of GET /readyz.
+// readyBody is the answer of GET /readyz. Checks, which name executors
+// and quote engine errors, are given only to the operator.
 type readyBody struct {
+	Status string            `json:"status"` // "ready" or "not_ready"
 	Ready  bool              `json:"ready"`
-	Checks map[string]string `json:"checks"`
+	Checks map[string]string `json:"checks,omitempty"`
 }
 
 // handleReady serves GET /readyz: NATS connected, the streams and the
 // executions bucket present, and at least one executor able to take work.
+// Without the operator key it says only whether the gateway is ready.
 func (a *API) handleReady(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), natsTimeout)
 	defer cancel()
@@ -232,11 +238,45 @@ func (a *API) handleReady(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	status := http.StatusOK
+	status, body := http.StatusOK, readyBody{Status: "ready", Ready: true}
 	if !ready {
-		status = http.StatusServiceUnavailable
+		status, body = http.StatusServiceUnavailable, readyBody{Status: "not_ready"}
 	}
-	writeJSON(w, status, readyBody{Ready: ready, Checks: checks})
+	if isOperator(r.Context()) {
+		body.Checks = checks
+	} else if !ready {
+		a.log.Debug("not ready", "checks", checks)
+	}
+	writeJSON(w, status, body)
+}
+
+// pseudonym names an executor to everyone but the operator: stable for the
+// life of this gateway and not reversible without its random key, so that
+// tenants learn neither node names nor how they are formed.
+func (a *API) pseudonym(id string) string {
+	mac := hmac.New(sha256.New, a.pseudonymKey[:])
+	mac.Write([]byte(id))
+	return "executor-" + hex.EncodeToString(mac.Sum(nil)[:4])
+}
+
+// neutralProblem replaces an executor's problem (an engine error that may
+// name hosts, sockets and paths) for everyone but the operator.
+const neutralProblem = "not taking jobs"
+
+// fleetView is infos as the requester may see them: as they are for the
+// operator, with pseudonyms and a neutral problem for everyone else.
+func (a *API) fleetView(ctx context.Context, infos []contracts.ExecutorInfo) []contracts.ExecutorInfo {
+	out := make([]contracts.ExecutorInfo, len(infos))
+	for i, info := range infos {
+		if !isOperator(ctx) {
+			info.ID = a.pseudonym(info.ID)
+			if info.Problem != "" {
+				info.Problem = neutralProblem
+			}
+		}
+		out[i] = info
+	}
+	return out
 }
 
 // unavailable answers 503 unavailable for a NATS failure, unless the client

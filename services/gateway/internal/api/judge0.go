@@ -394,8 +394,13 @@ func judge0OutcomeOf(exec *contracts.Execution) judge0Outcome {
 	return o
 }
 
-// judge0Render renders a submission with the given fields.
-func judge0Render(exec *contracts.Execution, fields []string, b64 bool, runtimes []contracts.Runtime) orderedObject {
+// judge0NeutralHost is the execution_host shown to tenants: node names are
+// for the operator only.
+const judge0NeutralHost = "airlock"
+
+// judge0Render renders a submission with the given fields; execution_host
+// names the executor only when operator is set.
+func judge0Render(exec *contracts.Execution, fields []string, b64 bool, runtimes []contracts.Runtime, operator bool) orderedObject {
 	o := judge0OutcomeOf(exec)
 	enc := func(s *string) any {
 		if s == nil {
@@ -426,7 +431,10 @@ func judge0Render(exec *contracts.Execution, fields []string, b64 bool, runtimes
 	}
 	var host any
 	if exec.Executor != "" {
-		host = exec.Executor
+		host = judge0NeutralHost
+		if operator {
+			host = exec.Executor
+		}
 	}
 	value := func(f string) any {
 		switch f {
@@ -930,7 +938,7 @@ func (a *API) handleJudge0Create(w http.ResponseWriter, r *http.Request) {
 		exec = &contracts.Execution{ID: id, Status: contracts.StatusQueued, Language: req.Language,
 			Version: req.Version, CreatedAt: time.Now().UTC()}
 	}
-	writeJSON(w, http.StatusCreated, judge0Render(exec, fields, b64, runtimes))
+	writeJSON(w, http.StatusCreated, judge0Render(exec, fields, b64, runtimes, isOperator(r.Context())))
 }
 
 // handleJudge0Get serves GET /submissions/{token}.
@@ -955,7 +963,7 @@ func (a *API) handleJudge0Get(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, orderedObject{{"error", "Not Found"}})
 		return
 	}
-	writeJSON(w, http.StatusOK, judge0Render(exec, fields, q.Get("base64_encoded") == "true", a.judge0Runtimes(r)))
+	writeJSON(w, http.StatusOK, judge0Render(exec, fields, q.Get("base64_encoded") == "true", a.judge0Runtimes(r), isOperator(r.Context())))
 }
 
 // judge0BatchSizeError checks the number of entries of a batch.
@@ -1066,7 +1074,7 @@ func (a *API) handleJudge0BatchGet(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if exec != nil {
-			out[i] = judge0Render(exec, fields, b64, runtimes)
+			out[i] = judge0Render(exec, fields, b64, runtimes, isOperator(r.Context()))
 		}
 	}
 	writeJSON(w, http.StatusOK, orderedObject{{"submissions", out}})

@@ -154,10 +154,7 @@ func (a *API) handleFleet(w http.ResponseWriter, r *http.Request) {
 		a.unavailable(w, r, "could not read the executors", err)
 		return
 	}
-	if infos == nil {
-		infos = []contracts.ExecutorInfo{}
-	}
-	writeJSON(w, http.StatusOK, fleetBody{Queue: q, Executors: infos, At: time.Now().UTC()})
+	writeJSON(w, http.StatusOK, fleetBody{Queue: q, Executors: a.fleetView(r.Context(), infos), At: time.Now().UTC()})
 }
 
 func (a *API) metricsHandler() http.Handler {

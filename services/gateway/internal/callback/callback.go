@@ -42,9 +42,10 @@ type Policy struct {
 	Secret string
 	// TenantSecrets are per-tenant (per API key) secrets.
 	TenantSecrets map[string]string
-	// Allow lists networks that are reachable although they are loopback,
-	// private, link-local or otherwise internal.
-	Allow []netip.Prefix
+	// Allow opens networks that are loopback, private, link-local or
+	// otherwise internal, each on some ports and for one tenant or all.
+	// Public addresses are reachable on any port without a rule.
+	Allow []Rule
 }
 
 // ErrBlocked is a callback address on an internal network.
@@ -72,8 +73,18 @@ func (p Policy) Check(tenant, raw string) error {
 	if p.secret(tenant) == "" {
 		return errors.New("callbacks are not configured on this server (no signing secret: set AIRLOCK_CALLBACK_SECRET)")
 	}
-	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !p.allowed(ip) {
-		return fmt.Errorf("%w: %s is an internal address", ErrBlocked, ip)
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return errors.New("callback_url has an invalid port")
+		}
+		if ap := netip.AddrPortFrom(ip, uint16(n)); !p.allowed(tenant, ap) {
+			return fmt.Errorf("%w: %s is an internal address", ErrBlocked, ap)
+		}
 	}
 	return nil
 }
@@ -89,14 +100,23 @@ var internalNets = []netip.Prefix{
 	netip.MustParsePrefix("fd00:ec2::254/128"), // EC2 metadata over IPv6
 }
 
-// allowed reports whether a callback may connect to ip.
-func (p Policy) allowed(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, pr := range p.Allow {
-		if pr.Contains(ip) {
+// allowed reports whether a callback of tenant may connect to ap: a public
+// address on any port, an internal one only as a rule of Allow permits.
+func (p Policy) allowed(tenant string, ap netip.AddrPort) bool {
+	if tenant == "" {
+		tenant = contracts.DefaultTenant
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	for _, r := range p.Allow {
+		if r.permits(tenant, ap) {
 			return true
 		}
 	}
+	return public(ap.Addr())
+}
+
+// public reports whether ip is on no internal network.
+func public(ip netip.Addr) bool {
 	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
 		return false
@@ -109,11 +129,13 @@ func (p Policy) allowed(ip netip.Addr) bool {
 	return true
 }
 
-// Client returns the HTTP client deliveries use. The address is checked
-// when the connection is made, after DNS resolution, so a name that
-// resolves (or re-resolves) to an internal address is refused; no proxy
-// from the environment is used and redirects are not followed.
-func (p Policy) Client(timeout time.Duration) *http.Client {
+// Client returns the HTTP client that delivers tenant's callbacks. The
+// address is checked when the connection is made, after DNS resolution, so
+// a name that resolves (or re-resolves) to an internal address is refused;
+// no proxy from the environment is used and redirects are not followed.
+// Each tenant needs its own client: its connections, checked against its
+// rules, must not be reused for another tenant.
+func (p Policy) Client(tenant string, timeout time.Duration) *http.Client {
 	dialer := &net.Dialer{
 		Timeout: timeout,
 		Control: func(network, address string, _ syscall.RawConn) error {
@@ -121,8 +143,8 @@ func (p Policy) Client(timeout time.Duration) *http.Client {
 			if err != nil {
 				return fmt.Errorf("%w: %s", ErrBlocked, address)
 			}
-			if !p.allowed(ap.Addr()) {
-				return fmt.Errorf("%w: %s is an internal address", ErrBlocked, ap.Addr())
+			if !p.allowed(tenant, ap) {
+				return fmt.Errorf("%w: %s is an internal address", ErrBlocked, ap)
 			}
 			return nil
 		},
@@ -190,7 +212,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logg
 		}
 		return fmt.Errorf("create callbacks consumer: %w", err)
 	}
-	httpc := cfg.Policy.Client(cfg.Timeout)
+	clients := &clients{policy: cfg.Policy, timeout: cfg.Timeout, byTenant: map[string]*http.Client{}}
 	// Deliver in parallel, so one slow receiver does not hold up the others;
 	// a full pool slows the consumer down.
 	sem := make(chan struct{}, 16)
@@ -200,7 +222,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logg
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			deliver(ctx, httpc, cfg, msg, log)
+			deliver(ctx, clients, cfg, msg, log)
 		}()
 	}, jetstream.PullMaxMessages(32))
 	if err != nil {
@@ -216,7 +238,27 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logg
 	return nil
 }
 
-func deliver(ctx context.Context, httpc *http.Client, cfg Config, msg jetstream.Msg, log *slog.Logger) {
+// clients holds one delivery client per tenant (see Policy.Client).
+type clients struct {
+	policy  Policy
+	timeout time.Duration
+
+	mu       sync.Mutex
+	byTenant map[string]*http.Client
+}
+
+func (c *clients) of(tenant string) *http.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	httpc, ok := c.byTenant[tenant]
+	if !ok {
+		httpc = c.policy.Client(tenant, c.timeout)
+		c.byTenant[tenant] = httpc
+	}
+	return httpc
+}
+
+func deliver(ctx context.Context, clients *clients, cfg Config, msg jetstream.Msg, log *slog.Logger) {
 	var exec contracts.Execution
 	if err := json.Unmarshal(msg.Data(), &exec); err != nil || !exec.Terminal() || exec.CallbackURL == "" {
 		_ = msg.Ack()
@@ -246,7 +288,7 @@ func deliver(ctx context.Context, httpc *http.Client, cfg Config, msg jetstream.
 	req.Header.Set("Airlock-Execution-Id", exec.ID)
 	req.Header.Set("Airlock-Delivery-Attempt", strconv.Itoa(attempt))
 	req.Header.Set(SignatureHeader, Sign(secret, time.Now(), body))
-	resp, err := httpc.Do(req)
+	resp, err := clients.of(exec.Tenant).Do(req)
 	if err == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()

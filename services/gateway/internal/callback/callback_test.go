@@ -17,19 +17,123 @@ func TestAllowed(t *testing.T) {
 		"169.254.169.254", "169.254.0.1", "0.0.0.0", "0.1.2.3", "100.64.0.1", "224.0.0.1", "255.255.255.255",
 		"::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe"}
 	open := []string{"8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700::1111", "172.32.0.1", "100.128.0.1"}
+	at := func(s string, port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(s), port) }
 	for _, s := range blocked {
-		if p.allowed(netip.MustParseAddr(s)) {
+		if p.allowed("default", at(s, 443)) {
 			t.Errorf("%s allowed", s)
 		}
 	}
 	for _, s := range open {
-		if !p.allowed(netip.MustParseAddr(s)) {
+		if !p.allowed("default", at(s, 8443)) {
 			t.Errorf("%s blocked", s)
 		}
 	}
-	p.Allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
-	if !p.allowed(netip.MustParseAddr("127.0.0.1")) || !p.allowed(netip.MustParseAddr("10.9.9.9")) || p.allowed(netip.MustParseAddr("127.0.0.2")) {
+	p.Allow = mustRules(t, "127.0.0.1/32:*,10.0.0.0/8")
+	if !p.allowed("default", at("127.0.0.1", 9)) || !p.allowed("default", at("10.9.9.9", 80)) || p.allowed("default", at("127.0.0.2", 80)) {
 		t.Error("the allow-list is not applied exactly")
+	}
+}
+
+func mustRules(t *testing.T, s string) []Rule {
+	t.Helper()
+	rules, err := ParseRules(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rules
+}
+
+func TestParseRules(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.0.0.0/8":                           "10.0.0.0/8",
+		" 10.1.2.3/8 , 192.168.0.0/16":         "10.0.0.0/8,192.168.0.0/16",
+		"acme@10.0.0.0/8:8080+9090":            "acme@10.0.0.0/8:8080+9090",
+		"fd00::/8:8443,team_2@::1/128:*":       "fd00::/8:8443,team_2@::1/128:*",
+		"127.0.0.1/32:443, acme@172.16.0.0/12": "127.0.0.1/32:443,acme@172.16.0.0/12",
+		"":                                     "",
+	} {
+		rules, err := ParseRules(in)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		var got []string
+		for _, r := range rules {
+			got = append(got, r.String())
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("%q: read as %q, want %q", in, strings.Join(got, ","), want)
+		}
+	}
+	for in, msg := range map[string]string{
+		"10.0.0.1":                 "not a network",
+		"10.0.0.0/33":              "not a network",
+		"acme@":                    "not a network",
+		"bad tenant@10.0.0.0/8":    "not a tenant",
+		"@10.0.0.0/8":              "not a tenant",
+		"10.0.0.0/8:":              "not a port",
+		"10.0.0.0/8:0":             "not a port",
+		"10.0.0.0/8:65536":         "not a port",
+		"10.0.0.0/8:80,90":         "not a network",
+		"10.0.0.0/8:http":          "not a port",
+		"acme@10.0.0.0/8:8080+x":   "not a port",
+		"10.0.0.0/8,example.com/8": "not a network",
+	} {
+		_, err := ParseRules(in)
+		if err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), "TENANT@") {
+			t.Errorf("%q: %v, want an error saying %q and the syntax", in, err, msg)
+		}
+	}
+}
+
+// TestRulesPerTenantAndPort: a rule opens its network only to its tenant,
+// and only on its ports (80 and 443 when it names none), at submission and
+// again when the delivery connects.
+func TestRulesPerTenantAndPort(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	p := Policy{Secret: "s", Allow: mustRules(t, "alice@127.0.0.0/8:"+port+",10.0.0.0/8,bob@192.168.0.0/16:8080")}
+	for _, tc := range []struct {
+		tenant, url string
+		ok          bool
+	}{
+		{"alice", srv.URL + "/hook", true},
+		{"bob", srv.URL + "/hook", false},     // alice's range
+		{"default", srv.URL + "/hook", false}, // alice's range
+		{"alice", "http://127.0.0.1/hook", false},
+		{"bob", "http://10.1.2.3/hook", true},
+		{"bob", "https://10.1.2.3/hook", true},
+		{"bob", "http://10.1.2.3:8080/hook", false}, // not 80 or 443
+		{"bob", "http://10.1.2.3:22/hook", false},
+		{"bob", "http://192.168.1.1:8080/hook", true},
+		{"bob", "http://192.168.1.1/hook", false},
+		{"alice", "http://192.168.1.1:8080/hook", false},
+		{"bob", "http://93.184.216.34:8080/hook", true}, // public: any port
+	} {
+		err := p.Check(tc.tenant, tc.url)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s %s: %v, want allowed %v", tc.tenant, tc.url, err, tc.ok)
+		}
+		if !tc.ok && !errors.Is(err, ErrBlocked) {
+			t.Errorf("%s %s: %v, want ErrBlocked", tc.tenant, tc.url, err)
+		}
+	}
+	// By name: only the dial-time check sees the address.
+	byName := "http://localhost:" + port + "/hook"
+	if resp, err := p.Client("alice", 5*time.Second).Get(byName); err != nil {
+		t.Errorf("alice, her own range: %v", err)
+	} else {
+		resp.Body.Close()
+	}
+	for _, tenant := range []string{"bob", "default"} {
+		if _, err := p.Client(tenant, 5*time.Second).Get(byName); !errors.Is(err, ErrBlocked) {
+			t.Errorf("%s reached alice's range: %v, want ErrBlocked", tenant, err)
+		}
+	}
+	// Without ports a rule opens only 80 and 443, not the receiver's port.
+	if _, err := (Policy{Allow: mustRules(t, "127.0.0.0/8")}).Client("alice", 5*time.Second).Get(byName); !errors.Is(err, ErrBlocked) {
+		t.Errorf("port %s through a rule without ports: %v, want ErrBlocked", port, err)
 	}
 }
 
@@ -62,12 +166,12 @@ func TestClientRefusesInternalAfterResolution(t *testing.T) {
 	defer srv.Close()
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 	// A name, not a literal: only the check at dial time can catch it.
-	_, err := (Policy{}).Client(5 * time.Second).Get("http://localhost:" + port + "/")
+	_, err := (Policy{}).Client("default", 5*time.Second).Get("http://localhost:" + port + "/")
 	if !errors.Is(err, ErrBlocked) {
 		t.Fatalf("localhost: %v, want ErrBlocked", err)
 	}
-	allowed := Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
-	if resp, err := allowed.Client(5 * time.Second).Get("http://localhost:" + port + "/"); err != nil {
+	allowed := Policy{Allow: mustRules(t, "127.0.0.0/8:*,::1/128:*")}
+	if resp, err := allowed.Client("default", 5*time.Second).Get("http://localhost:" + port + "/"); err != nil {
 		t.Fatalf("allow-listed: %v", err)
 	} else {
 		resp.Body.Close()
@@ -82,9 +186,9 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
 	}))
 	defer redirector.Close()
-	p := Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	p := Policy{Allow: mustRules(t, "127.0.0.0/8:*")}
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, redirector.URL, nil)
-	resp, err := p.Client(5 * time.Second).Do(req)
+	resp, err := p.Client("default", 5*time.Second).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
