@@ -47,6 +47,10 @@ var defaulted = map[string]string{
 	"AIRLOCK_MAX_WAIT_TIMEOUT": "5m longest wait",
 	"AIRLOCK_CALLBACK_SECRET":  "callbacks stay off until an operator gives keys their own secret (tenant:key:secret in the api_keys variable)",
 	"AIRLOCK_CALLBACK_ALLOW":   "callbacks never reach internal networks",
+	// NATS connection (every service)
+	"AIRLOCK_NATS_CREDS": "identities are nkeys (AIRLOCK_NATS_NKEY) in the server's own accounts (airlock nats-auth), not JWT credentials",
+	"AIRLOCK_NATS_CERT":  "the servers verify no client certificate: a client is its nkey",
+	"AIRLOCK_NATS_KEY":   "no client certificate (see AIRLOCK_NATS_CERT)",
 	// executor
 	"AIRLOCK_MAX_ATTEMPTS":      "3 attempts, then internal_error",
 	"AIRLOCK_ACK_WAIT":          "30s without a heartbeat before redelivery",
