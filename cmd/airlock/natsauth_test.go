@@ -276,6 +276,8 @@ func attackBus(t *testing.T, ids busIdentities, base contracts.NATSConn, topo co
 	refused(t, errs, "executor writes the executions bucket", "$KV.executions."+victimID)
 	_ = nc.Publish(topo.JobSubject("acme"), []byte(`{}`))
 	refused(t, errs, "executor submits a job as tenant acme", topo.JobSubject("acme"))
+	_ = nc.Publish("$JS.API.STREAM.PURGE."+contracts.JobsStream, nil)
+	refused(t, errs, "executor purges the job queue", "$JS.API.STREAM.PURGE."+contracts.JobsStream)
 
 	// An internal client of tenant acme.
 	nc, errs = asyncErrors(t, ids.conn(base, "client-acme"), "attacker-client")
@@ -373,7 +375,6 @@ func runBusServices(t *testing.T, ids busIdentities, base contracts.NATSConn, to
 	t.Cleanup(recv.Close)
 	gcfg.CallbackSecret = "a-secret-of-some-length"
 	gcfg.CallbackAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	callbackURL = recv.URL
 	ready := make(chan struct{})
 	gcfg.OnReady = func(string) { close(ready) }
 	run("gateway", func(nc *nats.Conn) error { return gateway.Run(ctx, gcfg, nc, log.With("service", "gateway")) })
@@ -389,7 +390,7 @@ func runBusServices(t *testing.T, ids busIdentities, base contracts.NATSConn, to
 		t.Fatalf("the job of acme ended %s for tenant %q: %s", exec.Status, exec.Tenant, dump(exec))
 	}
 	t.Logf("job %s of tenant acme: %s, %s", exec.ID, exec.Status, exec.Verdict)
-	httpPaths(t, "http://"+ln.Addr().String(), callbacks)
+	httpPaths(t, "http://"+ln.Addr().String(), recv.URL, callbacks)
 
 	attackBus(t, ids, base, topo, exec.ID)
 
@@ -403,13 +404,10 @@ func runBusServices(t *testing.T, ids busIdentities, base contracts.NATSConn, to
 	}
 }
 
-// callbackURL is where the in-process gateway's test jobs call back.
-var callbackURL string
-
 // httpPaths uses the gateway's HTTP paths that touch the bus (submit and
 // wait, read, runtimes, fleet, readiness, metrics, evaluations, callbacks),
 // so that any permission they lack shows in the gateway's log.
-func httpPaths(t *testing.T, base string, callbacks chan string) {
+func httpPaths(t *testing.T, base, callbackURL string, callbacks chan string) {
 	t.Helper()
 	hc := &http.Client{Timeout: testkit.Patience}
 	call := func(method, path, body string) (int, string) {
@@ -472,5 +470,51 @@ func TestNATSAuthFiles(t *testing.T) {
 	}
 	if _, err := natsIdentities([]string{"a.b"}); err == nil {
 		t.Error("a tenant with a dot was accepted")
+	}
+}
+
+// TestDevNATSAuth: `airlock dev --nats-auth` refuses a client without an
+// identity on its listening port and lets each service connect as itself;
+// without the flag it stays open (the zero-configuration default).
+func TestDevNATSAuth(t *testing.T) {
+	for _, auth := range []bool{true, false} {
+		args := []string{"--data-dir", t.TempDir(), "--nats-listen", "127.0.0.1:0"}
+		if auth {
+			args = append(args, "--nats-auth")
+		}
+		cfg, err := parseConfig("dev", args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+		ns, connect, err := startDevNATS(ctx, cfg, testLogger(t))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(0))
+		if auth == (err == nil) {
+			t.Errorf("auth %v: a client without an identity: %v", auth, err)
+		}
+		if nc != nil {
+			nc.Close()
+		}
+		if auth && !cfg.Gateway.NATSTenantFromSubjectOnly {
+			t.Error("with authentication the gateway must serve the per-tenant endpoint only")
+		}
+		for _, role := range contracts.ServiceRoles {
+			nc, err := connect(role)
+			if err != nil {
+				t.Errorf("auth %v: %s: %v", auth, role, err)
+				continue
+			}
+			js, _ := jetstream.New(nc)
+			if _, err := js.Stream(context.Background(), contracts.JobsStream); auth && err != nil {
+				t.Errorf("%s: the operator did not create the streams: %v", role, err)
+			}
+			nc.Close()
+		}
+		ns.Shutdown()
+		ns.WaitForShutdown()
 	}
 }

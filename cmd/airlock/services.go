@@ -38,6 +38,9 @@ func runService(ctx context.Context, name string, args []string, stderr io.Write
 	log = log.With("service", name)
 	log.Info("starting", "nats", contracts.RedactURL(cfg.NATS.URL), "prefix", cfg.Topology.Prefix, "version", version)
 	cfg.NATS.InboxPrefix = contracts.InboxPrefix(contracts.Role(name), "")
+	// With an identity of its own, the gateway trusts the subjects the
+	// server enforces, never a header.
+	cfg.Gateway.NATSTenantFromSubjectOnly = cfg.NATS.Authenticated()
 	nc, err := cfg.NATS.Connect("airlock-"+name, log)
 	if err != nil {
 		return err
@@ -87,22 +90,7 @@ type devHooks struct {
 }
 
 func dev(ctx context.Context, cfg *config, log *slog.Logger, hooks *devHooks) error {
-	var ids map[contracts.Role]natsIdentity
-	authDir := filepath.Join(cfg.DataDir, "nats-auth")
-	if cfg.NATSAuth {
-		list, err := ensureNATSAuth(authDir, cfg.Topology, []string{contracts.DefaultTenant})
-		if err != nil {
-			return err
-		}
-		ids = map[contracts.Role]natsIdentity{}
-		for _, id := range list {
-			if id.Role != contracts.RoleClient && !id.System {
-				ids[id.Role] = id
-			}
-		}
-		cfg.Gateway.NATSTenantFromSubjectOnly = true
-	}
-	ns, err := startNATS(cfg, log)
+	ns, connect, err := startDevNATS(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -110,30 +98,6 @@ func dev(ctx context.Context, cfg *config, log *slog.Logger, hooks *devHooks) er
 		ns.Shutdown()
 		ns.WaitForShutdown()
 	}()
-	// connect connects one in-process service, as its own identity when
-	// authentication is on.
-	connect := func(role contracts.Role) (*nats.Conn, error) {
-		c := contracts.NATSConn{}
-		if cfg.NATSAuth {
-			c = contracts.NATSConn{NkeySeed: ids[role].Seed, InboxPrefix: contracts.InboxPrefix(role, "")}
-		}
-		return c.Connect("airlock-"+string(role), log.With("service", string(role)), nats.InProcessServer(ns))
-	}
-	if cfg.NATSAuth {
-		// The operator creates the streams and buckets first, so that no
-		// service waits for another one that may create them.
-		nc, err := connect(contracts.RoleOperator)
-		if err != nil {
-			return fmt.Errorf("connect the operator to embedded nats: %w", err)
-		}
-		err = ensureTopology(ctx, nc, cfg.Topology)
-		nc.Close()
-		if err != nil {
-			return err
-		}
-		log.Info("embedded nats requires authentication", "identities", authDir,
-			"client", filepath.Join(authDir, "client-default.nk"), "operator", filepath.Join(authDir, "operator.nk"))
-	}
 	if hooks != nil && hooks.onNATS != nil {
 		hooks.onNATS(ns.ClientURL())
 	}
@@ -191,6 +155,57 @@ func dev(ctx context.Context, cfg *config, log *slog.Logger, hooks *devHooks) er
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// startDevNATS starts dev's embedded server and returns it with how each
+// in-process service connects to it. With NATSAuth it first generates the
+// identities into DATA-DIR/nats-auth (keeping existing seeds), requires them,
+// and creates the streams and buckets as the operator; each service then
+// connects as its own role and the gateway serves the per-tenant NATS
+// endpoint only.
+func startDevNATS(ctx context.Context, cfg *config, log *slog.Logger) (*server.Server, func(contracts.Role) (*nats.Conn, error), error) {
+	ids := map[contracts.Role]natsIdentity{}
+	authDir := filepath.Join(cfg.DataDir, "nats-auth")
+	if cfg.NATSAuth {
+		list, err := ensureNATSAuth(authDir, cfg.Topology, []string{contracts.DefaultTenant})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range list {
+			if id.Role != contracts.RoleClient && !id.System {
+				ids[id.Role] = id
+			}
+		}
+		cfg.Gateway.NATSTenantFromSubjectOnly = true
+	}
+	ns, err := startNATS(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	connect := func(role contracts.Role) (*nats.Conn, error) {
+		c := contracts.NATSConn{}
+		if cfg.NATSAuth {
+			c = contracts.NATSConn{NkeySeed: ids[role].Seed, InboxPrefix: contracts.InboxPrefix(role, "")}
+		}
+		return c.Connect("airlock-"+string(role), log.With("service", string(role)), nats.InProcessServer(ns))
+	}
+	if cfg.NATSAuth {
+		// The operator creates the streams and buckets first, so that no
+		// service waits for another one that may create them.
+		nc, err := connect(contracts.RoleOperator)
+		if err == nil {
+			err = ensureTopology(ctx, nc, cfg.Topology)
+			nc.Close()
+		}
+		if err != nil {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			return nil, nil, fmt.Errorf("embedded nats as the operator: %w", err)
+		}
+		log.Info("embedded nats requires authentication", "identities", authDir,
+			"client", filepath.Join(authDir, "client-default.nk"), "operator", filepath.Join(authDir, "operator.nk"))
+	}
+	return ns, connect, nil
 }
 
 func startNATS(cfg *config, log *slog.Logger) (*server.Server, error) {
