@@ -169,7 +169,7 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		// Ensure looks the streams up (it can create none of them).
 		pub := prefixed(jsAPI+"STREAM.INFO.%s", streams...)
 		pub = append(pub, durable(JobsStream, ExecutorConsumer)...)
-		pub = append(pub, "$KV."+ExecutorsBucket+".*", p+".events.*")
+		pub = append(pub, "$KV."+ExecutorsBucket+".>", p+".events.*")
 		perm = Permissions{
 			Publish:   SubjectRule{Allow: pub},
 			Subscribe: SubjectRule{Allow: inbox},

@@ -143,10 +143,6 @@ job "nats" {
         read_only   = false
       }
 
-      # Routes come from Nomad service discovery: every registered
-      # nats-cluster instance (a server ignores the route to itself). When the
-      # set changes, the file is re-rendered and the server reloads it on
-      # SIGHUP; established routes also gossip the rest of the cluster.
       # The identities and permissions (auth.conf of `airlock nats-auth`),
       # this server's TLS certificate and key, and the CA, from Nomad
       # variables (docs/deploy.md, "NATS identities and TLS"); nats.conf
@@ -154,46 +150,29 @@ job "nats" {
       # a tenant's client identity or rotating a certificate needs no
       # restart. Without them the files hold text that does not parse, so the
       # server refuses to start rather than run without authentication or TLS.
-      template {
-        destination   = "secrets/auth.conf"
-        perms         = "600"
-        change_mode   = "signal"
-        change_signal = "SIGHUP"
-        data          = <<-EOF
-          {{- with nomadVar "nomad/jobs/nats" }}{{ .auth_conf }}{{ else }}the Nomad variable nomad/jobs/nats with item auth_conf is missing{{ end }}
-        EOF
-      }
-
-      template {
-        destination   = "secrets/server.pem"
-        change_mode   = "signal"
-        change_signal = "SIGHUP"
-        data          = <<-EOF
-          {{- with nomadVar "nomad/jobs/nats" }}{{ .server_cert }}{{ else }}the Nomad variable nomad/jobs/nats with item server_cert is missing{{ end }}
-        EOF
-      }
-
-      template {
-        destination   = "secrets/server-key.pem"
-        perms         = "600"
-        change_mode   = "signal"
-        change_signal = "SIGHUP"
-        data          = <<-EOF
-          {{- with nomadVar "nomad/jobs/nats" }}{{ .server_key }}{{ else }}the Nomad variable nomad/jobs/nats with item server_key is missing{{ end }}
-        EOF
-      }
-
-      template {
-        destination   = "secrets/ca.pem"
-        change_mode   = "signal"
-        change_signal = "SIGHUP"
-        data          = <<-EOF
-          {{- with nomadVar "nomad/jobs" }}{{ .nats_ca }}{{ else }}the Nomad variable nomad/jobs with item nats_ca is missing{{ end }}
-        EOF
+      dynamic "template" {
+        for_each = {
+          "auth.conf"      = { var = "nomad/jobs/nats", item = "auth_conf", perms = "600" }
+          "server.pem"     = { var = "nomad/jobs/nats", item = "server_cert", perms = "644" }
+          "server-key.pem" = { var = "nomad/jobs/nats", item = "server_key", perms = "600" }
+          "ca.pem"         = { var = "nomad/jobs", item = "nats_ca", perms = "644" }
+        }
+        content {
+          destination   = "secrets/${template.key}"
+          perms         = template.value.perms
+          change_mode   = "signal"
+          change_signal = "SIGHUP"
+          data          = "{{- with nomadVar \"${template.value.var}\" }}{{ .${template.value.item} }}{{ else }}the Nomad variable ${template.value.var} with item ${template.value.item} is missing{{ end }}\n"
+        }
       }
 
       # The server's configuration, in secrets/ beside the files it includes
       # and names.
+      #
+      # Routes come from Nomad service discovery: every registered
+      # nats-cluster instance (a server ignores the route to itself). When the
+      # set changes, the file is re-rendered and the server reloads it on
+      # SIGHUP; established routes also gossip the rest of the cluster.
       template {
         destination   = "secrets/nats.conf"
         change_mode   = "signal"
