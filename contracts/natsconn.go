@@ -35,9 +35,19 @@ type NATSConn struct {
 }
 
 // Authenticated reports whether the connection presents an identity of its
-// own (a credentials file or an nkey): then the server's permissions, not
-// headers or bodies, decide who a publisher is.
-func (c NATSConn) Authenticated() bool { return c.Creds != "" || c.NkeySeed != "" }
+// own (a credentials file, an nkey, or a user or token in a URL): then the
+// server's permissions, not headers or bodies, decide who a publisher is.
+func (c NATSConn) Authenticated() bool {
+	if c.Creds != "" || c.NkeySeed != "" {
+		return true
+	}
+	for _, raw := range strings.Split(c.URL, ",") {
+		if u, err := url.Parse(strings.TrimSpace(raw)); err == nil && u.User != nil {
+			return true
+		}
+	}
+	return false
+}
 
 // Options returns the nats.go options of the identity and TLS settings.
 func (c NATSConn) Options() ([]nats.Option, error) {

@@ -101,3 +101,18 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthenticated(t *testing.T) {
+	for c, want := range map[contracts.NATSConn]bool{
+		{URL: "nats://127.0.0.1:4222"}:                 false,
+		{URL: "nats://127.0.0.1:4222", CA: "ca.pem"}:   false,
+		{URL: "nats://a:4222", NkeySeed: "x.nk"}:       true,
+		{URL: "nats://a:4222", Creds: "x.creds"}:       true,
+		{URL: "nats://a:4222,nats://user:pass@b:4222"}: true,
+		{URL: "nats://s3cret-token@a:4222"}:            true,
+	} {
+		if got := c.Authenticated(); got != want {
+			t.Errorf("%+v: Authenticated() = %v", c, got)
+		}
+	}
+}
