@@ -20,13 +20,18 @@ import (
 
 // config is everything the commands read from flags and AIRLOCK_* variables.
 type config struct {
-	NATSURL   string
+	// NATS is how a service connects (not dev: its services connect in
+	// process, each with its identity when NATSAuth is set).
+	NATS      contracts.NATSConn
 	LogLevel  string
 	LogFormat string
 
 	// dev only
 	DataDir    string
 	NATSListen string
+	// NATSAuth turns on authentication on the embedded server, with an
+	// nkey per role generated into DataDir/nats-auth.
+	NATSAuth bool
 
 	Topology contracts.Topology
 	Gateway  gateway.Config
@@ -105,6 +110,17 @@ func (f *flags) duration(p *time.Duration, name, envName string, def time.Durati
 	f.fs.DurationVar(p, name, def, help+" ($"+envName+")")
 }
 
+// natsFlags binds the flags of a NATS connection: every command that
+// connects to an external NATS takes the same ones.
+func natsFlags(f *flags, c *contracts.NATSConn) {
+	f.str(&c.URL, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
+	f.str(&c.Creds, "nats-creds", "AIRLOCK_NATS_CREDS", "", "NATS credentials file (user JWT and nkey seed)")
+	f.str(&c.NkeySeed, "nats-nkey", "AIRLOCK_NATS_NKEY", "", "file of this identity's NATS nkey seed (SU...)")
+	f.str(&c.CA, "nats-ca", "AIRLOCK_NATS_CA", "", "PEM file of the CA that signed the NATS servers' certificates (requires TLS)")
+	f.str(&c.Cert, "nats-cert", "AIRLOCK_NATS_CERT", "", "PEM file of this client's TLS certificate, for NATS servers that verify clients")
+	f.str(&c.Key, "nats-key", "AIRLOCK_NATS_KEY", "", "PEM file of the key of --nats-cert")
+}
+
 func defaultDataDir() string {
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "airlock")
@@ -128,8 +144,9 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 	if all {
 		f.str(&c.DataDir, "data-dir", "AIRLOCK_DATA_DIR", defaultDataDir(), "directory of the embedded NATS server's JetStream store")
 		f.str(&c.NATSListen, "nats-listen", "AIRLOCK_NATS_LISTEN", "127.0.0.1:4222", "client address of the embedded NATS server, for internal services (empty: in-process only)")
+		f.boolean(&c.NATSAuth, "nats-auth", "AIRLOCK_NATS_AUTH", false, "require authentication on the embedded NATS server: an nkey per role (gateway, executor, results, client-default, operator) is generated into DATA-DIR/nats-auth and each service connects with its own")
 	} else {
-		f.str(&c.NATSURL, "nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")
+		natsFlags(f, &c.NATS)
 	}
 
 	var apiKeys, apiKeysFile, callbackAllow, allowedHosts, allowedOrigins string

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airlockrun/airlock/contracts"
 )
 
 func TestParseConfigFlagsAndEnv(t *testing.T) {
@@ -83,5 +85,29 @@ func TestParseAllowedHostsAndOrigins(t *testing.T) {
 	t.Setenv("AIRLOCK_ALLOWED_HOSTS", "")
 	if cfg, err := parseConfig("dev", nil, io.Discard); err != nil || cfg.Gateway.AllowedHosts != nil {
 		t.Errorf("unset: %v %v, want nil (the gateway's default)", cfg.Gateway.AllowedHosts, err)
+	}
+}
+
+// TestNATSConnectionFlags: every service takes the same NATS connection
+// flags and variables; dev takes --nats-auth instead.
+func TestNATSConnectionFlags(t *testing.T) {
+	t.Setenv("AIRLOCK_NATS_CA", "/ca.pem")
+	for _, svc := range []string{"gateway", "executor", "results"} {
+		cfg, err := parseConfig(svc, []string{"--nats-url", "tls://n1:4222", "--nats-nkey", "/seed.nk",
+			"--nats-cert", "/c.pem", "--nats-key", "/k.pem"}, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", svc, err)
+		}
+		want := contracts.NATSConn{URL: "tls://n1:4222", NkeySeed: "/seed.nk", CA: "/ca.pem", Cert: "/c.pem", Key: "/k.pem"}
+		if cfg.NATS != want {
+			t.Errorf("%s: %+v, want %+v", svc, cfg.NATS, want)
+		}
+	}
+	cfg, err := parseConfig("dev", []string{"--nats-auth"}, io.Discard)
+	if err != nil || !cfg.NATSAuth {
+		t.Errorf("dev --nats-auth: %v %+v", err, cfg)
+	}
+	if _, err := parseConfig("dev", []string{"--nats-creds", "x"}, io.Discard); err == nil {
+		t.Error("dev accepted --nats-creds (its services connect in process)")
 	}
 }

@@ -44,6 +44,7 @@ Usage:
   airlock gateway    the HTTP API, against NATS_URL
   airlock executor   the sandbox runner, against NATS_URL (needs a Docker engine)
   airlock results    the result store writer, against NATS_URL
+  airlock nats-auth  generate NATS identities (an nkey per role and tenant) and their permissions
   airlock run FILE   run a program on a gateway, print its output and verdict (--tests DIR: judge)
   airlock runtimes   list the languages a gateway serves
   airlock version    print the version
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cliRun(ctx, rest, stdout, stderr)
 	case "runtimes":
 		return cliRuntimes(ctx, rest, stdout, stderr)
+	case "nats-auth":
+		return runNATSAuth(rest, stdout, stderr)
 	case "nats": // hidden: the embedded nats-server, for tests and operations
 		return runNATS(ctx, rest, stdout, stderr)
 	case "version":

@@ -15,9 +15,11 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/services/executor"
 	"github.com/airlockrun/airlock/services/gateway"
 	"github.com/airlockrun/airlock/services/results"
@@ -34,13 +36,14 @@ func runService(ctx context.Context, name string, args []string, stderr io.Write
 		return err
 	}
 	log = log.With("service", name)
-	log.Info("starting", "nats", cfg.NATSURL, "prefix", cfg.Topology.Prefix, "version", version)
-	nc, err := nats.Connect(cfg.NATSURL, nats.Name("airlock-"+name), nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true), nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }))
+	log.Info("starting", "nats", contracts.RedactURL(cfg.NATS.URL), "prefix", cfg.Topology.Prefix, "version", version)
+	cfg.NATS.InboxPrefix = contracts.InboxPrefix(contracts.Role(name), "")
+	// With an identity of its own, the gateway trusts the subjects the
+	// server enforces, never a header.
+	cfg.Gateway.NATSTenantFromSubjectOnly = cfg.NATS.Authenticated()
+	nc, err := cfg.NATS.Connect("airlock-"+name, log)
 	if err != nil {
-		return fmt.Errorf("connect to nats: %w", err)
+		return err
 	}
 	defer drain(nc)
 	switch name {
@@ -87,7 +90,7 @@ type devHooks struct {
 }
 
 func dev(ctx context.Context, cfg *config, log *slog.Logger, hooks *devHooks) error {
-	ns, err := startNATS(cfg, log)
+	ns, connect, err := startDevNATS(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -130,7 +133,7 @@ func dev(ctx context.Context, cfg *config, log *slog.Logger, hooks *devHooks) er
 	var wg sync.WaitGroup
 	errs := make(chan error, len(svcs))
 	for _, s := range svcs {
-		nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("airlock-"+s.name), nats.MaxReconnects(-1))
+		nc, err := connect(contracts.Role(s.name))
 		if err != nil {
 			return fmt.Errorf("connect %s to embedded nats: %w", s.name, err)
 		}
@@ -152,6 +155,57 @@ func dev(ctx context.Context, cfg *config, log *slog.Logger, hooks *devHooks) er
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// startDevNATS starts dev's embedded server and returns it with how each
+// in-process service connects to it. With NATSAuth it first generates the
+// identities into DATA-DIR/nats-auth (keeping existing seeds), requires them,
+// and creates the streams and buckets as the operator; each service then
+// connects as its own role and the gateway serves the per-tenant NATS
+// endpoint only.
+func startDevNATS(ctx context.Context, cfg *config, log *slog.Logger) (*server.Server, func(contracts.Role) (*nats.Conn, error), error) {
+	ids := map[contracts.Role]natsIdentity{}
+	authDir := filepath.Join(cfg.DataDir, "nats-auth")
+	if cfg.NATSAuth {
+		list, err := ensureNATSAuth(authDir, cfg.Topology, []string{contracts.DefaultTenant})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range list {
+			if id.Role != contracts.RoleClient && !id.System {
+				ids[id.Role] = id
+			}
+		}
+		cfg.Gateway.NATSTenantFromSubjectOnly = true
+	}
+	ns, err := startNATS(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	connect := func(role contracts.Role) (*nats.Conn, error) {
+		c := contracts.NATSConn{}
+		if cfg.NATSAuth {
+			c = contracts.NATSConn{NkeySeed: ids[role].Seed, InboxPrefix: contracts.InboxPrefix(role, "")}
+		}
+		return c.Connect("airlock-"+string(role), log.With("service", string(role)), nats.InProcessServer(ns))
+	}
+	if cfg.NATSAuth {
+		// The operator creates the streams and buckets first, so that no
+		// service waits for another one that may create them.
+		nc, err := connect(contracts.RoleOperator)
+		if err == nil {
+			err = ensureTopology(ctx, nc, cfg.Topology)
+			nc.Close()
+		}
+		if err != nil {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			return nil, nil, fmt.Errorf("embedded nats as the operator: %w", err)
+		}
+		log.Info("embedded nats requires authentication", "identities", authDir,
+			"client", filepath.Join(authDir, "client-default.nk"), "operator", filepath.Join(authDir, "operator.nk"))
+	}
+	return ns, connect, nil
 }
 
 func startNATS(cfg *config, log *slog.Logger) (*server.Server, error) {
@@ -183,6 +237,12 @@ func startNATS(cfg *config, log *slog.Logger) (*server.Server, error) {
 			opts.Port = server.RANDOM_PORT
 		}
 	}
+	if cfg.NATSAuth {
+		// The accounts, identities and permissions ensureNATSAuth wrote.
+		if err := opts.ProcessConfigFile(filepath.Join(cfg.DataDir, "nats-auth", natsAuthConf)); err != nil {
+			return nil, fmt.Errorf("embedded nats authentication: %w", err)
+		}
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -201,4 +261,16 @@ func clientURL(ns *server.Server, listen string) string {
 		return "in-process only"
 	}
 	return ns.ClientURL()
+}
+
+// ensureTopology creates the streams and buckets that do not exist yet.
+func ensureTopology(ctx context.Context, nc *nats.Conn, topo contracts.Topology) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	if err := topo.Ensure(ctx, js); err != nil {
+		return fmt.Errorf("ensure topology: %w", err)
+	}
+	return nil
 }

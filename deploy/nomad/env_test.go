@@ -49,6 +49,10 @@ var defaulted = map[string]string{
 	"AIRLOCK_CALLBACK_ALLOW":   "callbacks never reach internal networks",
 	"AIRLOCK_ALLOWED_ORIGINS":  "no web origin but the gateway's own (the console) may post form or text/plain bodies",
 	"AIRLOCK_OPERATOR_KEY":     "no operator key: /readyz and /v1/fleet show no node names over HTTP (operators read the executors bucket and the logs)",
+	// NATS connection (every service)
+	"AIRLOCK_NATS_CREDS": "identities are nkeys (AIRLOCK_NATS_NKEY) in the server's own accounts (airlock nats-auth), not JWT credentials",
+	"AIRLOCK_NATS_CERT":  "the servers verify no client certificate: a client is its nkey",
+	"AIRLOCK_NATS_KEY":   "no client certificate (see AIRLOCK_NATS_CERT)",
 	// executor
 	"AIRLOCK_MAX_ATTEMPTS":      "3 attempts, then internal_error",
 	"AIRLOCK_ACK_WAIT":          "30s without a heartbeat before redelivery",

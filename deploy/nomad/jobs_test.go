@@ -394,12 +394,39 @@ func TestNATSCluster(t *testing.T) {
 		}
 	}
 
-	// The configuration: stable name, discovered routes, lame duck.
-	if len(task.Templates) != 1 {
-		t.Fatalf("want one template (the server config), got %d", len(task.Templates))
+	// The configuration: stable name, discovered routes, lame duck, TLS,
+	// accounts; the files it names come from Nomad variables.
+	files := map[string]*api.Template{}
+	for _, tmpl := range task.Templates {
+		files[str(tmpl.DestPath)] = tmpl
 	}
-	tmpl := task.Templates[0]
+	tmpl := files["secrets/nats.conf"]
+	if tmpl == nil {
+		t.Fatalf("no template renders the server config secrets/nats.conf (beside the files it includes); got %v", sortedKeys(files))
+	}
 	conf := str(tmpl.EmbeddedTmpl)
+	for dest, item := range map[string]string{
+		"secrets/auth.conf": `nomadVar "nomad/jobs/nats" }}{{ .auth_conf }}`, "secrets/server.pem": `nomadVar "nomad/jobs/nats" }}{{ .server_cert }}`,
+		"secrets/server-key.pem": `nomadVar "nomad/jobs/nats" }}{{ .server_key }}`, "secrets/ca.pem": `nomadVar "nomad/jobs" }}{{ .nats_ca }}`,
+	} {
+		f := files[dest]
+		if f == nil || !strings.Contains(str(f.EmbeddedTmpl), item) {
+			t.Errorf("want %s rendered from %s", dest, item)
+			continue
+		}
+		if str(f.ChangeMode) != "signal" || str(f.ChangeSignal) != "SIGHUP" {
+			t.Errorf("%s: a new identity or certificate must reload the server (SIGHUP)", dest)
+		}
+	}
+	if i := strings.Index(conf, "cluster {"); i < 0 || !regexp.MustCompile(`(?m)^\s*tls \{[^}]*cert_file: "/secrets/server.pem"`).MatchString(conf[:i]) {
+		t.Error("no TLS on the client port")
+	}
+	if !regexp.MustCompile(`(?s)cluster \{.*tls \{[^}]*verify: true`).MatchString(conf) {
+		t.Error("routes without mutual TLS (cluster { tls { verify: true } })")
+	}
+	if !strings.Contains(conf, "include auth.conf") || strings.Contains(conf, "no_auth_user") || strings.Contains(conf, "authorization") {
+		t.Error("the server must take its users from auth.conf only (no anonymous user)")
+	}
 	args, _ := task.Config["args"].([]any)
 	if !slices.Contains(args, any("/"+str(tmpl.DestPath))) {
 		t.Errorf("the server is not started with the rendered config /%s (args %v)", str(tmpl.DestPath), args)
@@ -516,11 +543,24 @@ func airlockTask(t *testing.T, job *api.Job, tg *api.TaskGroup, command string) 
 		t.Fatal("no template sets NATS_URL")
 	}
 	body := str(natsTmpl.EmbeddedTmpl)
-	if natsTmpl.Envvars == nil || !*natsTmpl.Envvars || !strings.Contains(body, `nomadService "nats-client"`) || !strings.Contains(body, "nats://") {
+	if natsTmpl.Envvars == nil || !*natsTmpl.Envvars || !strings.Contains(body, `nomadService "nats-client"`) || !strings.Contains(body, "tls://") {
 		t.Errorf("NATS_URL template: want env = true from nomadService \"nats-client\", got %q", body)
 	}
 	if str(natsTmpl.ChangeMode) != "noop" {
 		t.Errorf("NATS_URL template change_mode %q: a NATS rolling update would restart every service; want noop", str(natsTmpl.ChangeMode))
+	}
+	// Its own NATS identity and the servers' CA, from Nomad variables.
+	idFiles := map[string]string{}
+	for _, tmpl := range task.Templates {
+		idFiles[str(tmpl.DestPath)] = str(tmpl.EmbeddedTmpl)
+	}
+	if !strings.Contains(idFiles["secrets/nats.nk"], `nomadVar "nomad/jobs/`+str(job.ID)+`" }}{{ .nats_nkey }}`) ||
+		task.Env["AIRLOCK_NATS_NKEY"] != "${NOMAD_SECRETS_DIR}/nats.nk" {
+		t.Errorf("want AIRLOCK_NATS_NKEY = the seed rendered from nomad/jobs/%s item nats_nkey", str(job.ID))
+	}
+	if !strings.Contains(idFiles["secrets/nats-ca.pem"], `nomadVar "nomad/jobs" }}{{ .nats_ca }}`) ||
+		task.Env["AIRLOCK_NATS_CA"] != "${NOMAD_SECRETS_DIR}/nats-ca.pem" {
+		t.Error("want AIRLOCK_NATS_CA = the CA rendered from nomad/jobs item nats_ca")
 	}
 	if got := task.Env["AIRLOCK_REPLICAS"]; got != "3" {
 		t.Errorf("AIRLOCK_REPLICAS = %q, want 3 (streams and buckets on all three NATS servers)", got)

@@ -3,6 +3,11 @@
 # executions/executors buckets themselves (with AIRLOCK_REPLICAS=3); this job
 # only runs the servers.
 #
+# Security: TLS on the client port 4222 and mutual TLS on the route port 6222
+# (a CA of the operator's); no anonymous user: every client is one of the
+# identities `airlock nats-auth` generates, with the permissions of its role
+# (docs/security.md). Certificates and identities come from Nomad variables.
+#
 # Driver: docker with the official `nats` image. The image is the NATS
 # project's own build, pinned by tag to the same nats-server version Airlock's
 # embedded dev server and tests use (cmd/airlock/go.mod), and Docker is
@@ -129,7 +134,7 @@ job "nats" {
         image        = "nats:2.15.2-alpine"
         network_mode = "host"
         entrypoint   = ["nats-server"]
-        args         = ["--config", "/local/nats.conf"]
+        args         = ["--config", "/secrets/nats.conf"]
       }
 
       volume_mount {
@@ -138,12 +143,38 @@ job "nats" {
         read_only   = false
       }
 
+      # The identities and permissions (auth.conf of `airlock nats-auth`),
+      # this server's TLS certificate and key, and the CA, from Nomad
+      # variables (docs/deploy.md, "NATS identities and TLS"); nats.conf
+      # includes and names them. A change reloads the server (SIGHUP): adding
+      # a tenant's client identity or rotating a certificate needs no
+      # restart. Without them the files hold text that does not parse, so the
+      # server refuses to start rather than run without authentication or TLS.
+      dynamic "template" {
+        for_each = {
+          "auth.conf"      = { var = "nomad/jobs/nats", item = "auth_conf", perms = "600" }
+          "server.pem"     = { var = "nomad/jobs/nats", item = "server_cert", perms = "644" }
+          "server-key.pem" = { var = "nomad/jobs/nats", item = "server_key", perms = "600" }
+          "ca.pem"         = { var = "nomad/jobs", item = "nats_ca", perms = "644" }
+        }
+        content {
+          destination   = "secrets/${template.key}"
+          perms         = template.value.perms
+          change_mode   = "signal"
+          change_signal = "SIGHUP"
+          data          = "{{- with nomadVar \"${template.value.var}\" }}{{ .${template.value.item} }}{{ else }}the Nomad variable ${template.value.var} with item ${template.value.item} is missing{{ end }}\n"
+        }
+      }
+
+      # The server's configuration, in secrets/ beside the files it includes
+      # and names.
+      #
       # Routes come from Nomad service discovery: every registered
       # nats-cluster instance (a server ignores the route to itself). When the
       # set changes, the file is re-rendered and the server reloads it on
       # SIGHUP; established routes also gossip the rest of the cluster.
       template {
-        destination   = "local/nats.conf"
+        destination   = "secrets/nats.conf"
         change_mode   = "signal"
         change_signal = "SIGHUP"
 
@@ -170,6 +201,15 @@ job "nats" {
             max_file_store: 80GB
           }
 
+          # Clients: TLS required (they verify this certificate against the
+          # CA); who they are is their nkey (auth.conf).
+          tls {
+            cert_file: "/secrets/server.pem"
+            key_file: "/secrets/server-key.pem"
+            ca_file: "/secrets/ca.pem"
+            timeout: 5
+          }
+
           cluster {
             name: "airlock"
             listen: "0.0.0.0:{{ env "NOMAD_PORT_cluster" }}"
@@ -180,7 +220,20 @@ job "nats" {
               "nats-route://{{ .Address }}:{{ .Port }}"
           {{- end }}
             ]
+            # Routes: mutual TLS, so only a server with a certificate of
+            # this CA joins the cluster (and sees its traffic).
+            tls {
+              cert_file: "/secrets/server.pem"
+              key_file: "/secrets/server-key.pem"
+              ca_file: "/secrets/ca.pem"
+              verify: true
+              timeout: 5
+            }
           }
+
+          # Accounts: AIRLOCK (JetStream; a user per role and tenant with
+          # least-privilege permissions) and SYS, the system account.
+          include auth.conf
         EOF
       }
 

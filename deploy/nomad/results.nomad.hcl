@@ -83,14 +83,40 @@ job "airlock-results" {
         env         = true
         change_mode = "noop"
         data        = <<-EOF
-          NATS_URL={{ range $i, $s := nomadService "nats-client" }}{{ if $i }},{{ end }}nats://{{ .Address }}:{{ .Port }}{{ end }}
+          NATS_URL={{ range $i, $s := nomadService "nats-client" }}{{ if $i }},{{ end }}tls://{{ .Address }}:{{ .Port }}{{ end }}
+        EOF
+      }
+
+      # This service's NATS identity (its nkey seed, made by `airlock
+      # nats-auth`) and the CA that signed the NATS servers' certificates,
+      # from Nomad variables (docs/deploy.md, "NATS identities and TLS").
+      # Without them the files hold a line that is neither, so the service
+      # refuses to start rather than connect without an identity or trust
+      # any server. Read at start (noop): after a rotation, restart the
+      # instances one at a time.
+      template {
+        destination = "secrets/nats.nk"
+        perms       = "600"
+        change_mode = "noop"
+        data        = <<-EOF
+          {{- with nomadVar "nomad/jobs/airlock-results" }}{{ .nats_nkey }}{{ else }}the Nomad variable nomad/jobs/airlock-results with item nats_nkey is missing{{ end }}
+        EOF
+      }
+
+      template {
+        destination = "secrets/nats-ca.pem"
+        change_mode = "noop"
+        data        = <<-EOF
+          {{- with nomadVar "nomad/jobs" }}{{ .nats_ca }}{{ else }}the Nomad variable nomad/jobs with item nats_ca is missing{{ end }}
         EOF
       }
 
       env {
-        AIRLOCK_REPLICAS   = "3"
-        AIRLOCK_LOG_FORMAT = "json"
-        AIRLOCK_LOG_LEVEL  = "info"
+        AIRLOCK_NATS_NKEY      = "${NOMAD_SECRETS_DIR}/nats.nk"
+        AIRLOCK_NATS_CA        = "${NOMAD_SECRETS_DIR}/nats-ca.pem"
+        AIRLOCK_REPLICAS       = "3"
+        AIRLOCK_LOG_FORMAT     = "json"
+        AIRLOCK_LOG_LEVEL      = "info"
         AIRLOCK_METRICS_LISTEN = "0.0.0.0:${NOMAD_PORT_metrics}"
       }
 

@@ -1,9 +1,13 @@
 // Command nats-client is an example internal service that runs code through
 // Airlock over NATS instead of HTTP. It submits a source file with the Go
 // client package (contracts/client) and prints the result; with -rpc it asks
-// the gateways' NATS endpoint (<prefix>.api.execute) instead.
+// the gateways' NATS endpoint of its tenant (<prefix>.api.execute.<tenant>)
+// instead, which is all a tenant's client identity may do on a NATS with
+// authentication (docs/security.md):
 //
 //	go run ./examples/nats-client -nats-url nats://127.0.0.1:4222 -lang python hello.py
+//	go run ./examples/nats-client -rpc -tenant team-a -nats-nkey client-team-a.nk \
+//	    -nats-ca ca.pem -nats-url tls://nats-1:4222 hello.py
 package main
 
 import (
@@ -35,6 +39,11 @@ func run() error {
 	stdin := flag.String("stdin", "", "standard input for the program")
 	rpc := flag.Bool("rpc", false, "use the request/reply endpoint instead of the client package")
 	timeout := flag.Duration("timeout", time.Minute, "how long to wait for the result")
+	tenant := flag.String("tenant", contracts.DefaultTenant, "the tenant the execution runs as (-rpc: the endpoint subject's last token)")
+	conn := contracts.NATSConn{}
+	flag.StringVar(&conn.NkeySeed, "nats-nkey", "", "file of this client's nkey seed (airlock nats-auth: client-TENANT.nk)")
+	flag.StringVar(&conn.Creds, "nats-creds", "", "NATS credentials file")
+	flag.StringVar(&conn.CA, "nats-ca", "", "PEM file of the CA of the NATS servers' certificates")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		return errors.New("usage: nats-client [flags] FILE")
@@ -48,9 +57,15 @@ func run() error {
 		Files:    []contracts.File{{Name: filepath.Base(flag.Arg(0)), Content: string(src)}},
 		Stdin:    *stdin,
 	}
-	nc, err := nats.Connect(*url, nats.Name("airlock-example"))
+	// A client identity may subscribe only under its tenant's inbox prefix.
+	conn.URL, conn.InboxPrefix = *url, contracts.InboxPrefix(contracts.RoleClient, *tenant)
+	opts, err := conn.Options()
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return err
+	}
+	nc, err := nats.Connect(conn.URL, append(opts, nats.Name("airlock-example"))...)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", contracts.RedactURL(conn.URL), err)
 	}
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -59,7 +74,7 @@ func run() error {
 	var exec contracts.Execution
 	if *rpc {
 		data, _ := json.Marshal(req)
-		msg := nats.NewMsg(contracts.DefaultTopology().Prefix + ".api.execute")
+		msg := nats.NewMsg(contracts.DefaultTopology().ExecuteSubject(*tenant))
 		msg.Data = data
 		msg.Header.Set("Airlock-Timeout", timeout.String())
 		reply, err := nc.RequestMsgWithContext(ctx, msg)
@@ -73,7 +88,7 @@ func run() error {
 			return fmt.Errorf("decode reply: %w", err)
 		}
 	} else {
-		c, err := client.New(ctx, nc, client.Options{})
+		c, err := client.New(ctx, nc, client.Options{Tenant: *tenant})
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@
 package executor
 
 import (
+	"cmp"
 	"context"
 	"debug/elf"
 	"encoding/json"
@@ -346,6 +347,18 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 		e.log.Error("undecodable job: terminated", "subject", msg.Subject(), "err", err)
 		_ = msg.TermWithReason("undecodable job")
 		return
+	}
+	// The tenant is the subject's: the NATS server let the publisher
+	// publish there, whereas the body says what the publisher wrote.
+	tenant, ok := e.cfg.Topology.TenantOfJobSubject(msg.Subject())
+	if !ok {
+		e.log.Error("job on a subject that names no tenant: terminated", "subject", msg.Subject())
+		_ = msg.TermWithReason("no tenant in the subject")
+		return
+	}
+	if tenant != cmp.Or(job.Tenant, contracts.DefaultTenant) {
+		e.log.Warn("job body names another tenant than its subject: the subject's wins", "id", job.ID, "subject", msg.Subject())
+		job.Tenant = tenant
 	}
 	log := e.log.With("id", job.ID, "attempt", meta.NumDelivered)
 	if job.CreatedAt.IsZero() {

@@ -87,6 +87,11 @@ type Config struct {
 	// Version is announced by the NATS service (micro) of the gateway; it
 	// must be SemVer (default 0.1.0).
 	Version string
+	// NATSTenantFromSubjectOnly, when set (NATS with authentication), keeps
+	// only the NATS endpoint whose tenant is the subject the server let
+	// the client publish to (<prefix>.api.execute.<tenant>); the one that
+	// reads the Airlock-Tenant header is not served.
+	NATSTenantFromSubjectOnly bool
 	// OnReady, when set, is called with the bound address once serving.
 	OnReady func(addr string)
 }
@@ -226,7 +231,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		}
 	}()
 
-	svc, err := a.MicroService(nc, cfg.Version)
+	svc, err := a.MicroService(nc, cfg.Version, cfg.NATSTenantFromSubjectOnly)
 	if err != nil {
 		return fmt.Errorf("nats service: %w", err)
 	}

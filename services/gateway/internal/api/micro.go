@@ -25,13 +25,19 @@ const (
 	maxNATSInFlight = 1024
 )
 
-// MicroService registers the `airlock` NATS service (package micro) with the
-// endpoint `execute` on <prefix>.api.execute, in the queue group "airlock"
-// so that every gateway shares the load. A request is an ExecutionRequest in
-// JSON; the reply is the finished Execution, or a service error in the
-// standard Nats-Service-Error and Nats-Service-Error-Code headers (the HTTP
-// status as the code, an ErrorBody as the payload).
-func (a *API) MicroService(nc *nats.Conn, version string) (micro.Service, error) {
+// MicroService registers the `airlock` NATS service (package micro), in the
+// queue group "airlock" so that every gateway shares the load, with the
+// endpoint `execute-as` on <prefix>.api.execute.<tenant>: the tenant is the
+// subject's last token, so the NATS server's publish permissions decide it
+// (a client identity may publish only to its own tenant's subject). Unless
+// subjectTenantOnly, it also registers the endpoint `execute` on
+// <prefix>.api.execute, whose tenant is the Airlock-Tenant header, which any
+// publisher can set: it is for a NATS without authentication (the
+// zero-configuration dev stack). A request is an ExecutionRequest in JSON;
+// the reply is the finished Execution, or a service error in the standard
+// Nats-Service-Error and Nats-Service-Error-Code headers (the HTTP status as
+// the code, an ErrorBody as the payload).
+func (a *API) MicroService(nc *nats.Conn, version string, subjectTenantOnly bool) (micro.Service, error) {
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        "airlock",
 		Version:     version,
@@ -42,27 +48,64 @@ func (a *API) MicroService(nc *nats.Conn, version string) (micro.Service, error)
 		return nil, err
 	}
 	sem := make(chan struct{}, maxNATSInFlight)
-	handler := micro.HandlerFunc(func(req micro.Request) {
-		select {
-		case sem <- struct{}{}:
-		default:
-			_ = req.Error("429", "too many requests in flight on this gateway", errorBody(contracts.CodeQueueFull, "too many requests in flight on this gateway; retry later"))
-			return
+	handler := func(tenantOf func(micro.Request) (string, *httpError)) micro.Handler {
+		return micro.HandlerFunc(func(req micro.Request) {
+			select {
+			case sem <- struct{}{}:
+			default:
+				_ = req.Error("429", "too many requests in flight on this gateway", errorBody(contracts.CodeQueueFull, "too many requests in flight on this gateway; retry later"))
+				return
+			}
+			tenant, herr := tenantOf(req)
+			if herr != nil {
+				<-sem
+				replyError(req, herr)
+				return
+			}
+			// Each request waits for its execution: never block the subscription.
+			// On shutdown (API.Shutdown) waiting requests answer at once.
+			go func() {
+				defer func() { <-sem }()
+				a.serveNATS(req, tenant)
+			}()
+		})
+	}
+	meta := micro.WithEndpointMetadata(map[string]string{"request": "ExecutionRequest (JSON)", "response": "Execution (JSON)"})
+	topo := a.opts.Topology
+	if err := svc.AddEndpoint("execute-as", handler(func(req micro.Request) (string, *httpError) {
+		tenant, ok := topo.TenantOfExecuteSubject(req.Subject())
+		if !ok {
+			return "", &httpError{status: http.StatusUnprocessableEntity, code: contracts.CodeInvalidRequest,
+				message: "the subject's last token must be a tenant: 1-64 letters, digits, - or _"}
 		}
-		// Each request waits for its execution: never block the subscription.
-		// On shutdown (API.Shutdown) waiting requests answer at once.
-		go func() {
-			defer func() { <-sem }()
-			a.serveNATS(req)
-		}()
-	})
-	if err := svc.AddEndpoint("execute", handler,
-		micro.WithEndpointSubject(a.opts.Topology.Prefix+".api.execute"),
-		micro.WithEndpointMetadata(map[string]string{"request": "ExecutionRequest (JSON)", "response": "Execution (JSON)"})); err != nil {
+		return tenant, nil
+	}), micro.WithEndpointSubject(topo.ExecuteSubject("*")), meta); err != nil {
+		_ = svc.Stop()
+		return nil, err
+	}
+	if subjectTenantOnly {
+		return svc, nil
+	}
+	if err := svc.AddEndpoint("execute", handler(tenantFromHeader),
+		micro.WithEndpointSubject(topo.Prefix+".api.execute"), meta); err != nil {
 		_ = svc.Stop()
 		return nil, err
 	}
 	return svc, nil
+}
+
+// tenantFromHeader is the tenant of a request on the unauthenticated
+// endpoint: the Airlock-Tenant header, "default" without one.
+func tenantFromHeader(req micro.Request) (string, *httpError) {
+	tenant := req.Headers().Get(TenantHeader)
+	if tenant == "" {
+		tenant = contracts.DefaultTenant
+	}
+	if !contracts.ValidTenant(tenant) {
+		return "", &httpError{status: http.StatusBadRequest, code: contracts.CodeInvalidHeader, field: TenantHeader,
+			message: "Airlock-Tenant must be 1-64 letters, digits, - or _"}
+	}
+	return tenant, nil
 }
 
 func errorBody(code, message string) []byte {
@@ -75,16 +118,7 @@ func replyError(req micro.Request, herr *httpError) {
 	_ = req.Error(strconv.Itoa(herr.status), herr.message, b)
 }
 
-func (a *API) serveNATS(req micro.Request) {
-	tenant := req.Headers().Get(TenantHeader)
-	if tenant == "" {
-		tenant = contracts.DefaultTenant
-	}
-	if !contracts.ValidTenant(tenant) {
-		replyError(req, &httpError{status: http.StatusBadRequest, code: contracts.CodeInvalidHeader, field: TenantHeader,
-			message: "Airlock-Tenant must be 1-64 letters, digits, - or _"})
-		return
-	}
+func (a *API) serveNATS(req micro.Request, tenant string) {
 	timeout := a.opts.WaitTimeout
 	if v := req.Headers().Get(TimeoutHeader); v != "" {
 		d, err := time.ParseDuration(v)

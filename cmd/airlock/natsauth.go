@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/airlockrun/airlock/contracts"
+)
+
+// Accounts of a NATS server with authentication: Airlock's streams and
+// identities live in AirlockAccount; SystemAccount is the server's own (its
+// monitoring and cluster events), for operations only.
+const (
+	AirlockAccount = "AIRLOCK"
+	SystemAccount  = "SYS"
+	// natsAuthConf is the file, beside the seeds, that a nats-server
+	// configuration includes (`include auth.conf`).
+	natsAuthConf = "auth.conf"
+)
+
+// natsIdentity is one identity of a NATS server with authentication.
+type natsIdentity struct {
+	Name   string // file name of its seed, without ".nk": gateway, client-acme, system ...
+	Role   contracts.Role
+	Tenant string // RoleClient only
+	// System: a user of SystemAccount, not of AirlockAccount.
+	System bool
+	Public string // the nkey the server knows it by (U...)
+	Seed   string // the seed file
+}
+
+// natsIdentities lists every identity of a deployment: one per service
+// role, the operator, the system user and one client per tenant.
+func natsIdentities(tenants []string) ([]natsIdentity, error) {
+	var ids []natsIdentity
+	for _, r := range contracts.ServiceRoles {
+		ids = append(ids, natsIdentity{Name: string(r), Role: r})
+	}
+	ids = append(ids, natsIdentity{Name: string(contracts.RoleOperator), Role: contracts.RoleOperator},
+		natsIdentity{Name: "system", System: true})
+	seen := map[string]bool{}
+	for _, t := range tenants {
+		if !contracts.ValidTenant(t) {
+			return nil, fmt.Errorf("tenant %q: letters, digits, - and _ only", t)
+		}
+		if !seen[t] {
+			seen[t] = true
+			ids = append(ids, natsIdentity{Name: "client-" + t, Role: contracts.RoleClient, Tenant: t})
+		}
+	}
+	return ids, nil
+}
+
+// ensureNATSAuth makes dir hold an nkey seed per identity (DIR/NAME.nk,
+// mode 0600; an existing seed is kept, so identities survive restarts) and
+// DIR/auth.conf, the accounts block of the server's configuration with each
+// identity's permissions (contracts.Topology.Permissions). It returns the
+// identities.
+func ensureNATSAuth(dir string, topo contracts.Topology, tenants []string) ([]natsIdentity, error) {
+	ids, err := natsIdentities(tenants)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("nats auth dir: %w", err)
+	}
+	for i := range ids {
+		ids[i].Seed = filepath.Join(dir, ids[i].Name+".nk")
+		if ids[i].Public, err = loadOrCreateSeed(ids[i].Seed); err != nil {
+			return nil, err
+		}
+	}
+	conf, err := natsAuthConfig(topo, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, natsAuthConf), conf, 0o600); err != nil {
+		return nil, fmt.Errorf("nats auth config: %w", err)
+	}
+	return ids, nil
+}
+
+// loadOrCreateSeed returns the public key of the user seed in path, writing
+// a new seed there first when there is none.
+func loadOrCreateSeed(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			return "", err
+		}
+		seed, err := kp.Seed()
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(path, append(seed, '\n'), 0o600); err != nil {
+			return "", fmt.Errorf("write nkey seed: %w", err)
+		}
+		data = seed
+	} else if err != nil {
+		return "", fmt.Errorf("read nkey seed: %w", err)
+	}
+	kp, err := nkeys.FromSeed(bytes.TrimSpace(data))
+	if err != nil {
+		return "", fmt.Errorf("nkey seed %s: %w", path, err)
+	}
+	return kp.PublicKey()
+}
+
+// natsAuthConfig is the nats-server configuration of ids: the accounts
+// (JetStream on in AirlockAccount) with each user's nkey and permissions,
+// and the system account. Values are JSON, which the configuration format
+// accepts, so that no subject needs quoting by hand.
+func natsAuthConfig(topo contracts.Topology, ids []natsIdentity) ([]byte, error) {
+	type user struct {
+		Nkey        string                 `json:"nkey"`
+		Permissions *contracts.Permissions `json:"permissions,omitempty"`
+	}
+	var airlock, system []user
+	for _, id := range ids {
+		if id.System {
+			system = append(system, user{Nkey: id.Public})
+			continue
+		}
+		perm, err := topo.Permissions(id.Role, id.Tenant)
+		if err != nil {
+			return nil, err
+		}
+		airlock = append(airlock, user{Nkey: id.Public, Permissions: &perm})
+	}
+	accounts := map[string]any{
+		AirlockAccount: map[string]any{"jetstream": "enabled", "users": airlock},
+		SystemAccount:  map[string]any{"users": system},
+	}
+	// No HTML escaping: the configuration parser knows no \u escape.
+	var data bytes.Buffer
+	enc := json.NewEncoder(&data)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(accounts); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# Generated by `airlock nats-auth` from the topology (prefix %q): the\n"+
+		"# identities of Airlock's NATS and their permissions. Include it in the\n"+
+		"# server's configuration; regenerate it rather than editing it.\n", topo.Prefix)
+	fmt.Fprintf(&b, "accounts: %s\nsystem_account: %q\n", bytes.TrimSpace(data.Bytes()), SystemAccount)
+	return b.Bytes(), nil
+}
+
+// runNATSAuth is `airlock nats-auth`: it generates the identities of a
+// fleet (or reuses the seeds already in the directory) and the server's
+// accounts configuration, as `airlock dev --nats-auth` does for itself.
+func runNATSAuth(args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("airlock nats-auth", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	f := &flags{fs: fset}
+	var dir, tenants string
+	topo := contracts.DefaultTopology()
+	f.str(&dir, "dir", "AIRLOCK_NATS_AUTH_DIR", "nats-auth", "directory of the seeds (NAME.nk, kept when present) and of auth.conf")
+	f.str(&tenants, "tenants", "AIRLOCK_NATS_TENANTS", contracts.DefaultTenant, "comma-separated tenants that get an internal client identity (client-TENANT)")
+	f.str(&topo.Prefix, "prefix", "AIRLOCK_PREFIX", topo.Prefix, "subject prefix")
+	if err := fset.Parse(args); err != nil {
+		return errUsage
+	}
+	if f.err != nil {
+		return f.err
+	}
+	var list []string
+	for _, t := range strings.Split(tenants, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			list = append(list, t)
+		}
+	}
+	ids, err := ensureNATSAuth(dir, topo, list)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		role := string(id.Role)
+		if id.System {
+			role = "system account"
+		} else if id.Tenant != "" {
+			role += " of tenant " + id.Tenant
+		}
+		fmt.Fprintf(stdout, "%-20s %s  %s\n", id.Name, id.Public, role)
+	}
+	fmt.Fprintf(stdout, "seeds: %s/NAME.nk (secret: give each to its service only); server configuration: %s\n",
+		dir, filepath.Join(dir, natsAuthConf))
+	return nil
+}

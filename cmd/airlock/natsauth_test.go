@@ -1,0 +1,523 @@
+package main
+
+// The least-privilege identities (contracts.Topology.Permissions, written by
+// ensureNATSAuth) against a real nats-server: the services work with their
+// own identity and nothing more (no permission violation in their logs),
+// and every attack of docs/security.md's threat model is refused by the
+// server, whose error is printed. TestNATSRoles runs it on one embedded
+// server; TestFleetSecure (fleet_secure_test.go) on a TLS cluster of three.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/internal/testkit"
+	"github.com/airlockrun/airlock/services/gateway"
+	"github.com/airlockrun/airlock/services/results"
+)
+
+// busIdentities are the generated identities by name.
+type busIdentities map[string]natsIdentity
+
+func genIdentities(t *testing.T, dir string, topo contracts.Topology, tenants ...string) busIdentities {
+	t.Helper()
+	list, err := ensureNATSAuth(dir, topo, tenants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := busIdentities{}
+	for _, id := range list {
+		ids[id.Name] = id
+	}
+	return ids
+}
+
+// conn is how a test connects as one identity (base carries the URL and TLS).
+func (ids busIdentities) conn(base contracts.NATSConn, name string) contracts.NATSConn {
+	id := ids[name]
+	base.NkeySeed = id.Seed
+	base.InboxPrefix = contracts.InboxPrefix(id.Role, id.Tenant)
+	return base
+}
+
+// asyncErrors connects c and collects the server's asynchronous errors
+// (permission violations) of that connection.
+func asyncErrors(t *testing.T, c contracts.NATSConn, name string) (*nats.Conn, chan error) {
+	t.Helper()
+	errs := make(chan error, 64)
+	opts, err := c.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append(opts, nats.Name(name), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}))
+	nc, err := nats.Connect(c.URL, opts...)
+	if err != nil {
+		t.Fatalf("connect as %s: %v", name, err)
+	}
+	t.Cleanup(nc.Close)
+	return nc, errs
+}
+
+// refused waits for the permission violation on subject and prints it.
+func refused(t *testing.T, errs chan error, what, subject string) {
+	t.Helper()
+	deadline := time.After(testkit.Patience)
+	for {
+		select {
+		case err := <-errs:
+			if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+subject+`"`) {
+				t.Logf("REFUSED %s: %v", what, err)
+				return
+			}
+			t.Logf("(%s: another error: %v)", what, err)
+		case <-deadline:
+			t.Fatalf("%s: the server reported no permission violation on %s", what, subject)
+		}
+	}
+}
+
+// violations records the "nats error" log lines of in-process services.
+type violations struct {
+	*violationLog
+	attrs []slog.Attr
+}
+
+type violationLog struct {
+	mu    sync.Mutex
+	lines []string
+	next  slog.Handler
+}
+
+func (v *violations) Enabled(ctx context.Context, l slog.Level) bool { return true }
+func (v *violations) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "nats error" {
+		var b strings.Builder
+		for _, a := range v.attrs {
+			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		}
+		r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
+		v.mu.Lock()
+		v.lines = append(v.lines, b.String())
+		v.mu.Unlock()
+	}
+	if v.next.Enabled(ctx, r.Level) {
+		return v.next.WithAttrs(v.attrs).Handle(ctx, r)
+	}
+	return nil
+}
+func (v *violations) WithAttrs(a []slog.Attr) slog.Handler {
+	return &violations{v.violationLog, append(append([]slog.Attr(nil), v.attrs...), a...)}
+}
+func (v *violations) WithGroup(string) slog.Handler { return v }
+
+func (v *violations) list() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.lines...)
+}
+
+// simExecutor does on the bus, with the executor's identity, what
+// services/executor does: look the streams up, create the shared consumer,
+// beat, take a job, publish running and completed events, keep the job
+// alive and ack it. Its runtime is a stand-in, so no Docker is needed.
+func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) chan error {
+	t.Helper()
+	nc, errs := asyncErrors(t, c, "sim-executor")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatalf("executor: ensure: %v", err)
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, contracts.JobsStream, jetstream.ConsumerConfig{
+		Durable: contracts.ExecutorConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute,
+		MaxAckPending: 10, MaxDeliver: 4, DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		t.Fatalf("executor: create consumer: %v", err)
+	}
+	kv, err := js.KeyValue(ctx, contracts.ExecutorsBucket)
+	if err != nil {
+		t.Fatalf("executor: bucket: %v", err)
+	}
+	limits := contracts.LimitSet{CPUTimeMS: 1000, WallTimeMS: 5000, MemoryMB: 128, Processes: 16, OutputBytes: 1 << 16}
+	info := contracts.ExecutorInfo{ID: "sim", Slots: 1, StartedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC(),
+		Runtimes: []contracts.Runtime{{Language: "bash", Aliases: []string{}, Version: "5", EntryFile: "main.sh", Defaults: limits, Maximums: limits}}}
+	beat, _ := json.Marshal(info)
+	if _, err := kv.Put(ctx, info.ID, beat); err != nil {
+		t.Fatalf("executor: heartbeat: %v", err)
+	}
+	publish := func(e contracts.Execution, msgID string) error {
+		data, _ := json.Marshal(e)
+		_, err := js.Publish(ctx, topo.EventSubject(e.ID), data, jetstream.WithMsgID(msgID))
+		return err
+	}
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			batch, err := cons.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+			if err != nil {
+				continue
+			}
+			for msg := range batch.Messages() {
+				var job contracts.Job
+				_ = json.Unmarshal(msg.Data(), &job)
+				tenant, _ := topo.TenantOfJobSubject(msg.Subject())
+				now := time.Now().UTC()
+				e := contracts.Execution{ID: job.ID, Tenant: tenant, Language: job.Request.Language, Version: "5",
+					Executor: info.ID, Attempt: 1, CreatedAt: job.CreatedAt, StartedAt: &now, Status: contracts.StatusRunning,
+					CallbackURL: job.Request.CallbackURL}
+				if err := publish(e, job.ID+":running:1"); err != nil {
+					t.Errorf("executor: publish running: %v", err)
+				}
+				_ = msg.InProgress()
+				e.Status, e.Verdict, e.FinishedAt = contracts.StatusCompleted, contracts.VerdictAccepted, &now
+				e.Run = &contracts.Stage{Stdout: "ok\n"}
+				if err := publish(e, job.ID+":done"); err != nil {
+					t.Errorf("executor: publish result: %v", err)
+				}
+				if err := msg.Ack(); err != nil {
+					t.Errorf("executor: ack: %v", err)
+				}
+			}
+		}
+	}()
+	return errs
+}
+
+// submitAs sends req to tenant's NATS endpoint subject as identity c.
+func submitAs(t *testing.T, c contracts.NATSConn, topo contracts.Topology, tenant string) contracts.Execution {
+	t.Helper()
+	nc, _ := asyncErrors(t, c, "client")
+	data, _ := json.Marshal(contracts.ExecutionRequest{Language: "bash", Files: []contracts.File{{Name: "main.sh", Content: "echo ok"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+	defer cancel()
+	msg := nats.NewMsg(topo.ExecuteSubject(tenant))
+	msg.Data = data
+	msg.Header.Set("Airlock-Timeout", "4m")
+	reply, err := nc.RequestMsgWithContext(ctx, msg)
+	if err != nil {
+		t.Fatalf("submit as %s: %v", tenant, err)
+	}
+	if code := reply.Header.Get("Nats-Service-Error-Code"); code != "" {
+		t.Fatalf("submit as %s: service error %s: %s %s", tenant, code, reply.Header.Get("Nats-Service-Error"), reply.Data)
+	}
+	var exec contracts.Execution
+	if err := json.Unmarshal(reply.Data, &exec); err != nil {
+		t.Fatalf("decode reply: %v", err)
+	}
+	return exec
+}
+
+// attackBus tries, as an attacker holding one identity or none, everything
+// the threat model says the server refuses, and fails unless each is.
+func attackBus(t *testing.T, ids busIdentities, base contracts.NATSConn, topo contracts.Topology, victimID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+	defer cancel()
+
+	// No credentials (TLS is fine, identity missing).
+	anon := base
+	opts, _ := anon.Options()
+	if nc, err := nats.Connect(anon.URL, append(opts, nats.MaxReconnects(0))...); err == nil {
+		nc.Close()
+		t.Fatal("connect without credentials: accepted")
+	} else {
+		t.Logf("REFUSED connect without credentials: %v", err)
+	}
+
+	// A compromised executor.
+	nc, errs := asyncErrors(t, ids.conn(base, "executor"), "attacker-executor")
+	js, _ := jetstream.New(nc)
+	if kv, err := js.KeyValue(ctx, contracts.ExecutionsBucket); err != nil {
+		t.Logf("(executor cannot even open the executions bucket: %v)", err)
+	} else {
+		go func() {
+			gctx, gcancel := context.WithTimeout(ctx, 5*time.Second)
+			defer gcancel()
+			_, _ = kv.Get(gctx, victimID)
+		}()
+		refused(t, errs, "executor reads the executions bucket (get)", "$JS.API.DIRECT.GET.KV_executions.$KV.executions."+victimID)
+	}
+	_, _ = nc.Subscribe("$KV."+contracts.ExecutionsBucket+".>", func(*nats.Msg) {})
+	refused(t, errs, "executor subscribes to the executions bucket's updates", "$KV.executions.>")
+	_, _ = nc.Subscribe(topo.EventSubject(">"), func(*nats.Msg) {})
+	refused(t, errs, "executor subscribes to every tenant's results", topo.EventSubject(">"))
+	_, _ = nc.Subscribe("_INBOX.>", func(*nats.Msg) {})
+	refused(t, errs, "executor subscribes to the replies of others", "_INBOX.>")
+	_ = nc.Publish("$KV."+contracts.ExecutionsBucket+"."+victimID, []byte(`{"status":"completed"}`))
+	refused(t, errs, "executor writes the executions bucket", "$KV.executions."+victimID)
+	_ = nc.Publish(topo.JobSubject("acme"), []byte(`{}`))
+	refused(t, errs, "executor submits a job as tenant acme", topo.JobSubject("acme"))
+	_ = nc.Publish("$JS.API.STREAM.PURGE."+contracts.JobsStream, nil)
+	refused(t, errs, "executor purges the job queue", "$JS.API.STREAM.PURGE."+contracts.JobsStream)
+
+	// An internal client of tenant acme.
+	nc, errs = asyncErrors(t, ids.conn(base, "client-acme"), "attacker-client")
+	_ = nc.Publish(topo.ExecuteSubject("beta"), []byte(`{}`))
+	refused(t, errs, "client of acme submits as tenant beta", topo.ExecuteSubject("beta"))
+	_ = nc.PublishMsg(&nats.Msg{Subject: topo.Prefix + ".api.execute", Header: nats.Header{"Airlock-Tenant": {"beta"}}, Data: []byte(`{}`)})
+	refused(t, errs, "client of acme submits with an Airlock-Tenant: beta header", topo.Prefix+".api.execute")
+	_ = nc.Publish(topo.JobSubject("beta"), []byte(`{}`))
+	refused(t, errs, "client of acme publishes a job on beta's subject", topo.JobSubject("beta"))
+	forged, _ := json.Marshal(contracts.Execution{ID: victimID, Tenant: "beta", Status: contracts.StatusCompleted, Verdict: contracts.VerdictAccepted})
+	_ = nc.Publish(topo.EventSubject(victimID), forged)
+	refused(t, errs, "client of acme publishes a forged terminal result", topo.EventSubject(victimID))
+	_, _ = nc.Subscribe("_INBOX.tenant.beta.>", func(*nats.Msg) {})
+	refused(t, errs, "client of acme subscribes to tenant beta's replies", "_INBOX.tenant.beta.>")
+	_, _ = nc.Subscribe(topo.EventSubject(">"), func(*nats.Msg) {})
+	refused(t, errs, "client of acme subscribes to every tenant's results", topo.EventSubject(">"))
+	_ = nc.Publish("$JS.API.DIRECT.GET.KV_executions.$KV.executions."+victimID, nil)
+	refused(t, errs, "client of acme reads the executions bucket", "$JS.API.DIRECT.GET.KV_executions.$KV.executions."+victimID)
+
+	// The gateway, though trusted with the topology, cannot write results.
+	nc, errs = asyncErrors(t, ids.conn(base, "gateway"), "attacker-gateway")
+	_ = nc.Publish("$KV."+contracts.ExecutionsBucket+"."+victimID, forged)
+	refused(t, errs, "gateway writes the executions bucket", "$KV.executions."+victimID)
+}
+
+// TestNATSRoles runs the gateway and the results service in process, each
+// with its own generated identity, on an embedded nats-server configured
+// with the generated accounts; an executor's bus traffic is simulated with
+// the executor's identity. A client of tenant acme runs a job through the
+// NATS endpoint; then every attack is refused.
+func TestNATSRoles(t *testing.T) {
+	topo := contracts.DefaultTopology()
+	dir := t.TempDir()
+	ids := genIdentities(t, filepath.Join(dir, "auth"), topo, "acme", "beta")
+
+	opts := &server.Options{ServerName: "roles", JetStream: true, StoreDir: filepath.Join(dir, "js"),
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true}
+	if err := opts.ProcessConfigFile(filepath.Join(dir, "auth", natsAuthConf)); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(time.Minute) {
+		t.Fatal("nats did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	base := contracts.NATSConn{URL: ns.ClientURL()}
+	runBusServices(t, ids, base, topo)
+}
+
+// runBusServices runs the results service and a gateway in process with
+// their identities, a simulated executor, one job of tenant acme through
+// the NATS endpoint, and then the attacks.
+func runBusServices(t *testing.T, ids busIdentities, base contracts.NATSConn, topo contracts.Topology) {
+	v := &violations{violationLog: &violationLog{next: testLogger(t).Handler()}}
+	log := slog.New(v)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	run := func(name string, f func(*nats.Conn) error) {
+		nc, err := ids.conn(base, name).Connect("airlock-"+name, log.With("service", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer nc.Close()
+			if err := f(nc); err != nil && ctx.Err() == nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}()
+	}
+	rcfg := results.DefaultConfig()
+	rcfg.Topology = topo
+	run("results", func(nc *nats.Conn) error { return results.Run(ctx, rcfg, nc, log.With("service", "results")) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcfg := gateway.DefaultConfig()
+	gcfg.Topology, gcfg.Listener, gcfg.NATSTenantFromSubjectOnly = topo, ln, true
+	// Callbacks to a loopback receiver: the gateway's callbacks consumer.
+	callbacks := make(chan string, 8)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case callbacks <- string(b):
+		default:
+		}
+	}))
+	t.Cleanup(recv.Close)
+	gcfg.CallbackSecret = "a-secret-of-some-length"
+	allow, err := gateway.ParseCallbackAllow("127.0.0.0/8:*") // the receiver's port is random
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcfg.CallbackAllow = allow
+	ready := make(chan struct{})
+	gcfg.OnReady = func(string) { close(ready) }
+	run("gateway", func(nc *nats.Conn) error { return gateway.Run(ctx, gcfg, nc, log.With("service", "gateway")) })
+	select {
+	case <-ready:
+	case <-time.After(testkit.Patience):
+		t.Fatal("the gateway did not start")
+	}
+	execErrs := simExecutor(t, ids.conn(base, "executor"), topo)
+
+	exec := submitAs(t, ids.conn(base, "client-acme"), topo, "acme")
+	if exec.Status != contracts.StatusCompleted || exec.Tenant != "acme" || exec.Run == nil || exec.Run.Stdout != "ok\n" {
+		t.Fatalf("the job of acme ended %s for tenant %q: %s", exec.Status, exec.Tenant, dump(exec))
+	}
+	t.Logf("job %s of tenant acme: %s, %s", exec.ID, exec.Status, exec.Verdict)
+	httpPaths(t, "http://"+ln.Addr().String(), recv.URL, callbacks)
+
+	attackBus(t, ids, base, topo, exec.ID)
+
+	select {
+	case err := <-execErrs:
+		t.Errorf("the executor's own traffic was refused: %v", err)
+	default:
+	}
+	if l := v.list(); len(l) > 0 {
+		t.Errorf("the services' own traffic was refused:\n%s", strings.Join(l, "\n"))
+	}
+}
+
+// httpPaths uses the gateway's HTTP paths that touch the bus (submit and
+// wait, read, runtimes, fleet, readiness, metrics, evaluations, callbacks),
+// so that any permission they lack shows in the gateway's log.
+func httpPaths(t *testing.T, base, callbackURL string, callbacks chan string) {
+	t.Helper()
+	hc := &http.Client{Timeout: testkit.Patience}
+	call := func(method, path, body string) (int, string) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := call("POST", "/v1/execute", `{"language":"bash","files":[{"name":"main.sh","content":"echo ok"}],"callback_url":"`+callbackURL+`"}`)
+	var exec contracts.Execution
+	if code != 200 || json.Unmarshal([]byte(body), &exec) != nil || exec.Status != contracts.StatusCompleted {
+		t.Fatalf("POST /v1/execute: %d %s", code, body)
+	}
+	select {
+	case <-callbacks:
+	case <-time.After(testkit.Patience):
+		t.Fatal("no callback")
+	}
+	for _, path := range []string{"/v1/executions/" + exec.ID, "/v1/runtimes", "/v1/fleet", "/metrics", "/readyz"} {
+		if code, body := call("GET", path, ""); code != 200 {
+			t.Errorf("GET %s: %d %s", path, code, body)
+		}
+	}
+	code, body = call("POST", "/v1/evaluations", `{"language":"bash","candidates":[{"id":"c0","files":[{"name":"main.sh","content":"echo ok"}]}]}`)
+	var acc contracts.EvaluationAccepted
+	if code != 202 || json.Unmarshal([]byte(body), &acc) != nil {
+		t.Fatalf("POST /v1/evaluations: %d %s", code, body)
+	}
+	deadline := time.Now().Add(testkit.Patience)
+	for {
+		code, body = call("GET", "/v1/evaluations/"+acc.ID+"?wait=true&timeout=30s", "")
+		if code == 200 {
+			break
+		}
+		if code != 202 || time.Now().After(deadline) {
+			t.Fatalf("GET /v1/evaluations/%s: %d %s", acc.ID, code, body)
+		}
+	}
+}
+
+// TestNATSAuthFiles: the generated seeds are private and kept across runs.
+func TestNATSAuthFiles(t *testing.T) {
+	dir := t.TempDir()
+	topo := contracts.DefaultTopology()
+	first := genIdentities(t, dir, topo, "acme")
+	again := genIdentities(t, dir, topo, "acme")
+	for name, id := range first {
+		if again[name].Public != id.Public {
+			t.Errorf("%s: a second run made a new key", name)
+		}
+		st, err := os.Stat(id.Seed)
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: seed file %v mode %v", name, err, st.Mode())
+		}
+	}
+	if _, err := natsIdentities([]string{"a.b"}); err == nil {
+		t.Error("a tenant with a dot was accepted")
+	}
+}
+
+// TestDevNATSAuth: `airlock dev --nats-auth` refuses a client without an
+// identity on its listening port and lets each service connect as itself;
+// without the flag it stays open (the zero-configuration default).
+func TestDevNATSAuth(t *testing.T) {
+	for _, auth := range []bool{true, false} {
+		args := []string{"--data-dir", t.TempDir(), "--nats-listen", "127.0.0.1:0"}
+		if auth {
+			args = append(args, "--nats-auth")
+		}
+		cfg, err := parseConfig("dev", args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+		ns, connect, err := startDevNATS(ctx, cfg, testLogger(t))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(0))
+		if auth == (err == nil) {
+			t.Errorf("auth %v: a client without an identity: %v", auth, err)
+		}
+		if nc != nil {
+			nc.Close()
+		}
+		if auth && !cfg.Gateway.NATSTenantFromSubjectOnly {
+			t.Error("with authentication the gateway must serve the per-tenant endpoint only")
+		}
+		for _, role := range contracts.ServiceRoles {
+			nc, err := connect(role)
+			if err != nil {
+				t.Errorf("auth %v: %s: %v", auth, role, err)
+				continue
+			}
+			js, _ := jetstream.New(nc)
+			if _, err := js.Stream(context.Background(), contracts.JobsStream); auth && err != nil {
+				t.Errorf("%s: the operator did not create the streams: %v", role, err)
+			}
+			nc.Close()
+		}
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	}
+}

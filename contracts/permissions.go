@@ -1,0 +1,208 @@
+package contracts
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Role is an identity on the bus: every process connects as one, and the
+// NATS server lets it publish and subscribe to what Permissions says.
+type Role string
+
+// The roles. A fleet runs each service with its own identity; internal
+// clients get one identity per tenant; people get the operator identity.
+const (
+	// RoleGateway owns the topology (creates the streams and buckets,
+	// applies the JOBS settings), publishes jobs and their queued events,
+	// reads executions, serves the NATS endpoint and sends callbacks.
+	RoleGateway Role = "gateway"
+	// RoleExecutor takes jobs from the shared consumer, acks them,
+	// publishes status events and its heartbeat. Nothing else.
+	RoleExecutor Role = "executor"
+	// RoleResults turns status events into the executions bucket: the only
+	// identity that writes it.
+	RoleResults Role = "results"
+	// RoleClient is an internal service of one tenant: it may only send
+	// requests to that tenant's NATS endpoint subject and read the replies.
+	RoleClient Role = "client"
+	// RoleOperator may do anything in the Airlock account (the nats CLI,
+	// backups, repairs). It is a person's identity, never a service's.
+	RoleOperator Role = "operator"
+)
+
+// ServiceRoles are the roles of Airlock's own processes.
+var ServiceRoles = []Role{RoleGateway, RoleExecutor, RoleResults}
+
+// SubjectRule is one direction of a nats-server permission set. The JSON
+// field names are those of the nats-server configuration file.
+type SubjectRule struct {
+	Allow []string `json:"allow,omitempty"`
+	Deny  []string `json:"deny,omitempty"`
+}
+
+// Permissions is a nats-server permission set, as the "permissions" of a
+// user in the server's configuration file.
+type Permissions struct {
+	Publish   SubjectRule `json:"publish"`
+	Subscribe SubjectRule `json:"subscribe"`
+	// AllowResponses lets the user publish one reply to the reply subject
+	// of each request it received (the gateway's NATS endpoint answers to
+	// the requester's inbox, whatever it is).
+	AllowResponses bool `json:"allow_responses,omitempty"`
+}
+
+// InboxPrefix is the reply-subject prefix of an identity (nats.go's
+// CustomInboxPrefix): each identity may subscribe only to its own inboxes,
+// so no identity can read the replies another one receives (JetStream API
+// answers, fetched jobs, the NATS endpoint's results). tenant is used only
+// by RoleClient.
+func InboxPrefix(role Role, tenant string) string {
+	switch role {
+	case RoleClient:
+		if tenant == "" {
+			tenant = DefaultTenant
+		}
+		return "_INBOX.tenant." + tenant
+	case RoleOperator:
+		return "_INBOX"
+	}
+	return "_INBOX." + string(role)
+}
+
+// ExecuteSubject is the NATS endpoint subject of one tenant: a client
+// identity may publish only to its own, and the gateway takes the tenant of
+// the request from the subject.
+func (t Topology) ExecuteSubject(tenant string) string {
+	return t.Prefix + ".api.execute." + tenant
+}
+
+// TenantOfExecuteSubject returns the tenant of a request received on
+// ExecuteSubject(tenant).
+func (t Topology) TenantOfExecuteSubject(subject string) (string, bool) {
+	return lastToken(subject, t.Prefix+".api.execute.")
+}
+
+// TenantOfJobSubject returns the tenant of a job from the subject it was
+// published on: the publisher's permissions, enforced by the server, decide
+// the subject, whereas the job body is whatever the publisher wrote.
+func (t Topology) TenantOfJobSubject(subject string) (string, bool) {
+	return lastToken(subject, t.Prefix+".jobs.")
+}
+
+func lastToken(subject, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(subject, prefix)
+	if !ok || !ValidTenant(rest) {
+		return "", false
+	}
+	return rest, true
+}
+
+// jsAPI is the JetStream API's subject prefix (no JetStream domain).
+const jsAPI = "$JS.API."
+
+// kvStream is the name of the stream behind a KV bucket.
+func kvStream(bucket string) string { return "KV_" + bucket }
+
+// Permissions is the least-privilege permission set of role: the subjects
+// the code of that role uses and no others. tenant is the tenant of a
+// RoleClient identity (ignored for the other roles). docs/security.md
+// explains each rule and what JetStream does not let us narrow.
+func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
+	p := t.Prefix
+	streams := []string{JobsStream, ResultsStream, kvStream(ExecutionsBucket), kvStream(ExecutorsBucket)}
+	prefixed := func(format string, names ...string) []string {
+		out := make([]string, len(names))
+		for i, n := range names {
+			out[i] = fmt.Sprintf(format, n)
+		}
+		return out
+	}
+	// durable is what a process of a shared durable pull consumer needs:
+	// create it (or find it as it is), pull, and ack, nak, term or extend.
+	durable := func(stream, consumer string) []string {
+		return []string{
+			jsAPI + "CONSUMER.CREATE." + stream + "." + consumer,
+			jsAPI + "CONSUMER.INFO." + stream + "." + consumer,
+			jsAPI + "CONSUMER.MSG.NEXT." + stream + "." + consumer,
+			"$JS.ACK." + stream + "." + consumer + ".>",
+		}
+	}
+	// readKV is reading a bucket: get a key and watch keys (an ordered
+	// consumer the client creates, replaces and deletes, with flow control).
+	readKV := func(bucket string) []string {
+		s := kvStream(bucket)
+		return []string{
+			jsAPI + "DIRECT.GET." + s, jsAPI + "DIRECT.GET." + s + ".>", jsAPI + "STREAM.MSG.GET." + s,
+			jsAPI + "CONSUMER.CREATE." + s, jsAPI + "CONSUMER.CREATE." + s + ".>",
+			jsAPI + "CONSUMER.DELETE." + s + ".>", jsAPI + "CONSUMER.INFO." + s + ".>",
+			"$JS.FC." + s + ".>",
+		}
+	}
+	inbox := []string{InboxPrefix(role, tenant) + ".>"}
+	var perm Permissions
+	switch role {
+	case RoleGateway:
+		all := append(slices.Clone(streams), kvStream(EvaluationsBucket))
+		pub := []string{jsAPI + "INFO", jsAPI + "STREAM.UPDATE." + JobsStream}
+		pub = append(pub, prefixed(jsAPI+"STREAM.INFO.%s", all...)...)
+		pub = append(pub, prefixed(jsAPI+"STREAM.CREATE.%s", all...)...)
+		// The executions' past events (an execution the results service
+		// has not stored yet) and the callbacks' shared consumer.
+		pub = append(pub, jsAPI+"DIRECT.GET."+ResultsStream, jsAPI+"DIRECT.GET."+ResultsStream+".>", jsAPI+"STREAM.MSG.GET."+ResultsStream)
+		pub = append(pub, durable(ResultsStream, "callbacks")...)
+		// The queue depth (metrics) and the fleet's state (readiness).
+		pub = append(pub, jsAPI+"CONSUMER.INFO."+JobsStream+"."+ExecutorConsumer)
+		for _, b := range []string{ExecutionsBucket, ExecutorsBucket, EvaluationsBucket} {
+			pub = append(pub, readKV(b)...)
+		}
+		// The gateway keeps evaluations in their own bucket; it publishes
+		// jobs (any tenant: it authenticated the API key) and their queued
+		// events. It never writes the executions bucket.
+		pub = append(pub, "$KV."+EvaluationsBucket+".>", p+".jobs.*", p+".events.*")
+		perm = Permissions{
+			Publish:        SubjectRule{Allow: pub, Deny: []string{"$KV." + ExecutionsBucket + ".>"}},
+			Subscribe:      SubjectRule{Allow: append(inbox, p+".api.execute", p+".api.execute.*", "$SRV.>")},
+			AllowResponses: true,
+		}
+	case RoleExecutor:
+		// Ensure looks the streams up (it can create none of them).
+		pub := prefixed(jsAPI+"STREAM.INFO.%s", streams...)
+		pub = append(pub, durable(JobsStream, ExecutorConsumer)...)
+		pub = append(pub, "$KV."+ExecutorsBucket+".>", p+".events.*")
+		perm = Permissions{
+			Publish:   SubjectRule{Allow: pub},
+			Subscribe: SubjectRule{Allow: inbox},
+		}
+	case RoleResults:
+		// The results service may create the streams when it starts first
+		// (as docs/deploy.md orders a fleet's start); it cannot change them.
+		// (Creating a bucket reads the account's limits: INFO.)
+		pub := []string{jsAPI + "INFO"}
+		pub = append(pub, prefixed(jsAPI+"STREAM.INFO.%s", streams...)...)
+		pub = append(pub, prefixed(jsAPI+"STREAM.CREATE.%s", streams...)...)
+		pub = append(pub, durable(ResultsStream, ResultsConsumer)...)
+		s := kvStream(ExecutionsBucket)
+		pub = append(pub, jsAPI+"DIRECT.GET."+s, jsAPI+"DIRECT.GET."+s+".>", jsAPI+"STREAM.MSG.GET."+s, "$KV."+ExecutionsBucket+".>")
+		perm = Permissions{
+			Publish:   SubjectRule{Allow: pub},
+			Subscribe: SubjectRule{Allow: inbox},
+		}
+	case RoleClient:
+		if tenant == "" {
+			tenant = DefaultTenant
+		}
+		if !ValidTenant(tenant) {
+			return Permissions{}, fmt.Errorf("tenant %q: letters, digits, - and _ only", tenant)
+		}
+		perm = Permissions{
+			Publish:   SubjectRule{Allow: []string{t.ExecuteSubject(tenant)}},
+			Subscribe: SubjectRule{Allow: inbox},
+		}
+	case RoleOperator:
+		perm = Permissions{Publish: SubjectRule{Allow: []string{">"}}, Subscribe: SubjectRule{Allow: []string{">"}}}
+	default:
+		return Permissions{}, fmt.Errorf("unknown role %q", role)
+	}
+	return perm, nil
+}

@@ -1,0 +1,118 @@
+package contracts_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/airlockrun/airlock/contracts"
+)
+
+// matches reports whether the NATS subject pattern p covers subject s.
+func matches(p, s string) bool {
+	pt, st := strings.Split(p, "."), strings.Split(s, ".")
+	for i, tok := range pt {
+		switch {
+		case tok == ">":
+			return len(st) > i
+		case i >= len(st):
+			return false
+		case tok != "*" && tok != st[i]:
+			return false
+		}
+	}
+	return len(pt) == len(st)
+}
+
+func allowed(r contracts.SubjectRule, subject string) bool {
+	return slices.ContainsFunc(r.Allow, func(p string) bool { return matches(p, subject) }) &&
+		!slices.ContainsFunc(r.Deny, func(p string) bool { return matches(p, subject) })
+}
+
+// TestPermissions checks the rules of docs/security.md on the permission
+// sets themselves (cmd/airlock's TestNATSRoles checks them on a server).
+func TestPermissions(t *testing.T) {
+	topo := contracts.DefaultTopology()
+	perm := func(r contracts.Role, tenant string) contracts.Permissions {
+		p, err := topo.Permissions(r, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	writeExec := "$KV.executions.abc"
+	for _, r := range []contracts.Role{contracts.RoleGateway, contracts.RoleExecutor, contracts.RoleClient} {
+		if allowed(perm(r, "acme").Publish, writeExec) {
+			t.Errorf("%s may write the executions bucket", r)
+		}
+	}
+	if !allowed(perm(contracts.RoleResults, "").Publish, writeExec) {
+		t.Error("results may not write the executions bucket")
+	}
+	ex := perm(contracts.RoleExecutor, "")
+	if len(ex.Subscribe.Allow) != 1 || ex.Subscribe.Allow[0] != "_INBOX.executor.>" {
+		t.Errorf("executor subscribes to %v, want its inbox only", ex.Subscribe.Allow)
+	}
+	for _, s := range []string{"$JS.API.DIRECT.GET.KV_executions.$KV.executions.abc", "$JS.API.CONSUMER.CREATE.KV_executions.x.$KV.executions.>",
+		"$JS.API.STREAM.MSG.GET.KV_executions", "airlock.jobs.acme", "$JS.API.STREAM.PURGE.JOBS", "$JS.API.CONSUMER.CREATE.RESULTS.results"} {
+		if allowed(ex.Publish, s) {
+			t.Errorf("executor may publish to %s", s)
+		}
+	}
+	for _, s := range []string{"$JS.API.CONSUMER.MSG.NEXT.JOBS.executors", "$JS.ACK.JOBS.executors.1.2.3.4.5.6.7", "airlock.events.abc", "$KV.executors.node-1"} {
+		if !allowed(ex.Publish, s) {
+			t.Errorf("executor may not publish to %s", s)
+		}
+	}
+	cl := perm(contracts.RoleClient, "acme")
+	if !allowed(cl.Publish, "airlock.api.execute.acme") || allowed(cl.Publish, "airlock.api.execute.beta") ||
+		allowed(cl.Publish, "airlock.api.execute") || allowed(cl.Subscribe, "_INBOX.tenant.beta.x") || !allowed(cl.Subscribe, "_INBOX.tenant.acme.x") {
+		t.Errorf("client of acme: %+v", cl)
+	}
+	if _, err := topo.Permissions(contracts.RoleClient, "a.b"); err == nil {
+		t.Error("a tenant with a dot got permissions")
+	}
+	if _, err := topo.Permissions("nobody", ""); err == nil {
+		t.Error("an unknown role got permissions")
+	}
+}
+
+func TestTenantFromSubjects(t *testing.T) {
+	topo := contracts.DefaultTopology()
+	for subject, want := range map[string]string{"airlock.jobs.acme": "acme", "airlock.jobs.a.b": "", "other.jobs.acme": "", "airlock.jobs.": ""} {
+		if got, ok := topo.TenantOfJobSubject(subject); got != want || ok != (want != "") {
+			t.Errorf("TenantOfJobSubject(%q) = %q, %v", subject, got, ok)
+		}
+	}
+	if got, ok := topo.TenantOfExecuteSubject(topo.ExecuteSubject("acme")); !ok || got != "acme" {
+		t.Errorf("TenantOfExecuteSubject = %q, %v", got, ok)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                           "nats://127.0.0.1:4222",
+		"nats://alice:s3cret@h1:4222,tls://tok3n@h2:4222": "nats://REDACTED@h1:4222,tls://REDACTED@h2:4222",
+		"nats://a:b@[::1:4222":                            "REDACTED",
+	} {
+		got := contracts.RedactURL(in)
+		if got != want || strings.Contains(got, "s3cret") || strings.Contains(got, "tok3n") {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestAuthenticated(t *testing.T) {
+	for c, want := range map[contracts.NATSConn]bool{
+		{URL: "nats://127.0.0.1:4222"}:                 false,
+		{URL: "nats://127.0.0.1:4222", CA: "ca.pem"}:   false,
+		{URL: "nats://a:4222", NkeySeed: "x.nk"}:       true,
+		{URL: "nats://a:4222", Creds: "x.creds"}:       true,
+		{URL: "nats://a:4222,nats://user:pass@b:4222"}: true,
+		{URL: "nats://s3cret-token@a:4222"}:            true,
+	} {
+		if got := c.Authenticated(); got != want {
+			t.Errorf("%+v: Authenticated() = %v", c, got)
+		}
+	}
+}
