@@ -93,15 +93,24 @@ func poll(t *testing.T, what string, ok func() bool) {
 }
 
 // waitIdle waits until the consumer has delivered and settled every event.
+// waitIdle waits until every event in RESULTS so far was handled: the
+// consumer's ack floor reached the stream's last message. A consumer's own
+// pending count alone is not enough: the server tells a consumer of a new
+// message asynchronously, so right after a publish it can still read 0.
 func waitIdle(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
+	stream, err := js.Stream(t.Context(), contracts.ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := stream.CachedInfo().State.LastSeq
 	poll(t, "every event to be handled", func() bool {
 		c, err := js.Consumer(t.Context(), contracts.ResultsStream, contracts.ResultsConsumer)
 		if err != nil {
 			return false
 		}
 		info, err := c.Info(t.Context())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		return err == nil && info.AckFloor.Stream >= last && info.NumPending == 0 && info.NumAckPending == 0
 	})
 }
 
