@@ -48,3 +48,72 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+// pistonNames is every language name and alias in Piston's package catalog
+// (engineer-man/piston packages/*/metadata.json, newest version of each)
+// for a language Airlock serves, with the Airlock language it must resolve
+// to. Left out, because they name something else here: Piston's "sh" (an
+// alias of its bash; Airlock's sh is dash), "basic" and "vb" (Visual Basic
+// on Mono; Airlock's basic is yabasic), "nasm32" (32-bit; Airlock's nasm is
+// x86-64), version-bound names of newer toolchains ("python3.12",
+// "typescript5", "ts5") and the .NET runtime's names ("csharp.net",
+// "dotnet-cs", ...).
+var pistonNames = map[string]string{
+	"awk": "awk", "gawk": "awk",
+	"bash":      "bash",
+	"brainfuck": "brainfuck", "bf": "brainfuck",
+	"c": "c", "gcc": "c",
+	"c++": "c++", "cpp": "c++", "g++": "c++",
+	"clojure": "clojure", "clj": "clojure",
+	"cobol": "cobol", "cob": "cobol",
+	"coffeescript": "coffeescript", "coffee": "coffeescript",
+	"lisp": "common-lisp", "cl": "common-lisp", "sbcl": "common-lisp", "commonlisp": "common-lisp",
+	"crystal": "crystal", "cr": "crystal",
+	"csharp": "csharp", "mono": "csharp", "mono-csharp": "csharp", "mono-c#": "csharp", "mono-cs": "csharp", "c#": "csharp", "cs": "csharp",
+	"d": "d", "gdc": "d",
+	"dash":   "sh",
+	"elixir": "elixir", "exs": "elixir",
+	"emacs": "emacs-lisp", "el": "emacs-lisp", "elisp": "emacs-lisp",
+	"erlang": "erlang", "erl": "erlang", "escript": "erlang",
+	"forth": "forth", "gforth": "forth",
+	"fortran": "fortran", "f90": "fortran",
+	"go": "go", "golang": "go",
+	"groovy": "groovy", "gvy": "groovy",
+	"haskell": "haskell", "hs": "haskell",
+	"java":       "java",
+	"javascript": "javascript", "js": "javascript", "node-javascript": "javascript", "node-js": "javascript",
+	"kotlin": "kotlin", "kt": "kotlin",
+	"lua":  "lua",
+	"nasm": "nasm", "nasm64": "nasm", "asm64": "nasm", "asm": "nasm",
+	"nim":    "nim",
+	"octave": "octave", "matlab": "octave", "m": "octave",
+	"ocaml": "ocaml", "ml": "ocaml",
+	"pascal": "pascal", "freepascal": "pascal", "pp": "pascal", "pas": "pascal",
+	"perl": "perl", "pl": "perl",
+	"php":    "php",
+	"prolog": "prolog", "plg": "prolog",
+	"python": "python", "py": "python", "py3": "python", "python3": "python",
+	"racket": "racket", "rkt": "racket",
+	"raku": "raku", "rakudo": "raku", "perl6": "raku", "p6": "raku", "pl6": "raku",
+	"rscript": "r", "r": "r",
+	"ruby": "ruby", "rb": "ruby",
+	"rust": "rust", "rs": "rust",
+	"scala": "scala", "sc": "scala",
+	"sqlite3": "sqlite", "sqlite": "sqlite", "sql": "sqlite",
+	"typescript": "typescript", "ts": "typescript", "node-ts": "typescript", "tsc": "typescript",
+	"iverilog": "verilog", "verilog": "verilog", "vvp": "verilog",
+}
+
+func TestPistonNamesResolve(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range pistonNames {
+		if l := c.Find(name); l == nil {
+			t.Errorf("Piston name %q: not found, want %s", name, want)
+		} else if l.Name != want {
+			t.Errorf("Piston name %q resolves to %s, want %s", name, l.Name, want)
+		}
+	}
+}
