@@ -117,3 +117,20 @@ func TestPistonNamesResolve(t *testing.T) {
 		}
 	}
 }
+
+// SWI-Prolog runs a file's own initialization goals (initialization(main)
+// after loading, initialization(main, main) as the program); the catalog
+// calls main itself only when the program declares neither, so main runs
+// exactly once.
+func TestPrologMainOnce(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := c.Find("prolog").Run
+	for i, a := range run {
+		if a == "-g" && i+1 < len(run) && run[i+1] == "main" {
+			t.Errorf("prolog run %q calls main unconditionally: a program with an initialization directive runs it twice", run)
+		}
+	}
+}
