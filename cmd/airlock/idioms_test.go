@@ -15,6 +15,20 @@ import (
 var idioms = []struct {
 	name, lang, file, code string
 }{
+	{"java public class Solution in a.java", "java", "a.java",
+		"import java.util.*;\n\npublic class Solution {\n    public static void main(String[] args) {\n        Scanner in = new Scanner(System.in);\n        System.out.println(\"OK \" + in.next());\n    }\n}\n"},
+	{"java class Main beside a helper in prog.java", "java", "prog.java",
+		"import java.io.*;\n\nclass Helper {\n    static String answer(String s) { return \"OK \" + s; }\n}\n\nclass Main {\n    public static void main(String[] args) throws IOException {\n        BufferedReader r = new BufferedReader(new InputStreamReader(System.in));\n        System.out.println(Helper.answer(r.readLine().trim()));\n    }\n}\n"},
+	{"java class in a package", "java", "Main.java",
+		"package app;\n\npublic class Main {\n    public static void main(String... args) {\n        System.out.println(\"OK \" + new java.util.Scanner(System.in).next());\n    }\n}\n"},
+	{"kotlin top-level main in a.kt", "kotlin", "a.kt",
+		"fun main() {\n    val word = readLine()!!.trim()\n    println(\"OK $word\")\n}\n"},
+	{"kotlin object with JvmStatic main", "kotlin", "solution.kt",
+		"object Solution {\n    @JvmStatic\n    fun main(args: Array<String>) {\n        println(\"OK \" + readLine()!!.trim())\n    }\n}\n"},
+	{"scala object extends App in a.scala", "scala", "a.scala",
+		"object Solution extends App {\n  println(\"OK \" + scala.io.StdIn.readLine().trim)\n}\n"},
+	{"scala object with main in Main.scala", "scala", "Main.scala",
+		"object Prog {\n  def main(args: Array[String]): Unit = {\n    println(\"OK \" + scala.io.StdIn.readLine().trim)\n  }\n}\n"},
 	{"prolog initialization(main, main)", "prolog", "main.pl",
 		":- initialization(main, main).\n\nmain :-\n    read_term(X, []),\n    format(\"OK ~w~n\", [X]).\n"},
 	{"prolog initialization(main)", "prolog", "main.pl",

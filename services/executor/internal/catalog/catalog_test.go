@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -114,6 +115,26 @@ func TestPistonNamesResolve(t *testing.T) {
 			t.Errorf("Piston name %q: not found, want %s", name, want)
 		} else if l.Name != want {
 			t.Errorf("Piston name %q resolves to %s, want %s", name, l.Name, want)
+		}
+	}
+}
+
+// The JVM languages take the class to run from the compiled code (the compile
+// stage records the class with main in .airlock-main), never from the entry
+// file's name, which Piston clients set to anything or leave out.
+func TestJVMEntryPointFromCode(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"java", "kotlin", "scala"} {
+		l := c.Find(name)
+		run := strings.Join(l.Run, " ")
+		if strings.Contains(run, "{stem}") || strings.Contains(run, "-jar") || !strings.Contains(run, ".airlock-main") {
+			t.Errorf("%s: run %q does not take the main class from the compile stage", name, l.Run)
+		}
+		if compile := strings.Join(l.Compile, " "); !strings.Contains(compile, "> .airlock-main") {
+			t.Errorf("%s: compile %q does not record the main class", name, l.Compile)
 		}
 	}
 }
