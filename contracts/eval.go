@@ -2,7 +2,6 @@ package contracts
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -51,21 +50,14 @@ func (t Topology) EvaluationsBucketConfig() jetstream.KeyValueConfig {
 }
 
 // EnsureEvaluations opens the evaluations bucket, creating it when it does
-// not exist yet; an existing bucket is never changed.
-func (t Topology) EnsureEvaluations(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+// not exist yet and reconciling an existing one as Ensure does.
+func (t Topology) EnsureEvaluations(ctx context.Context, js jetstream.JetStream, opts ...EnsureOption) (jetstream.KeyValue, error) {
+	if err := newEnsureOptions(opts).ensureBucket(ctx, js, t.EvaluationsBucketConfig()); err != nil {
+		return nil, err
+	}
 	kv, err := js.KeyValue(ctx, EvaluationsBucket)
-	if err == nil {
-		return kv, nil
-	}
-	if !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, fmt.Errorf("look up bucket %s: %w", EvaluationsBucket, err)
-	}
-	kv, err = js.CreateKeyValue(ctx, t.EvaluationsBucketConfig())
-	if errors.Is(err, jetstream.ErrBucketExists) {
-		return js.KeyValue(ctx, EvaluationsBucket)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("create bucket %s: %w", EvaluationsBucket, err)
+		return nil, fmt.Errorf("open bucket %s: %w", EvaluationsBucket, err)
 	}
 	return kv, nil
 }

@@ -3,7 +3,6 @@ package contracts
 import (
 	"context"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -23,6 +22,9 @@ const (
 	ExecutorConsumer = "executors"
 	// ResultsConsumer is the durable consumer of the results service.
 	ResultsConsumer = "results"
+	// CallbacksConsumer is the durable consumer on RESULTS that all
+	// gateways share to deliver callbacks.
+	CallbacksConsumer = "callbacks"
 	// DefaultTenant is the tenant of anonymous submissions.
 	DefaultTenant = "default"
 )
@@ -173,6 +175,48 @@ func (t Topology) ExecutorsBucketConfig() jetstream.KeyValueConfig {
 	}
 }
 
+// ExecutorConsumerConfig is the executors' shared consumer on JOBS:
+// MaxAckPending is the fleet-wide cap on running jobs, and MaxDeliver is one
+// delivery more than the attempts (the extra one only records the
+// internal_error and terminates the job).
+func (t Topology) ExecutorConsumerConfig(maxInFlight int, ackWait time.Duration, maxAttempts int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ExecutorConsumer,
+		Description:   "Airlock executors (shared; MaxAckPending is the fleet-wide cap)",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: maxInFlight,
+		MaxDeliver:    maxAttempts + 1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
+// ResultsConsumerConfig is the results service's consumer on RESULTS.
+func (t Topology) ResultsConsumerConfig(ackWait time.Duration, maxAckPending int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ResultsConsumer,
+		Description:   "Airlock results service: status events into the executions bucket",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: maxAckPending,
+	}
+}
+
+// CallbacksConsumerConfig is the gateways' shared callbacks consumer on
+// RESULTS.
+func (t Topology) CallbacksConsumerConfig(ackWait time.Duration, maxDeliver int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       CallbacksConsumer,
+		Description:   "Airlock callback deliveries (shared by all gateways)",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    maxDeliver,
+		MaxAckPending: 256,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
+}
+
 func (t Topology) replicas() int {
 	if t.Replicas < 1 {
 		return 1
@@ -180,20 +224,24 @@ func (t Topology) replicas() int {
 	return t.Replicas
 }
 
-// Ensure creates every stream and bucket that does not exist yet. It never
-// changes an existing one (see ApplyJobs), so services started with slightly
-// different settings do not fight. In a cluster that is still forming (no
-// JetStream meta leader yet, or another service creating the same objects)
-// the calls time out: Ensure retries them until ctx ends (up to
-// EnsureTimeout when ctx has no deadline).
-func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
+// Ensure creates every stream and bucket that does not exist yet and
+// reconciles the existing ones with this topology: the objects the role
+// given with As owns are changed to these settings (each change logged with
+// WithLog), the others are only checked (each difference logged as a
+// warning); a difference that cannot be changed in place is an error naming
+// the object and the field (see Owner for who owns what). In a cluster that
+// is still forming (no JetStream meta leader yet, or another service
+// creating the same objects) the calls time out: Ensure retries them until
+// ctx ends (up to EnsureTimeout when ctx has no deadline).
+func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream, opts ...EnsureOption) error {
+	o := newEnsureOptions(opts)
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, EnsureTimeout)
 		defer cancel()
 	}
 	for attempt := 1; ; attempt++ {
-		err := t.ensureOnce(ctx, js)
+		err := t.ensureOnce(ctx, js, o)
 		if err == nil || !transient(err) || ctx.Err() != nil {
 			return err
 		}
@@ -216,50 +264,23 @@ func transient(err error) bool {
 		strings.Contains(err.Error(), "no suitable peers") || strings.Contains(err.Error(), "insufficient resources")
 }
 
-func (t Topology) ensureOnce(ctx context.Context, js jetstream.JetStream) error {
+func (t Topology) ensureOnce(ctx context.Context, js jetstream.JetStream, o ensureOptions) error {
 	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, 10*time.Second) }
 	for _, sc := range []jetstream.StreamConfig{t.JobsStreamConfig(), t.ResultsStreamConfig()} {
 		cctx, cancel := call()
-		_, err := js.Stream(cctx, sc.Name)
-		if err == nil {
-			cancel()
-			continue
-		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			cancel()
-			return fmt.Errorf("look up stream %s: %w", sc.Name, err)
-		}
-		_, err = js.CreateStream(cctx, sc)
+		err := o.ensureStream(cctx, js, sc)
 		cancel()
-		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return fmt.Errorf("create stream %s: %w", sc.Name, err)
+		if err != nil {
+			return err
 		}
 	}
 	for _, kc := range []jetstream.KeyValueConfig{t.ExecutionsBucketConfig(), t.ExecutorsBucketConfig()} {
 		cctx, cancel := call()
-		_, err := js.KeyValue(cctx, kc.Bucket)
-		if err == nil {
-			cancel()
-			continue
-		}
-		if !errors.Is(err, jetstream.ErrBucketNotFound) {
-			cancel()
-			return fmt.Errorf("look up bucket %s: %w", kc.Bucket, err)
-		}
-		_, err = js.CreateKeyValue(cctx, kc)
+		err := o.ensureBucket(cctx, js, kc)
 		cancel()
-		if err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
-			return fmt.Errorf("create bucket %s: %w", kc.Bucket, err)
+		if err != nil {
+			return err
 		}
-	}
-	return nil
-}
-
-// ApplyJobs updates the JOBS stream to this topology's settings (the gateway
-// owns them: queue bound and duplicate window).
-func (t Topology) ApplyJobs(ctx context.Context, js jetstream.JetStream) error {
-	if _, err := js.CreateOrUpdateStream(ctx, t.JobsStreamConfig()); err != nil {
-		return fmt.Errorf("update stream %s: %w", JobsStream, err)
 	}
 	return nil
 }

@@ -49,13 +49,13 @@ func TestTopologyAndQueueFull(t *testing.T) {
 	if contracts.IsTenantQueueFull(err) {
 		t.Error("a full stream was reported as a full tenant queue")
 	}
-	// Raising the bound with ApplyJobs makes room.
+	// Raising the bound with Ensure makes room.
 	topo.QueueMax = 3
-	if err := topo.ApplyJobs(ctx, n.JS); err != nil {
+	if err := topo.Ensure(ctx, n.JS); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := n.JS.Publish(ctx, topo.JobSubject(""), []byte("{}")); err != nil {
-		t.Fatalf("after ApplyJobs: %v", err)
+		t.Fatalf("after raising the bound: %v", err)
 	}
 }
 

@@ -13,8 +13,8 @@ type Role string
 // The roles. A fleet runs each service with its own identity; internal
 // clients get one identity per tenant; people get the operator identity.
 const (
-	// RoleGateway owns the topology (creates the streams and buckets,
-	// applies the JOBS settings), publishes jobs and their queued events,
+	// RoleGateway owns the topology (creates the streams and buckets and
+	// reconciles their settings), publishes jobs and their queued events,
 	// reads executions, serves the NATS endpoint and sends callbacks.
 	RoleGateway Role = "gateway"
 	// RoleExecutor takes jobs from the shared consumer, acks them,
@@ -144,13 +144,16 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 	switch role {
 	case RoleGateway:
 		all := append(slices.Clone(streams), kvStream(EvaluationsBucket))
-		pub := []string{jsAPI + "INFO", jsAPI + "STREAM.UPDATE." + JobsStream}
+		// It owns the settings of every stream and bucket (see Owner): it
+		// creates and updates them.
+		pub := []string{jsAPI + "INFO"}
 		pub = append(pub, prefixed(jsAPI+"STREAM.INFO.%s", all...)...)
 		pub = append(pub, prefixed(jsAPI+"STREAM.CREATE.%s", all...)...)
+		pub = append(pub, prefixed(jsAPI+"STREAM.UPDATE.%s", all...)...)
 		// The executions' past events (an execution the results service
 		// has not stored yet) and the callbacks' shared consumer.
 		pub = append(pub, jsAPI+"DIRECT.GET."+ResultsStream, jsAPI+"DIRECT.GET."+ResultsStream+".>", jsAPI+"STREAM.MSG.GET."+ResultsStream)
-		pub = append(pub, durable(ResultsStream, "callbacks")...)
+		pub = append(pub, durable(ResultsStream, CallbacksConsumer)...)
 		// The queue depth (metrics) and the fleet's state (readiness).
 		pub = append(pub, jsAPI+"CONSUMER.INFO."+JobsStream+"."+ExecutorConsumer)
 		for _, b := range []string{ExecutionsBucket, ExecutorsBucket, EvaluationsBucket} {
@@ -166,7 +169,8 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 			AllowResponses: true,
 		}
 	case RoleExecutor:
-		// Ensure looks the streams up (it can create none of them).
+		// Ensure looks the streams up (it can create or change none of
+		// them); the executor owns the shared consumer's settings.
 		pub := prefixed(jsAPI+"STREAM.INFO.%s", streams...)
 		pub = append(pub, durable(JobsStream, ExecutorConsumer)...)
 		pub = append(pub, "$KV."+ExecutorsBucket+".>", p+".events.*")
@@ -176,7 +180,8 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		}
 	case RoleResults:
 		// The results service may create the streams when it starts first
-		// (as docs/deploy.md orders a fleet's start); it cannot change them.
+		// (as docs/deploy.md orders a fleet's start); it cannot change them
+		// (Ensure only checks them and warns).
 		// (Creating a bucket reads the account's limits: INFO.)
 		pub := []string{jsAPI + "INFO"}
 		pub = append(pub, prefixed(jsAPI+"STREAM.INFO.%s", streams...)...)

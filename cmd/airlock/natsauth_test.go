@@ -153,13 +153,11 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := topo.Ensure(ctx, js); err != nil {
+	as := contracts.As(contracts.RoleExecutor)
+	if err := topo.Ensure(ctx, js, as); err != nil {
 		t.Fatalf("executor: ensure: %v", err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, contracts.JobsStream, jetstream.ConsumerConfig{
-		Durable: contracts.ExecutorConsumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute,
-		MaxAckPending: 10, MaxDeliver: 4, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, topo.ExecutorConsumerConfig(10, time.Minute, 3), as)
 	if err != nil {
 		t.Fatalf("executor: create consumer: %v", err)
 	}

@@ -194,7 +194,7 @@ func startDevNATS(ctx context.Context, cfg *config, log *slog.Logger) (*server.S
 		// service waits for another one that may create them.
 		nc, err := connect(contracts.RoleOperator)
 		if err == nil {
-			err = ensureTopology(ctx, nc, cfg.Topology)
+			err = ensureTopology(ctx, nc, cfg.Topology, log)
 			nc.Close()
 		}
 		if err != nil {
@@ -263,13 +263,14 @@ func clientURL(ns *server.Server, listen string) string {
 	return ns.ClientURL()
 }
 
-// ensureTopology creates the streams and buckets that do not exist yet.
-func ensureTopology(ctx context.Context, nc *nats.Conn, topo contracts.Topology) error {
+// ensureTopology creates the streams and buckets that do not exist yet and
+// reconciles the existing ones (the all-in-one process owns them all).
+func ensureTopology(ctx context.Context, nc *nats.Conn, topo contracts.Topology, log *slog.Logger) error {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := topo.Ensure(ctx, js); err != nil {
+	if err := topo.Ensure(ctx, js, contracts.WithLog(log)); err != nil {
 		return fmt.Errorf("ensure topology: %w", err)
 	}
 	return nil

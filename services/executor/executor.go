@@ -198,22 +198,16 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := cfg.Topology.Ensure(ctx, js); err != nil {
+	// The executor checks the streams and buckets (the gateway owns them)
+	// and owns the shared consumer's settings.
+	as := []contracts.EnsureOption{contracts.As(contracts.RoleExecutor), contracts.WithLog(log)}
+	if err := cfg.Topology.Ensure(ctx, js, as...); err != nil {
 		return err
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, contracts.JobsStream, jetstream.ConsumerConfig{
-		Durable:       contracts.ExecutorConsumer,
-		Description:   "Airlock executors (shared; MaxAckPending is the fleet-wide cap)",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		MaxAckPending: cfg.MaxInFlight,
-		// One delivery more than the attempts: the extra one only records
-		// the internal_error and terminates the job.
-		MaxDeliver:    cfg.MaxAttempts + 1,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream,
+		cfg.Topology.ExecutorConsumerConfig(cfg.MaxInFlight, cfg.AckWait, cfg.MaxAttempts), as...)
 	if err != nil {
-		return fmt.Errorf("create consumer: %w", err)
+		return err
 	}
 	kv, err := js.KeyValue(ctx, contracts.ExecutorsBucket)
 	if err != nil {

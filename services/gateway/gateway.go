@@ -159,8 +159,9 @@ func setDefault[T comparable](field *T, def T) {
 	}
 }
 
-// Run creates the JetStream objects that do not exist yet, applies the JOBS
-// stream settings (the gateway owns them), and serves the HTTP API until ctx
+// Run creates the JetStream objects that do not exist yet, reconciles the
+// settings of the streams and buckets (the gateway owns them, see
+// contracts.Owner), and serves the HTTP API until ctx
 // is cancelled. It then stops accepting connections, answers long polls with
 // the state known so far, and lets in-flight requests finish within
 // ShutdownTimeout. It returns nil after a clean shutdown.
@@ -185,11 +186,8 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := cfg.Topology.Ensure(ctx, js); err != nil {
+	if err := cfg.Topology.Ensure(ctx, js, contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
 		return fmt.Errorf("ensure topology: %w", err)
-	}
-	if err := cfg.Topology.ApplyJobs(ctx, js); err != nil {
-		return fmt.Errorf("apply jobs stream settings: %w", err)
 	}
 	policy := callback.Policy{Secret: cfg.CallbackSecret, Allow: cfg.CallbackAllow, TenantSecrets: map[string]string{}}
 	for _, k := range cfg.APIKeys {

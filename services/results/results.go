@@ -100,14 +100,16 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := cfg.Topology.Ensure(ctx, js); err != nil {
+	// The results service checks the streams and buckets (the gateway owns
+	// them: it may create them, not change them).
+	if err := cfg.Topology.Ensure(ctx, js, contracts.As(contracts.RoleResults), contracts.WithLog(log)); err != nil {
 		return fmt.Errorf("ensure topology: %w", err)
 	}
 	kv, err := js.KeyValue(ctx, contracts.ExecutionsBucket)
 	if err != nil {
 		return fmt.Errorf("open bucket %s: %w", contracts.ExecutionsBucket, err)
 	}
-	cons, err := ensureConsumer(ctx, js, cfg)
+	cons, err := ensureConsumer(ctx, js, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 			return nil
 		case <-time.After(cfg.RetryDelay):
 		}
-		if c, err := ensureConsumer(ctx, js, cfg); err != nil {
+		if c, err := ensureConsumer(ctx, js, cfg, log); err != nil {
 			log.Warn("recreate consumer", "err", err)
 		} else {
 			cons = c
@@ -161,19 +163,11 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	}
 }
 
-func ensureConsumer(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Consumer, error) {
-	cons, err := js.CreateOrUpdateConsumer(ctx, contracts.ResultsStream, jetstream.ConsumerConfig{
-		Durable:       contracts.ResultsConsumer,
-		Description:   "Airlock results service: status events into the executions bucket",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckWait:       cfg.AckWait,
-		MaxAckPending: cfg.MaxAckPending,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create consumer %s: %w", contracts.ResultsConsumer, err)
-	}
-	return cons, nil
+// ensureConsumer creates the results consumer or reconciles its settings
+// (the results service owns them).
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger) (jetstream.Consumer, error) {
+	return contracts.EnsureConsumer(ctx, js, contracts.ResultsStream,
+		cfg.Topology.ResultsConsumerConfig(cfg.AckWait, cfg.MaxAckPending), contracts.As(contracts.RoleResults), contracts.WithLog(log))
 }
 
 type service struct {

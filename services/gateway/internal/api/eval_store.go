@@ -155,7 +155,7 @@ func (ev *evaluator) store(ctx context.Context) (jetstream.KeyValue, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
 	defer cancel()
-	kv, err := ev.a.opts.Topology.EnsureEvaluations(ctx, ev.a.js)
+	kv, err := ev.a.opts.Topology.EnsureEvaluations(ctx, ev.a.js, contracts.As(contracts.RoleGateway), contracts.WithLog(ev.a.log))
 	if err != nil {
 		return nil, err
 	}

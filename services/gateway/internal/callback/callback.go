@@ -31,7 +31,7 @@ import (
 
 // ConsumerName is the durable consumer on RESULTS that all gateways share,
 // so each result is delivered by one of them.
-const ConsumerName = "callbacks"
+const ConsumerName = contracts.CallbacksConsumer
 
 // SignatureHeader carries "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">".
 const SignatureHeader = "Airlock-Signature"
@@ -197,15 +197,9 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logg
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = time.Second
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, contracts.ResultsStream, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "Airlock callback deliveries (shared by all gateways)",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.Timeout + 20*time.Second,
-		MaxDeliver:    cfg.MaxAttempts,
-		MaxAckPending: 256,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	cons, err := contracts.EnsureConsumer(ctx, js, contracts.ResultsStream,
+		cfg.Topology.CallbacksConsumerConfig(cfg.Timeout+20*time.Second, cfg.MaxAttempts),
+		contracts.As(contracts.RoleGateway), contracts.WithLog(log))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
