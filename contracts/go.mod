@@ -17,7 +17,6 @@ require (
 	github.com/leodido/go-urn v1.5.0 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
-	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
@@ -26,6 +25,9 @@ require (
 	golang.org/x/time v0.16.0 // indirect
 )
 
-require github.com/airlockrun/airlock/internal/testkit v0.0.0
+require (
+	github.com/airlockrun/airlock/internal/testkit v0.0.0
+	github.com/nats-io/nats-server/v2 v2.15.2
+)
 
 replace github.com/airlockrun/airlock/internal/testkit => ../internal/testkit
