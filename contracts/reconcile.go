@@ -92,7 +92,7 @@ func (e *ConfigError) Error() string {
 		e.Object, e.Field, e.Have, e.Want)
 }
 
-// diff is one setting that differs; set applies the wanted value.
+// diff is one setting that differs.
 type diff struct {
 	field      string
 	have, want any
@@ -129,6 +129,8 @@ func unlimited[T int64 | int32 | int](v T) T {
 	return v
 }
 
+// add appends the difference of one setting, if any, and puts the wanted
+// value into apply (the configuration that will be sent).
 func add[T comparable](diffs []diff, field string, have T, want *T, apply *T) []diff {
 	if have == *want {
 		return diffs
@@ -189,26 +191,39 @@ func bucketStream(kc jetstream.KeyValueConfig) jetstream.StreamConfig {
 	}
 }
 
+// existing returns the configuration of the stream name behind object, or
+// nil after creating the object with create when there is none.
+func (o ensureOptions) existing(ctx context.Context, js jetstream.JetStream, object, name string, create func() error) (*jetstream.StreamConfig, error) {
+	s, err := js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		err = create()
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, jetstream.ErrBucketExists) {
+			return nil, nil // another service created it: checked next time
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", object, err)
+		}
+		o.log.Info("topology: created", "object", object)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", object, err)
+	}
+	c := s.CachedInfo().Config
+	return &c, nil
+}
+
 // ensureStream creates the stream sc, or reconciles the existing one.
 func (o ensureOptions) ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
 	object := "stream " + sc.Name
-	s, err := js.Stream(ctx, sc.Name)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateStream(ctx, sc)
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return nil // another service created it: checked next time
-		}
-		if err != nil {
-			return fmt.Errorf("create %s: %w", object, err)
-		}
-		o.log.Info("topology: created", "object", object)
-		return nil
+	have, err := o.existing(ctx, js, object, sc.Name, func() error {
+		_, err := js.CreateStream(ctx, sc)
+		return err
+	})
+	if err != nil || have == nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("look up %s: %w", object, err)
-	}
-	have := s.CachedInfo().Config
-	next, diffs, err := reconcileStream(object, have, sc)
+	next, diffs, err := reconcileStream(object, *have, sc)
 	if err != nil {
 		return err
 	}
@@ -221,25 +236,16 @@ func (o ensureOptions) ensureStream(ctx context.Context, js jetstream.JetStream,
 // ensureBucket creates the bucket kc, or reconciles the existing one.
 func (o ensureOptions) ensureBucket(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyValueConfig) error {
 	object := "bucket " + kc.Bucket
-	s, err := js.Stream(ctx, kvStream(kc.Bucket))
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateKeyValue(ctx, kc)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("create %s: %w", object, err)
-		}
-		o.log.Info("topology: created", "object", object)
-		return nil
+	have, err := o.existing(ctx, js, object, kvStream(kc.Bucket), func() error {
+		_, err := js.CreateKeyValue(ctx, kc)
+		return err
+	})
+	if err != nil || have == nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("look up %s: %w", object, err)
-	}
-	want := bucketStream(kc)
-	have := s.CachedInfo().Config
 	// A bucket's duplicate window follows its TTL: not a setting of ours.
-	_, diffs, err := reconcileStream(object, have, want)
+	want := bucketStream(kc)
+	_, diffs, err := reconcileStream(object, *have, want)
 	if err != nil {
 		return err
 	}
