@@ -179,7 +179,7 @@ func TestCLI(t *testing.T) {
 		if r.exit() != 0 || !regexp.MustCompile(`(?m)^LANGUAGE\s+VERSION\s+ALIASES\s+COMPILED\s+ENTRY\s+CPU\s+WALL\s+MEMORY$`).MatchString(r.stdout) {
 			t.Fatalf("exit %d, stdout %q", r.exit(), r.stdout)
 		}
-		for _, want := range []string{`(?m)^c\+\+\s+\S+\s+cpp,\S*\s+yes\s+main\.cpp\s+1000 ms\s+3000 ms\s+256 MiB$`, `(?m)^python\s+\S+\s+py,python3\s+no\s+main\.py\s+2000 ms\s+5000 ms\s+256 MiB$`} {
+		for _, want := range []string{`(?m)^c\+\+\s+\S+\s+cpp,\S*\s+yes\s+main\.cpp\s+1000 ms\s+3000 ms\s+256 MiB$`, `(?m)^python\s+\S+\s+py,python3,py3\s+no\s+main\.py\s+2000 ms\s+5000 ms\s+256 MiB$`} {
 			if !regexp.MustCompile(want).MatchString(r.stdout) {
 				t.Errorf("no line matches %s", want)
 			}
