@@ -49,7 +49,7 @@ func TestCallbacksSlowReceiversHoldOnlyTheirSlots(t *testing.T) {
 		c.CallbackSecret = "s"
 		c.CallbackAllow = mustCallbackAllow(t, "127.0.0.0/8:*")
 		c.CallbackSlots = slots
-		c.CallbackTimeout = testkit.Patience // the slow receivers hold their slots throughout
+		c.CallbackTimeout = 2 * testkit.Patience // longer than the test waits: the slow receivers hold their slots throughout
 	})
 	for range slots {
 		e.complete(contracts.NewID(), slow.URL+"/hook", "")
