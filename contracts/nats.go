@@ -213,7 +213,9 @@ func (t Topology) CallbacksConsumerConfig(ackWait time.Duration, maxDeliver int)
 		AckWait:       ackWait,
 		MaxDeliver:    maxDeliver,
 		MaxAckPending: 256,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		// A new consumer starts at the present (an existing one keeps its
+		// position): its first creation must not replay a day of callbacks.
+		DeliverPolicy: jetstream.DeliverNewPolicy,
 	}
 }
 

@@ -164,12 +164,40 @@ type Execution struct {
 	Limits *LimitSet `json:"limits,omitempty"`
 	// CallbackURL is copied from the request; the gateway delivers the
 	// completed execution there.
-	CallbackURL string     `json:"callback_url,omitempty"`
-	Executor    string     `json:"executor,omitempty"`
-	Attempt     int        `json:"attempt,omitempty"`
-	CreatedAt   time.Time  `json:"created_at"`
-	StartedAt   *time.Time `json:"started_at,omitempty"`
-	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	CallbackURL string `json:"callback_url,omitempty"`
+	// CallbackStatus is the outcome of the callback once it is known:
+	// CallbackDelivered, or CallbackFailed when every attempt failed or the
+	// address was refused. Absent while a delivery is pending and without a
+	// callback_url. Only a completed execution has one.
+	CallbackStatus string `json:"callback_status,omitempty"`
+	// CallbackError classifies the last error of a failed callback (see
+	// CallbackStatus): "http_<status>", "timeout", "connection", "blocked" or
+	// "refused". It never contains what the receiver answered.
+	CallbackError string     `json:"callback_error,omitempty"`
+	Executor      string     `json:"executor,omitempty"`
+	Attempt       int        `json:"attempt,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	StartedAt     *time.Time `json:"started_at,omitempty"`
+	FinishedAt    *time.Time `json:"finished_at,omitempty"`
+}
+
+// The values of Execution.CallbackStatus.
+const (
+	CallbackDelivered = "delivered"
+	CallbackFailed    = "failed"
+)
+
+// CallbackRank orders callback outcomes so that a recorded one only moves
+// forward: none, then failed, then delivered (a later successful delivery,
+// of a repeated event, outranks an earlier failure; nothing undoes one).
+func CallbackRank(status string) int {
+	switch status {
+	case CallbackFailed:
+		return 1
+	case CallbackDelivered:
+		return 2
+	}
+	return 0
 }
 
 // Terminal reports whether the execution has finished.

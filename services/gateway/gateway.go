@@ -75,6 +75,18 @@ type Config struct {
 	// and link-local addresses are refused otherwise): each rule for one
 	// tenant or all, on its ports or only 80 and 443. See ParseCallbackAllow.
 	CallbackAllow []CallbackRule
+	// CallbackAttempts bounds the delivery attempts of one callback
+	// (default 8); after the last, the execution records callback_status
+	// "failed".
+	CallbackAttempts int
+	// CallbackTimeout bounds one delivery attempt (default 10s).
+	CallbackTimeout time.Duration
+	// CallbackBackoff is the delay before the second attempt, doubled for
+	// each further one up to five minutes (default 1s).
+	CallbackBackoff time.Duration
+	// CallbackSlots is how many callbacks this gateway delivers at once
+	// (default 16).
+	CallbackSlots int
 	// Registry receives the gateway's metrics, served at /metrics (nil: a
 	// registry of its own). A one-process stack shares one registry.
 	Registry *prometheus.Registry
@@ -217,10 +229,17 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		return fmt.Errorf("gateway api: %w", err)
 	}
 
+	cbCfg := callback.Config{Topology: cfg.Topology, Policy: policy, MaxAttempts: cfg.CallbackAttempts,
+		Timeout: cfg.CallbackTimeout, Backoff: cfg.CallbackBackoff, Slots: cfg.CallbackSlots}
+	// The consumer starts at the present when it is new, so it must exist
+	// before this gateway accepts an execution whose callback it delivers.
+	if _, err := callback.EnsureConsumer(ctx, js, cbCfg, log.With("part", "callbacks")); err != nil {
+		return fmt.Errorf("callbacks consumer: %w", err)
+	}
 	cbCtx, stopCallbacks := context.WithCancel(context.WithoutCancel(ctx))
 	cbDone := make(chan error, 1)
 	go func() {
-		cbDone <- callback.Run(cbCtx, js, callback.Config{Topology: cfg.Topology, Policy: policy}, log.With("part", "callbacks"))
+		cbDone <- callback.Run(cbCtx, js, cbCfg, log.With("part", "callbacks"))
 	}()
 	defer func() {
 		stopCallbacks()

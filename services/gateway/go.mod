@@ -6,6 +6,7 @@ require github.com/airlockrun/airlock/contracts v0.0.0
 
 require (
 	github.com/airlockrun/airlock/internal/testkit v0.0.0
+	github.com/airlockrun/airlock/services/results v0.0.0
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
 	golang.org/x/time v0.16.0
@@ -40,3 +41,5 @@ require (
 replace github.com/airlockrun/airlock/contracts => ../../contracts
 
 replace github.com/airlockrun/airlock/internal/testkit => ../../internal/testkit
+
+replace github.com/airlockrun/airlock/services/results => ../results

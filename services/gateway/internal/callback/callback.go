@@ -181,44 +181,93 @@ type Config struct {
 	// Backoff is the delay before attempt n+1 is Backoff << (n-1), capped at
 	// five minutes (default 1s).
 	Backoff time.Duration
+	// Slots is how many deliveries one gateway makes at once (default 16).
+	Slots int
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 8
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = time.Second
+	}
+	if c.Slots <= 0 {
+		c.Slots = 16
+	}
+	return c
+}
+
+// ackWait is how long a delivered event may stay unacknowledged: one POST
+// with room to spare. Waiting for a slot is covered by progress acks.
+func (c Config) ackWait() time.Duration { return c.Timeout + 20*time.Second }
+
+// EnsureConsumer creates the shared consumer if it does not exist, starting
+// at the present: a new consumer must not replay a day of callbacks. An
+// existing one keeps its position (and the start it was created with); its
+// other settings are the topology's (contracts.Topology.CallbacksConsumerConfig),
+// reconciled by the gateway, which owns them.
+func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger) (jetstream.Consumer, error) {
+	cfg = cfg.withDefaults()
+	want := cfg.Topology.CallbacksConsumerConfig(cfg.ackWait(), cfg.MaxAttempts)
+	if c, err := js.Consumer(ctx, contracts.ResultsStream, want.Durable); err == nil {
+		have := c.CachedInfo().Config
+		want.DeliverPolicy, want.OptStartSeq, want.OptStartTime = have.DeliverPolicy, have.OptStartSeq, have.OptStartTime
+	}
+	return contracts.EnsureConsumer(ctx, js, contracts.ResultsStream, want,
+		contracts.As(contracts.RoleGateway), contracts.WithLog(log))
+}
+
+// head is what the worker reads of an event to decide whether it needs a
+// delivery, without decoding the outputs.
+type head struct {
+	Status         contracts.Status `json:"status"`
+	CallbackURL    string           `json:"callback_url"`
+	CallbackStatus string           `json:"callback_status"`
+}
+
+// needsDelivery reports whether an event is the completed state of an
+// execution with a callback, and not the record of a callback's outcome.
+func needsDelivery(data []byte) bool {
+	var h head
+	if json.Unmarshal(data, &h) != nil {
+		return false
+	}
+	return h.Status == contracts.StatusCompleted && h.CallbackURL != "" && h.CallbackStatus == ""
 }
 
 // Run delivers callbacks until ctx ends. Each completed execution with a
 // callback_url is POSTed once it is in RESULTS; a failed delivery is retried
 // (the message is Nak'ed with a growing delay, so retries survive a restart)
-// until MaxAttempts, then dropped with an error in the log.
+// until MaxAttempts. The outcome, delivered or failed, is published as a
+// completed event with callback_status, which the results service merges
+// into the stored execution.
+//
+// Only events that need a delivery take one of the Slots; the others are
+// acknowledged as they arrive, so slow receivers hold up no more than their
+// own callbacks. The client buffers no more events than there are slots,
+// and an event waiting for a slot is kept alive with progress acks, so no
+// event outlives its AckWait (and burns a delivery) before it is POSTed.
 func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger) error {
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 8
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.Backoff <= 0 {
-		cfg.Backoff = time.Second
-	}
-	cons, err := contracts.EnsureConsumer(ctx, js, contracts.ResultsStream,
-		cfg.Topology.CallbacksConsumerConfig(cfg.Timeout+20*time.Second, cfg.MaxAttempts),
-		contracts.As(contracts.RoleGateway), contracts.WithLog(log))
+	cfg = cfg.withDefaults()
+	cons, err := EnsureConsumer(ctx, js, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
 		}
 		return fmt.Errorf("create callbacks consumer: %w", err)
 	}
-	clients := &clients{policy: cfg.Policy, timeout: cfg.Timeout, byTenant: map[string]*http.Client{}}
-	// Deliver in parallel, so one slow receiver does not hold up the others;
-	// a full pool slows the consumer down.
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			deliver(ctx, clients, cfg, msg, log)
-		}()
-	}, jetstream.PullMaxMessages(32))
+	w := &worker{
+		cfg:     cfg,
+		js:      js,
+		log:     log,
+		clients: &clients{policy: cfg.Policy, timeout: cfg.Timeout, byTenant: map[string]*http.Client{}},
+		slots:   make(chan struct{}, cfg.Slots),
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) { w.take(ctx, msg) }, jetstream.PullMaxMessages(cfg.Slots))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -228,8 +277,47 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logg
 	<-ctx.Done()
 	cc.Drain()
 	<-cc.Closed()
-	wg.Wait()
+	w.wg.Wait()
 	return nil
+}
+
+type worker struct {
+	cfg     Config
+	js      jetstream.JetStream
+	log     *slog.Logger
+	clients *clients
+	slots   chan struct{}
+	wg      sync.WaitGroup
+}
+
+// take handles one event as it arrives: it acknowledges at once an event
+// that needs no delivery, and otherwise waits for a slot (sending progress
+// acks meanwhile) and starts the delivery in it.
+func (w *worker) take(ctx context.Context, msg jetstream.Msg) {
+	if !needsDelivery(msg.Data()) {
+		_ = msg.Ack()
+		return
+	}
+	progress := time.NewTicker(w.cfg.ackWait() / 3)
+	defer progress.Stop()
+	for waiting := true; waiting; {
+		select {
+		case w.slots <- struct{}{}:
+			waiting = false
+		case <-progress.C:
+			_ = msg.InProgress()
+		case <-ctx.Done():
+			_ = msg.Nak() // hand it back to another gateway
+			return
+		}
+	}
+	// The POST gets a full AckWait of its own, however long the wait was.
+	_ = msg.InProgress()
+	w.wg.Add(1)
+	go func() {
+		defer func() { <-w.slots; w.wg.Done() }()
+		w.deliver(ctx, msg)
+	}()
 }
 
 // clients holds one delivery client per tenant (see Policy.Client).
@@ -252,58 +340,116 @@ func (c *clients) of(tenant string) *http.Client {
 	return httpc
 }
 
-func deliver(ctx context.Context, clients *clients, cfg Config, msg jetstream.Msg, log *slog.Logger) {
+// errRefused is a callback whose URL or secret is not acceptable here.
+var errRefused = errors.New("callback URL or secret not acceptable")
+
+// statusError is a receiver's answer other than 2xx.
+type statusError struct{ code int }
+
+func (e statusError) Error() string { return "receiver answered " + strconv.Itoa(e.code) }
+
+// errorClass names the kind of a failed delivery, for callback_error; it
+// never carries what the receiver sent.
+func errorClass(err error) string {
+	var se statusError
+	var ne net.Error
+	switch {
+	case errors.As(err, &se):
+		return "http_" + strconv.Itoa(se.code)
+	case errors.Is(err, ErrBlocked):
+		return "blocked"
+	case errors.Is(err, errRefused):
+		return "refused"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return "connection"
+}
+
+func (w *worker) deliver(ctx context.Context, msg jetstream.Msg) {
 	var exec contracts.Execution
-	if err := json.Unmarshal(msg.Data(), &exec); err != nil || !exec.Terminal() || exec.CallbackURL == "" {
-		_ = msg.Ack()
+	if err := json.Unmarshal(msg.Data(), &exec); err != nil {
+		_ = msg.Term()
 		return
 	}
 	attempt := 1
 	if meta, err := msg.Metadata(); err == nil {
 		attempt = int(meta.NumDelivered)
 	}
-	log = log.With("id", exec.ID, "attempt", attempt)
-	secret := cfg.Policy.secret(exec.Tenant)
-	if secret == "" || cfg.Policy.Check(exec.Tenant, exec.CallbackURL) != nil {
-		log.Warn("callback dropped: its URL or secret is not acceptable here")
+	log := w.log.With("id", exec.ID, "attempt", attempt)
+	err := w.post(ctx, &exec, msg.Data(), attempt)
+	switch {
+	case err == nil:
+		log.Debug("callback delivered")
+		w.record(ctx, exec, contracts.CallbackDelivered, "", log)
+		_ = msg.Ack()
+	case errors.Is(err, ErrBlocked), errors.Is(err, errRefused):
+		log.Warn("callback dropped", "err", err)
+		w.record(ctx, exec, contracts.CallbackFailed, errorClass(err), log)
 		_ = msg.Term()
-		return
+	case ctx.Err() != nil:
+		_ = msg.Nak() // stopped mid-delivery: another gateway retries it
+	case attempt >= w.cfg.MaxAttempts:
+		log.Error("callback failed on every attempt: dropped", "err", err)
+		w.record(ctx, exec, contracts.CallbackFailed, errorClass(err), log)
+		_ = msg.Term()
+	default:
+		delay := min(w.cfg.Backoff<<(attempt-1), 5*time.Minute)
+		log.Info("callback failed: will retry", "err", err, "in", delay)
+		_ = msg.NakWithDelay(delay)
 	}
-	body := msg.Data()
-	rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+}
+
+// post makes one delivery attempt.
+func (w *worker) post(ctx context.Context, exec *contracts.Execution, body []byte, attempt int) error {
+	secret := w.cfg.Policy.secret(exec.Tenant)
+	if secret == "" || w.cfg.Policy.Check(exec.Tenant, exec.CallbackURL) != nil {
+		return errRefused
+	}
+	rctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, exec.CallbackURL, bytes.NewReader(body))
 	if err != nil {
-		_ = msg.Term()
-		return
+		return errRefused
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "airlock-callback/1")
 	req.Header.Set("Airlock-Execution-Id", exec.ID)
 	req.Header.Set("Airlock-Delivery-Attempt", strconv.Itoa(attempt))
 	req.Header.Set(SignatureHeader, Sign(secret, time.Now(), body))
-	resp, err := clients.of(exec.Tenant).Do(req)
-	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			log.Debug("callback delivered", "status", resp.StatusCode)
-			_ = msg.Ack()
+	resp, err := w.clients.of(exec.Tenant).Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return statusError{resp.StatusCode}
+	}
+	return nil
+}
+
+// record publishes the outcome of a callback as a completed event with
+// callback_status, for the results service to merge into the stored
+// execution (it is the only writer of the executions bucket). The worker
+// itself skips such events. A failure to record is logged: the delivery is
+// not repeated for it.
+func (w *worker) record(ctx context.Context, exec contracts.Execution, status, class string, log *slog.Logger) {
+	exec.CallbackStatus, exec.CallbackError = status, class
+	data, err := json.Marshal(&exec)
+	if err != nil {
+		log.Error("record callback outcome", "err", err)
+		return
+	}
+	subject := w.cfg.Topology.EventSubject(exec.ID)
+	for try := range 3 {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_, err = w.js.Publish(pctx, subject, data, jetstream.WithMsgID(exec.ID+":callback:"+status))
+		cancel()
+		if err == nil {
 			return
 		}
-		err = fmt.Errorf("receiver answered %s", resp.Status)
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 	}
-	if errors.Is(err, ErrBlocked) {
-		log.Warn("callback blocked", "err", err)
-		_ = msg.Term()
-		return
-	}
-	if attempt >= cfg.MaxAttempts {
-		log.Error("callback failed on every attempt: dropped", "err", err)
-		_ = msg.Term()
-		return
-	}
-	delay := min(cfg.Backoff<<(attempt-1), 5*time.Minute)
-	log.Info("callback failed: will retry", "err", err, "in", delay)
-	_ = msg.NakWithDelay(delay)
+	log.Error("record callback outcome: not recorded", "callback_status", status, "err", err)
 }

@@ -48,7 +48,10 @@ const maxAttempts = 16
 var ErrConflict = errors.New("too many concurrent writes")
 
 // Apply stores ev under its id unless the stored state is already as far
-// along (same or higher Status.Rank). It uses optimistic concurrency (Create
+// along (same or higher Status.Rank). The one exception is the outcome of a
+// callback (CallbackStatus), which arrives on a second completed event: it is
+// merged into the stored completed state when it outranks the one recorded
+// (contracts.CallbackRank), and the rest of the stored state is kept. It uses optimistic concurrency (Create
 // for a new key, Update at the read revision otherwise), so concurrent writers
 // never move an entry backwards. ev.ID must satisfy contracts.ValidID.
 func Apply(ctx context.Context, kv jetstream.KeyValue, ev *contracts.Execution) (Outcome, error) {
@@ -73,11 +76,19 @@ func Apply(ctx context.Context, kv jetstream.KeyValue, ev *contracts.Execution) 
 		}
 
 		var stored contracts.Execution
+		write := value
 		// A stored value that does not decode has rank 0 and is replaced.
 		if json.Unmarshal(entry.Value(), &stored) == nil && stored.Status.Rank() >= ev.Status.Rank() {
-			return Skipped, nil
+			if !mergesCallback(&stored, ev) {
+				return Skipped, nil
+			}
+			// The stored state stays; only the callback outcome is added.
+			stored.CallbackStatus, stored.CallbackError = ev.CallbackStatus, ev.CallbackError
+			if write, err = json.Marshal(&stored); err != nil {
+				return 0, fmt.Errorf("encode execution: %w", err)
+			}
 		}
-		if _, err := kv.Update(ctx, key, value, entry.Revision()); err != nil {
+		if _, err := kv.Update(ctx, key, write, entry.Revision()); err != nil {
 			if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 				continue // changed since we read it: compare again
 			}
@@ -86,4 +97,11 @@ func Apply(ctx context.Context, kv jetstream.KeyValue, ev *contracts.Execution) 
 		return Updated, nil
 	}
 	return 0, fmt.Errorf("write %s: %w", key, ErrConflict)
+}
+
+// mergesCallback reports whether ev carries a callback outcome that the
+// stored state, as far along as ev, should take.
+func mergesCallback(stored, ev *contracts.Execution) bool {
+	return stored.Status == ev.Status && ev.Terminal() &&
+		contracts.CallbackRank(ev.CallbackStatus) > contracts.CallbackRank(stored.CallbackStatus)
 }

@@ -118,3 +118,45 @@ func TestApplyConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyCallbackStatus: the outcome of a callback, on a later completed
+// event, is added to the stored completed state (which otherwise stays), a
+// repeated completed event without one does not remove it, and a failure
+// never replaces a delivery.
+func TestApplyCallbackStatus(t *testing.T) {
+	kv := bucket(t)
+	id := contracts.NewID()
+	steps := []struct {
+		ev   contracts.Execution
+		want store.Outcome
+	}{
+		{contracts.Execution{ID: id, Status: contracts.StatusCompleted, Message: "c1"}, store.Created},
+		{contracts.Execution{ID: id, Status: contracts.StatusCompleted, Message: "c2", CallbackStatus: contracts.CallbackFailed, CallbackError: "http_503"}, store.Updated},
+		{contracts.Execution{ID: id, Status: contracts.StatusCompleted, Message: "c3"}, store.Skipped},
+		{contracts.Execution{ID: id, Status: contracts.StatusRunning, CallbackStatus: contracts.CallbackDelivered}, store.Skipped},
+		{contracts.Execution{ID: id, Status: contracts.StatusCompleted, CallbackStatus: contracts.CallbackFailed, CallbackError: "timeout"}, store.Skipped},
+	}
+	for i, s := range steps {
+		got, err := store.Apply(t.Context(), kv, &s.ev)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if got != s.want {
+			t.Errorf("step %d: outcome %v, want %v", i, got, s.want)
+		}
+	}
+	if ex := load(t, kv, id); ex.Message != "c1" || ex.CallbackStatus != contracts.CallbackFailed || ex.CallbackError != "http_503" {
+		t.Errorf("stored %q %q %q, want c1 failed http_503", ex.Message, ex.CallbackStatus, ex.CallbackError)
+	}
+	ev := contracts.Execution{ID: id, Status: contracts.StatusCompleted, CallbackStatus: contracts.CallbackDelivered}
+	if got, err := store.Apply(t.Context(), kv, &ev); err != nil || got != store.Updated {
+		t.Fatalf("delivered after failed: %v %v, want updated", got, err)
+	}
+	ev.CallbackStatus, ev.CallbackError = contracts.CallbackFailed, "connection"
+	if got, err := store.Apply(t.Context(), kv, &ev); err != nil || got != store.Skipped {
+		t.Fatalf("failed after delivered: %v %v, want skipped", got, err)
+	}
+	if ex := load(t, kv, id); ex.Message != "c1" || ex.CallbackStatus != contracts.CallbackDelivered || ex.CallbackError != "" {
+		t.Errorf("stored %q %q %q, want c1 delivered without an error", ex.Message, ex.CallbackStatus, ex.CallbackError)
+	}
+}
