@@ -75,7 +75,14 @@ func (a *API) handleEvaluationSubmit(w http.ResponseWriter, r *http.Request) {
 		herr.write(w)
 		return
 	}
+	// Claimed before it is stored: this gateway's own scanner must not take
+	// over an evaluation whose creation is still under way (it did, under
+	// load, and the two fought over its progress until neither submitted).
+	claimed := ev.claim(id)
 	rev, err := ev.create(r.Context(), plan)
+	if err != nil && claimed {
+		ev.unclaim(id)
+	}
 	if errors.Is(err, errDuplicate) {
 		// A concurrent submission with the same key is storing it.
 		acc, err := ev.accepted(r.Context(), id, tenant, natsTimeout)
@@ -95,7 +102,7 @@ func (a *API) handleEvaluationSubmit(w http.ResponseWriter, r *http.Request) {
 	ev.mu.Lock()
 	ev.metas[id] = &m
 	ev.mu.Unlock()
-	if ev.claim(id) {
+	if claimed {
 		go ev.submitLoop(id, &evalProgress{State: evalStateSubmitting}, rev, false)
 	}
 	a.log.Debug("evaluation accepted", "evaluation", id, "candidates", m.Total, "language", m.Language)
