@@ -21,6 +21,21 @@ const (
 	LabelStage    = "run.airlock.stage"
 )
 
+// Isolation modes: how a stage is sandboxed.
+const (
+	// IsolationContainer: a fresh container per stage (runc).
+	IsolationContainer = "container"
+	// IsolationNamespace: a fresh set of namespaces and a cgroup of its own
+	// per stage, inside a long-lived locked-down container of the stage's
+	// image and tenant (a cell).
+	IsolationNamespace = "namespace"
+	// IsolationGVisor: a fresh container per stage under gVisor (runsc).
+	IsolationGVisor = "gvisor"
+)
+
+// Isolations lists the modes, the default first.
+var Isolations = []string{IsolationNamespace, IsolationContainer, IsolationGVisor}
+
 // User is the uid:gid every sandboxed program runs as (nobody:nogroup).
 const User = "65534:65534"
 
@@ -31,6 +46,10 @@ type Spec struct {
 	Image string
 	// Runtime overrides the runner's OCI runtime for this stage ("runsc").
 	Runtime string
+	// Isolation overrides the runner's isolation mode for this stage.
+	Isolation string
+	// Tenant owns the stage: cells are never shared across tenants.
+	Tenant string
 	Argv    []string
 	Env     []string
 	// Files is a tar archive unpacked into /work before the program starts.
@@ -51,6 +70,9 @@ type Spec struct {
 // Outcome is what was measured. Only the executor's timer, the engine and the
 // cgroup decide the fields that lead to a verdict.
 type Outcome struct {
+	// Isolation is the mode the stage ran in.
+	Isolation string
+
 	Stdout    []byte
 	Stderr    []byte
 	ExitCode  int
