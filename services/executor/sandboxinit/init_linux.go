@@ -22,25 +22,7 @@ import (
 // Main runs the init and returns its exit code: 0 once it has reported and
 // its stdin has ended, 125 when the header could not be read.
 func Main() int {
-	// Non-dumpable: the program cannot ptrace us or read /proc/1/{mem,fd,environ}.
-	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	// As the pid namespace's init we receive only the signals we handle.
-	// The Go runtime's default handlers die on SIGTERM, SIGINT, SIGHUP and
-	// crash on SIGQUIT, SIGABRT, SIGSEGV (sent by kill)...: catch every
-	// signal and drop it, so the program cannot kill us. (Handlers, unlike
-	// ignored dispositions, are reset for the child at exec.)
-	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs)
-	go func() {
-		for range sigs {
-		}
-	}()
-	// A fork bomb exhausts the container's pids limit, and the Go runtime
-	// dies when it cannot create a thread. Start the threads we may need
-	// now, while the limit is far away; the runtime keeps idle ones.
-	runtime.GOMAXPROCS(1)
-	reserveThreads(6)
-
+	shield()
 	h, err := ReadHeader(os.Stdin)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "airlock init: %v\n", err)
@@ -58,18 +40,46 @@ func Main() int {
 		}
 		rec.ArtifactSize = int64(len(artifact))
 	}
-	// The engine carries stdout and stderr through separate pipes, so their
-	// ends are marked separately: the executor waits for both.
-	_, _ = os.Stderr.Write(Marker(h.Nonce))
-	line, _ := json.Marshal(rec)
-	out := append(Marker(h.Nonce), line...)
-	out = append(out, '\n')
-	out = append(out, artifact...)
-	_, _ = os.Stdout.Write(out)
+	report(h.Nonce, rec, artifact)
 	// Stay alive until the executor has read the cgroup: it then closes our
 	// stdin, and the container ends with us.
 	<-released
 	return 0
+}
+
+// shield protects the init (of a container, a cell or a run) from the
+// program it starts, and prepares it for a fork bomb.
+func shield() {
+	// Non-dumpable: the program cannot ptrace us or read /proc/1/{mem,fd,environ}.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// As the pid namespace's init we receive only the signals we handle.
+	// The Go runtime's default handlers die on SIGTERM, SIGINT, SIGHUP and
+	// crash on SIGQUIT, SIGABRT, SIGSEGV (sent by kill)...: catch every
+	// signal and drop it, so the program cannot kill us. (Handlers, unlike
+	// ignored dispositions, are reset for the child at exec.)
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	go func() {
+		for range sigs {
+		}
+	}()
+	// A fork bomb exhausts the pids limit, and the Go runtime dies when it
+	// cannot create a thread. Start the threads we may need now, while the
+	// limit is far away; the runtime keeps idle ones.
+	runtime.GOMAXPROCS(1)
+	reserveThreads(6)
+}
+
+// report ends a stage: the record after the marker on both streams, then
+// the artifact. The engine carries stdout and stderr through separate
+// pipes, so their ends are marked separately: the executor waits for both.
+func report(nonce string, rec Record, artifact []byte) {
+	_, _ = os.Stderr.Write(Marker(nonce))
+	line, _ := json.Marshal(rec)
+	out := append(Marker(nonce), line...)
+	out = append(out, '\n')
+	out = append(out, artifact...)
+	_, _ = os.Stdout.Write(out)
 }
 
 // run unpacks the files and runs the program to its end. Once the program
@@ -107,17 +117,23 @@ func run(h Header) (rec Record, released <-chan struct{}) {
 		return Record{ExitCode: 126, Error: fmt.Sprintf("start %s: %v", h.Argv[0], err)}, nil
 	}
 	released = feedStdin(feed, h.StdinSize)
-	// Reap everything; remember the status of our child.
+	return reap(p.Pid), released
+}
+
+// reap waits for the program (pid), reaping every orphan on the way, then
+// kills and reaps whatever it left, and returns its status and the CPU time
+// of everything reaped.
+func reap(pid int) (rec Record) {
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		got, err := unix.Wait4(-1, &ws, 0, nil)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			break // ECHILD: nothing left
 		}
-		if pid == p.Pid {
+		if got == pid {
 			if ws.Signaled() {
 				rec.Signal = int(ws.Signal())
 				rec.ExitCode = 128 + rec.Signal
@@ -145,7 +161,7 @@ func run(h Header) (rec Record, released <-chan struct{}) {
 	if unix.Getrusage(unix.RUSAGE_CHILDREN, &ru) == nil {
 		rec.ChildrenCPUNS = ru.Utime.Nano() + ru.Stime.Nano()
 	}
-	return rec, released
+	return rec
 }
 
 // awaitGo tells the executor that the program is about to start and waits

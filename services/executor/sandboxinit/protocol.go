@@ -58,7 +58,7 @@ const ProtocolArg = "__airlock_sandbox_init_protocol"
 
 // Protocol names the version of the exchange between the executor and the
 // init; it changes whenever either side changes what it sends or expects.
-const Protocol = "airlock-init/3"
+const Protocol = "airlock-init/4"
 
 // Dispatch runs the init (Arg) or prints Protocol (ProtocolArg) when args
 // (os.Args[1:]) ask for either, and reports whether it handled them; a main
@@ -70,6 +70,10 @@ func Dispatch(args []string, stdout io.Writer) (code int, handled bool) {
 	switch args[0] {
 	case Arg:
 		return Main(), true
+	case CellArg:
+		return CellMain(), true
+	case RunArg:
+		return RunMain(args[1:]), true
 	case ProtocolArg:
 		fmt.Fprintln(stdout, Protocol)
 		return 0, true
@@ -97,6 +101,11 @@ type Header struct {
 	// Collect asks for a tar of Dir after a successful run (a compile stage).
 	Collect    bool  `json:"collect,omitempty"`
 	CollectMax int64 `json:"collect_max,omitempty"`
+
+	// Cell runs only (see CellMain): the size of the run's private /tmp
+	// and /dev/shm, and its per-process CPU rlimit in whole seconds.
+	TmpSize    int64 `json:"tmp_size,omitempty"`
+	CPUSeconds int64 `json:"cpu_seconds,omitempty"`
 }
 
 // Record is what the init reports once the program has exited.
@@ -114,6 +123,13 @@ type Record struct {
 	Error string `json:"error,omitempty"`
 	// ArtifactSize is the length of the tar that follows the record line.
 	ArtifactSize int64 `json:"artifact_size"`
+
+	// Cell runs only. Lost: the run's first process ended without
+	// reporting the program's status (it was killed: by the executor, or
+	// by the OOM killer in the run's cgroup). Dirty: the run's files could
+	// not be removed; the executor then destroys the cell.
+	Lost  bool `json:"lost,omitempty"`
+	Dirty bool `json:"dirty,omitempty"`
 }
 
 // Go is the byte the executor sends once it has read the cgroup after

@@ -45,7 +45,8 @@ import (
 //     swapon, swapoff, reboot, acct, quotactl, quotactl_fd, syslog, vhangup;
 //   - socket() only for AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK, as in the
 //     container profile (internal/sandbox's seccomp.go says why); every other
-//     family answers EAFNOSUPPORT, as if the kernel lacked it. Neither
+//     family answers EPERM, as the container profile does (the cell's
+//     profile answers the same, and this filter's answer wins). Neither
 //     supported architecture has socketcall, which would hide the family;
 //   - only the native architecture's system calls: a call made through
 //     another table (int 0x80 on amd64) or, on amd64, numbered in the x32
@@ -130,7 +131,7 @@ func runFilterProgram() ([]unix.SockFilter, error) {
 	for _, family := range []uint32{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6, unix.AF_NETLINK} {
 		a.jump(jeq, family, "socket allowed", "")
 	}
-	a.ret(errno(unix.EAFNOSUPPORT))
+	a.ret(errno(unix.EPERM))
 	a.label("socket allowed")
 	a.ret(allow)
 	a.label("not socket")

@@ -176,11 +176,11 @@ func TestRunFilterPolicy(t *testing.T) {
 		{"socket AF_NETLINK", native, unix.SYS_SOCKET, unix.AF_NETLINK, allow},
 		// socket's family is an int: the kernel drops the high bits too.
 		{"socket AF_INET, high bits", native, unix.SYS_SOCKET, 1<<32 | unix.AF_INET, allow},
-		{"socket AF_PACKET, high bits", native, unix.SYS_SOCKET, 1<<32 | unix.AF_PACKET, errno(unix.EAFNOSUPPORT)},
-		{"socket AF_UNSPEC", native, unix.SYS_SOCKET, unix.AF_UNSPEC, errno(unix.EAFNOSUPPORT)},
-		{"socket AF_VSOCK", native, unix.SYS_SOCKET, unix.AF_VSOCK, errno(unix.EAFNOSUPPORT)},
-		{"socket AF_ALG", native, unix.SYS_SOCKET, unix.AF_ALG, errno(unix.EAFNOSUPPORT)},
-		{"socket AF_TIPC", native, unix.SYS_SOCKET, unix.AF_TIPC, errno(unix.EAFNOSUPPORT)},
+		{"socket AF_PACKET, high bits", native, unix.SYS_SOCKET, 1<<32 | unix.AF_PACKET, errno(unix.EPERM)},
+		{"socket AF_UNSPEC", native, unix.SYS_SOCKET, unix.AF_UNSPEC, errno(unix.EPERM)},
+		{"socket AF_VSOCK", native, unix.SYS_SOCKET, unix.AF_VSOCK, errno(unix.EPERM)},
+		{"socket AF_ALG", native, unix.SYS_SOCKET, unix.AF_ALG, errno(unix.EPERM)},
+		{"socket AF_TIPC", native, unix.SYS_SOCKET, unix.AF_TIPC, errno(unix.EPERM)},
 	}
 	for _, f := range []uint64{unix.CLONE_NEWNS, unix.CLONE_NEWCGROUP, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC,
 		unix.CLONE_NEWUSER, unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWTIME} {
@@ -233,9 +233,9 @@ func TestRunFilterProbes(t *testing.T) {
 		"keyctl":                      "EPERM",
 		"bpf":                         "EPERM",
 		"io_uring_setup":              "EPERM",
-		"socket AF_PACKET":            "EAFNOSUPPORT",
-		"socket AF_VSOCK":             "EAFNOSUPPORT",
-		"socket AF_BLUETOOTH":         "EAFNOSUPPORT",
+		"socket AF_PACKET":            "EPERM",
+		"socket AF_VSOCK":             "EPERM",
+		"socket AF_BLUETOOTH":         "EPERM",
 		"ptrace PTRACE_TRACEME":       "EPERM",
 	}
 	got := map[string]string{}
