@@ -106,10 +106,10 @@ func RequireDocker(t testing.TB) {
 	}
 }
 
-// Runtimes lists the OCI runtimes a sandbox test runs under: runc always,
-// and runsc (gVisor) when the engine has it registered, which CI requires
-// (scripts/docker-up.sh registers it). AIRLOCK_TEST_RUNTIMES=runc,runsc
-// chooses explicitly. registered returns the engine's runtimes (the keys of
+// Runtimes lists the modes a sandbox test runs under: runc always, runsc
+// (gVisor) when the engine has it registered, which CI requires
+// (scripts/docker-up.sh registers it), and "namespace" (cells, under runc).
+// AIRLOCK_TEST_RUNTIMES=runc,runsc,namespace chooses explicitly. registered returns the engine's runtimes (the keys of
 // the Runtimes field of the engine's info).
 func Runtimes[V any](t testing.TB, registered func() (map[string]V, error)) []string {
 	t.Helper()
@@ -128,5 +128,5 @@ func Runtimes[V any](t testing.TB, registered func() (map[string]V, error)) []st
 	} else {
 		t.Log("runsc is not registered with the engine: the gVisor cases are skipped (scripts/docker-up.sh registers it)")
 	}
-	return rts
+	return append(rts, "namespace")
 }

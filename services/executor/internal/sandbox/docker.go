@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +38,17 @@ type Options struct {
 	NanoCPUs int64
 	// OnStart, when set, is told how long create, attach and start took.
 	OnStart func(time.Duration)
+
+	// Isolation is the mode of a stage whose Spec names none ("":
+	// container, or gvisor when Runtime is runsc).
+	Isolation string
+	// Cells (namespace isolation): the memory every cell can give one run
+	// at least (a larger run gets a larger cell), and how many stages and
+	// how long a cell serves before it is recycled (0: the defaults, 500
+	// stages and 10 minutes).
+	CellMemoryBytes int64
+	CellRuns        int
+	CellAge         time.Duration
 }
 
 // initThreads is the pids budget of the init on top of the program's: the
@@ -63,6 +72,7 @@ type Runner struct {
 
 	removals sync.WaitGroup
 	pool     *pool // nil: every stage starts a cold container
+	cells    cells
 }
 
 // ErrEngine wraps failures of the Docker engine (as opposed to the program).
@@ -97,13 +107,41 @@ func engineErr(op string, err error) error {
 // Run runs one stage. It returns an error only for infrastructure faults; a
 // program that fails, times out or is killed is an Outcome.
 func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
+	mode := r.Isolation(spec)
+	switch mode {
+	case IsolationNamespace:
+		return r.runCell(ctx, spec)
+	case IsolationGVisor:
+		if !IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime)) {
+			spec.Runtime = "runsc"
+		}
+	case IsolationContainer:
+		if IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime)) {
+			return Outcome{}, fmt.Errorf("%w: isolation %q with runtime %q", ErrRefused, mode, cmp.Or(spec.Runtime, r.opts.Runtime))
+		}
+	default:
+		return Outcome{}, fmt.Errorf("%w: unknown isolation %q", ErrRefused, mode)
+	}
 	b, err := r.acquire(ctx, spec)
 	if err != nil {
-		return Outcome{}, err
+		return Outcome{Isolation: mode}, err
 	}
 	defer r.removeAfter(b.id, b.named)
 	defer b.att.Close()
-	return r.runIn(ctx, spec, b)
+	out, err := r.runIn(ctx, spec, b)
+	out.Isolation = mode
+	return out, err
+}
+
+// Isolation is the mode spec runs in.
+func (r *Runner) Isolation(spec Spec) string {
+	if m := cmp.Or(spec.Isolation, r.opts.Isolation); m != "" {
+		return m
+	}
+	if IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime)) {
+		return IsolationGVisor
+	}
+	return IsolationContainer
 }
 
 // box is a started sandbox container whose init waits for its header.
@@ -175,9 +213,7 @@ const setupTimeout = 2 * time.Minute
 func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) {
 	var out Outcome
 	id, att := b.id, b.att
-	nonceBytes := make([]byte, 16)
-	_, _ = rand.Read(nonceBytes)
-	nonce := hex.EncodeToString(nonceBytes)
+	nonce := newNonce()
 	gvisor := IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime))
 
 	ready, exceeded := make(chan struct{}), make(chan struct{})
@@ -394,26 +430,13 @@ func PidsLimit(rt string, processes int64) int64 {
 
 func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostConfig, error) {
 	rt := cmp.Or(spec.Runtime, r.opts.Runtime)
-	// The per-process CPU rlimit (whole seconds): under runc a backstop a
-	// second past the limit, the host's cgroup watchdog being the exact
-	// one; under gVisor the guest kernel's enforcement of the program's
-	// own CPU, at the limit rounded up (see gvisorCPUBackstop).
-	cpuSecs := int64((spec.CPUTime + time.Second - 1) / time.Second)
-	if !IsGVisor(rt) || cpuSecs == 0 {
-		cpuSecs++
-	}
+	cpuSecs := cpuRlimit(spec.CPUTime, IsGVisor(rt))
 	profile, err := SeccompProfile()
 	if err != nil {
 		return nil, nil, err
 	}
 	pids := PidsLimit(rt, spec.Processes)
-	ulimits := []*container.Ulimit{
-		{Name: "nofile", Soft: 256, Hard: 256},
-		{Name: "fsize", Soft: r.opts.WorkDirBytes, Hard: r.opts.WorkDirBytes},
-		{Name: "core", Soft: 0, Hard: 0},
-		{Name: "stack", Soft: 64 << 20, Hard: 64 << 20},
-		{Name: "cpu", Soft: cpuSecs, Hard: cpuSecs + 1},
-	}
+	ulimits := sandboxUlimits(r.opts.WorkDirBytes, cpuSecs)
 	if IsGVisor(rt) {
 		nproc := spec.Processes + initThreads
 		ulimits = append(ulimits, &container.Ulimit{Name: "nproc", Soft: nproc, Hard: nproc})
@@ -452,9 +475,7 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 			"/work": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,nr_inodes=%d,uid=65534,gid=65534,mode=0700", r.opts.WorkDirBytes, tmpfsInodes),
 			"/tmp":  fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,nr_inodes=%d,mode=1777", r.opts.TmpBytes, tmpfsInodes),
 		},
-		Mounts: []mount.Mount{{
-			Type: mount.TypeBind, Source: r.opts.InitPath, Target: sandboxinit.MountPath, ReadOnly: true,
-		}},
+		Mounts: initMount(r.opts.InitPath),
 		Resources: container.Resources{
 			Memory:     spec.MemoryBytes,
 			MemorySwap: spec.MemoryBytes,
@@ -464,6 +485,34 @@ func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostC
 		},
 	}
 	return cfg, host, nil
+}
+
+// cpuRlimit is the per-process CPU rlimit (whole seconds) of a stage:
+// under runc a backstop a second past the limit, the host's cgroup watchdog
+// being the exact one; under gVisor the guest kernel's enforcement of the
+// program's own CPU, at the limit rounded up (see gvisorCPUBackstop).
+func cpuRlimit(limit time.Duration, gvisor bool) int64 {
+	secs := int64((limit + time.Second - 1) / time.Second)
+	if !gvisor || secs == 0 {
+		secs++
+	}
+	return secs
+}
+
+// sandboxUlimits are the rlimits of every sandbox process.
+func sandboxUlimits(workDirBytes, cpuSecs int64) []*container.Ulimit {
+	return []*container.Ulimit{
+		{Name: "nofile", Soft: 256, Hard: 256},
+		{Name: "fsize", Soft: workDirBytes, Hard: workDirBytes},
+		{Name: "core", Soft: 0, Hard: 0},
+		{Name: "stack", Soft: 64 << 20, Hard: 64 << 20},
+		{Name: "cpu", Soft: cpuSecs, Hard: cpuSecs + 1},
+	}
+}
+
+// initMount mounts the init binary read-only at its place.
+func initMount(path string) []mount.Mount {
+	return []mount.Mount{{Type: mount.TypeBind, Source: path, Target: sandboxinit.MountPath, ReadOnly: true}}
 }
 
 // readStats takes one sample of the container's cgroup: total CPU time and

@@ -92,6 +92,7 @@ func (r *Runner) PoolSizes() map[string]int {
 // background removal, then removes anything else labelled with this
 // executor (call it when no stage runs any more).
 func (r *Runner) Close() {
+	r.closeCells()
 	if p := r.pool; p != nil {
 		p.mu.Lock()
 		p.closed = true // no refill starts from now on

@@ -19,6 +19,7 @@ const (
 	LabelExecutor = "run.airlock.executor"
 	LabelJob      = "run.airlock.job"
 	LabelStage    = "run.airlock.stage"
+	LabelTenant   = "run.airlock.tenant"
 )
 
 // Isolation modes: how a stage is sandboxed.
@@ -50,8 +51,8 @@ type Spec struct {
 	Isolation string
 	// Tenant owns the stage: cells are never shared across tenants.
 	Tenant string
-	Argv    []string
-	Env     []string
+	Argv   []string
+	Env    []string
 	// Files is a tar archive unpacked into /work before the program starts.
 	Files []byte
 	Stdin []byte

@@ -33,7 +33,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const testImage = "debian:bookworm-slim"
+// testImage is Airlock's base image: Debian with bubblewrap, which the
+// namespace mode's cells need.
+const testImage = "airlock/base"
 
 func newRunner(t *testing.T) *sandbox.Runner { return newRunnerFor(t, "") }
 
@@ -46,8 +48,12 @@ func newRunnerFor(t *testing.T, rt string) *sandbox.Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := sandbox.NewRunner(cli, sandbox.Options{ExecutorID: "sandbox-test", InitPath: self, Runtime: rt}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	t.Cleanup(r.Wait)
+	opts := sandbox.Options{ExecutorID: "sandbox-test", InitPath: self, Runtime: rt}
+	if rt == sandbox.IsolationNamespace {
+		opts.Runtime, opts.Isolation = "", sandbox.IsolationNamespace
+	}
+	r := sandbox.NewRunner(cli, opts, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	t.Cleanup(r.Close)
 	return r
 }
 
@@ -63,7 +69,8 @@ func dockerClient(t *testing.T) *client.Client {
 }
 
 // testRuntimes lists the OCI runtimes the sandbox tests run under
-// (testkit.Runtimes: runc, and runsc when registered, which CI requires).
+// (testkit.Runtimes: runc, and runsc when registered, which CI requires)
+// and "namespace": cells under runc.
 func testRuntimes(t *testing.T) []string {
 	t.Helper()
 	cli := dockerClient(t)

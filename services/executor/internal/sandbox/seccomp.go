@@ -156,3 +156,45 @@ func mayAllowDomain(args []specs.LinuxSeccompArg, domain uint64) bool {
 	}
 	return conds == 0
 }
+
+// The seccomp profile of a cell (namespace isolation mode): the sandbox's
+// profile above, widened by exactly what bubblewrap needs to build each
+// run's sandbox: clone with namespace flags and unshare (new namespaces,
+// starting with a user namespace in which it holds capabilities), mount,
+// umount2 and pivot_root (the run's file system inside its own mount
+// namespace). The program never gets them: bubblewrap stacks the run's
+// stricter filter (sandboxinit.RunFilter), which refuses all of them,
+// before it starts the run's first process.
+var cellSeccompProfile = sync.OnceValues(buildCellSeccompProfile)
+
+// cellWidened are the calls a cell's profile allows without condition.
+var cellWidened = []string{"clone", "unshare", "mount", "umount2", "pivot_root"}
+
+// CellSeccompProfile returns the JSON profile put on every cell.
+func CellSeccompProfile() (string, error) { return cellSeccompProfile() }
+
+func buildCellSeccompProfile() (string, error) {
+	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+	prof, err := seccomp.GetDefaultProfile(spec)
+	if err != nil {
+		return "", fmt.Errorf("seccomp profile: %w", err)
+	}
+	if err := narrowSeccomp(prof); err != nil {
+		return "", err
+	}
+	// Docker's rules allow clone only without namespace flags: drop them
+	// for the unconditional rule below.
+	var kept []specs.LinuxSyscall
+	for _, sc := range prof.Syscalls {
+		sc.Names = slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool { return slices.Contains(cellWidened, n) })
+		if len(sc.Names) > 0 {
+			kept = append(kept, sc)
+		}
+	}
+	prof.Syscalls = append(kept, specs.LinuxSyscall{Names: cellWidened, Action: specs.ActAllow})
+	b, err := json.Marshal(prof)
+	if err != nil {
+		return "", fmt.Errorf("seccomp profile: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,494 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
+)
+
+// Namespace isolation: cells. A cell is a long-lived container of one image
+// and one tenant, created with every setting of a sandbox container (no
+// network, read-only root, no capabilities, no-new-privileges, uid 65534,
+// caps on the whole cell's memory, pids and CPU) but with two differences,
+// both needed to build a sandbox inside it: its seccomp profile also
+// allows namespaces and mounts (CellSeccompProfile), and Docker's masks on
+// /proc and /sys are off (the kernel refuses a new /proc while they lock the
+// old one; each run masks the same paths again). Its init
+// (sandboxinit.CellMain) runs the stages it is given one after another,
+// each in a fresh sandbox; the host owns each run's cgroup (cellcgroup.go).
+//
+// A cell serves one stage at a time. It is destroyed, never reused, when a
+// run left anything behind (a process, a cgroup, files), when its stream
+// could not be kept in step (output past the cap, a cancelled job), and it
+// is recycled after CellRuns stages or CellAge.
+
+// Cell defaults.
+const (
+	defaultCellRuns = 500
+	defaultCellAge  = 10 * time.Minute
+	// cellIdleMax bounds the idle cells kept, over all images and tenants.
+	cellIdleMax = 16
+	// cellOverhead is the memory of a cell beyond its largest run: its
+	// init, bubblewrap, and the files of the run in /work.
+	cellOverhead = 64 << 20
+	// cellRecordGrace is how long a killed run may take to be reported.
+	cellRecordGrace = 10 * time.Second
+)
+
+// cellKey: cells are never shared across images or tenants.
+type cellKey struct{ image, tenant string }
+
+type cell struct {
+	key  cellKey
+	id   string
+	att  types.HijackedResponse
+	rd   *bufio.Reader
+	cg   cellCgroup
+	own  []int // the cell's own processes (its init)
+	mem  int64 // the memory a run may have, at most
+	pids int64 // the processes and threads a run may have, at most
+	runs int
+	born time.Time
+}
+
+type cells struct {
+	mu     sync.Mutex
+	idle   []*cell // oldest first
+	closed bool
+	seq    int64
+}
+
+// runCell runs spec in a cell of its image and tenant.
+func (r *Runner) runCell(ctx context.Context, spec Spec) (Outcome, error) {
+	c, err := r.takeCell(ctx, spec)
+	if err != nil {
+		return Outcome{Isolation: IsolationNamespace}, err
+	}
+	out, healthy, err := r.runInCell(ctx, spec, c)
+	out.Isolation = IsolationNamespace
+	r.putCell(c, healthy && err == nil)
+	return out, err
+}
+
+// takeCell returns an idle cell that can hold spec, or a new one.
+func (r *Runner) takeCell(ctx context.Context, spec Spec) (*cell, error) {
+	key := cellKey{spec.Image, spec.Tenant}
+	mem, pids := r.cellNeeds(spec)
+	cs := &r.cells
+	cs.mu.Lock()
+	for i := len(cs.idle) - 1; i >= 0; i-- {
+		c := cs.idle[i]
+		if c.key == key && c.mem >= mem && c.pids >= pids {
+			cs.idle = slices.Delete(cs.idle, i, i+1)
+			cs.mu.Unlock()
+			return c, nil
+		}
+	}
+	cs.mu.Unlock()
+	return r.startCell(ctx, key, mem, pids)
+}
+
+// cellNeeds is what a cell must allow one run of spec: the run's own limits
+// are its cgroup's.
+func (r *Runner) cellNeeds(spec Spec) (mem, pids int64) {
+	return max(spec.MemoryBytes, r.opts.CellMemoryBytes), max(PidsLimit("", spec.Processes)+2, 256)
+}
+
+// putCell keeps a healthy cell for the next stage of its image and tenant,
+// or destroys it.
+func (r *Runner) putCell(c *cell, healthy bool) {
+	c.runs++
+	cs := &r.cells
+	cs.mu.Lock()
+	keep := healthy && !cs.closed && c.runs < cmpOr(r.opts.CellRuns, defaultCellRuns) &&
+		time.Since(c.born) < cmpOr(r.opts.CellAge, defaultCellAge)
+	var evict *cell
+	if keep {
+		cs.idle = append(cs.idle, c)
+		if len(cs.idle) > cellIdleMax {
+			evict, cs.idle = cs.idle[0], cs.idle[1:]
+		}
+	}
+	cs.mu.Unlock()
+	if !keep {
+		r.destroyCell(c)
+	}
+	if evict != nil {
+		r.destroyCell(evict)
+	}
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func (r *Runner) destroyCell(c *cell) {
+	c.att.Close() // the init's stdin ends: it exits, and the cell with it
+	r.removeLater(c.id)
+}
+
+// closeCells destroys the idle cells and keeps no more.
+func (r *Runner) closeCells() {
+	cs := &r.cells
+	cs.mu.Lock()
+	cs.closed = true
+	idle := cs.idle
+	cs.idle = nil
+	cs.mu.Unlock()
+	for _, c := range idle {
+		r.destroyCell(c)
+	}
+}
+
+// IdleCells reports the idle cells per image.
+func (r *Runner) IdleCells() map[string]int {
+	cs := &r.cells
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	out := map[string]int{}
+	for _, c := range cs.idle {
+		out[c.key.image]++
+	}
+	return out
+}
+
+// WarmCells starts count cells of image for tenant in the background (at
+// most cellIdleMax are kept), sized for the stage profile.
+func (r *Runner) WarmCells(ctx context.Context, profile Spec, count int) {
+	mem, pids := r.cellNeeds(profile)
+	for range min(count, cellIdleMax) {
+		go func() {
+			c, err := r.startCell(ctx, cellKey{profile.Image, profile.Tenant}, mem, pids)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Warn("warm cell", "image", profile.Image, "err", err)
+				}
+				return
+			}
+			r.putCell(c, true)
+			c.runs-- // not a run
+		}()
+	}
+}
+
+// startCell creates, attaches and starts a cell, and finds its cgroup.
+func (r *Runner) startCell(ctx context.Context, key cellKey, mem, pids int64) (*cell, error) {
+	cfg, host, err := r.cellConfig(key, mem, pids)
+	if err != nil {
+		return nil, err
+	}
+	begin := time.Now()
+	created, err := r.cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
+	if cerrdefs.IsInvalidArgument(err) {
+		return nil, fmt.Errorf("create cell: %w: %w", ErrRefused, err)
+	}
+	if err != nil {
+		return nil, engineErr("create cell", err)
+	}
+	id := created.ID
+	if len(created.Warnings) > 0 {
+		r.removeLater(id)
+		return nil, fmt.Errorf("create cell: %w: the engine ignored a limit: %v", ErrEngine, created.Warnings)
+	}
+	att, err := r.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		r.removeLater(id)
+		return nil, engineErr("attach cell", err)
+	}
+	c := &cell{key: key, id: id, att: att, rd: bufio.NewReaderSize(att.Reader, 64<<10),
+		mem: mem - cellOverhead, pids: pids, born: time.Now()}
+	fail := func(err error) (*cell, error) {
+		r.destroyCell(c)
+		return nil, err
+	}
+	if err := r.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return fail(engineErr("start cell", err))
+	}
+	if c.cg, err = findCellCgroup(id); err != nil {
+		return fail(err)
+	}
+	if err := c.cg.settle(); err != nil {
+		return fail(fmt.Errorf("%w: cell cgroup: %w", ErrEngine, err))
+	}
+	// The init is alone until the first stage: it is what the cell owns.
+	if c.own, err = c.cg.procs(); err != nil || len(c.own) != 1 {
+		return fail(fmt.Errorf("%w: a new cell holds processes %v (%v), not only its init", ErrEngine, c.own, err))
+	}
+	if r.opts.OnStart != nil {
+		r.opts.OnStart(time.Since(begin))
+	}
+	return c, nil
+}
+
+func (r *Runner) cellConfig(key cellKey, mem, pids int64) (*container.Config, *container.HostConfig, error) {
+	profile, err := CellSeccompProfile()
+	if err != nil {
+		return nil, nil, err
+	}
+	cpuSecs := int64(poolCPUBackstop / time.Second) // the init's own; each run sets its program's
+	cfg := &container.Config{
+		Image:           key.image,
+		Entrypoint:      []string{sandboxinit.MountPath},
+		Cmd:             []string{sandboxinit.CellArg},
+		User:            User,
+		WorkingDir:      "/work",
+		Hostname:        "sandbox",
+		Env:             []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		NetworkDisabled: true,
+		AttachStdin:     true, AttachStdout: true, AttachStderr: true,
+		OpenStdin: true, StdinOnce: true,
+		Labels: map[string]string{
+			LabelManaged: "true", LabelExecutor: r.opts.ExecutorID, LabelJob: "cell", LabelStage: "cell",
+			LabelTenant: key.tenant,
+		},
+	}
+	total := mem + cellOverhead + r.opts.WorkDirBytes
+	host := &container.HostConfig{
+		NetworkMode:    "none",
+		ReadonlyRootfs: true,
+		CapDrop:        []string{"ALL"},
+		SecurityOpt:    []string{"no-new-privileges", "seccomp=" + profile},
+		// systempaths=unconfined: see the package comment above.
+		MaskedPaths:   []string{},
+		ReadonlyPaths: []string{},
+		IpcMode:       "private",
+		LogConfig:     container.LogConfig{Type: "none"},
+		ShmSize:       1 << 20,
+		Tmpfs: map[string]string{
+			"/work": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,nr_inodes=%d,uid=65534,gid=65534,mode=0700", r.opts.WorkDirBytes, tmpfsInodes),
+		},
+		Mounts: initMount(r.opts.InitPath),
+		Resources: container.Resources{
+			Memory: total, MemorySwap: total,
+			NanoCPUs:  r.opts.NanoCPUs,
+			PidsLimit: &pids,
+			Ulimits:   sandboxUlimits(r.opts.WorkDirBytes, cpuSecs),
+		},
+	}
+	return cfg, host, nil
+}
+
+// runInCell runs one stage in c. healthy is false when c must not serve
+// another stage.
+func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome, healthy bool, err error) {
+	nonce := newNonce()
+	ready, exceeded := make(chan struct{}), make(chan struct{})
+	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
+	readDone := make(chan error, 1)
+	go func() { readDone <- col.run(c.rd) }()
+
+	goAhead, abandon, written := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		written <- r.feedCell(c, spec, nonce, goAhead, abandon)
+	}()
+	// The writer must be done before the cell's stream serves another stage.
+	defer func() {
+		if !healthy {
+			c.att.Close() // unblocks the writer; the cell is destroyed
+		}
+		close(abandon)
+		select {
+		case werr := <-written:
+			if werr != nil {
+				healthy = false
+			}
+		case <-time.After(cellRecordGrace):
+			healthy = false
+		}
+	}()
+
+	var run runCgroup
+	haveRun := false
+	defer func() {
+		if !haveRun {
+			return
+		}
+		run.kill()
+		if pids, _ := run.procs(); len(pids) > 0 {
+			healthy = false
+		}
+		if err := run.remove(); err != nil {
+			r.log.Warn("cell: remove run cgroup", "cell", c.id[:12], "err", err)
+			healthy = false
+		}
+		if own, err := c.cg.procs(); err != nil || !slices.Equal(own, c.own) {
+			r.log.Warn("cell: a run left processes behind: destroying the cell", "cell", c.id[:12], "processes", own)
+			healthy = false
+		}
+	}()
+
+	finished := false
+	var readErr error
+	setup := time.NewTimer(setupTimeout)
+	defer setup.Stop()
+	select {
+	case <-ready:
+	case readErr = <-readDone:
+		finished = true // reported without starting the program
+	case <-setup.C:
+		return out, false, fmt.Errorf("%w: the cell did not start the program within %v", ErrEngine, setupTimeout)
+	case <-ctx.Done():
+		return out, false, ctx.Err()
+	}
+	var base cgroupSample
+	if !finished {
+		// The run's processes wait for Go: everything in the cell that is
+		// not its init. Move them into the run's own cgroup.
+		procs, err := c.cg.procs()
+		if err != nil {
+			return out, false, fmt.Errorf("%w: cell cgroup: %w", ErrEngine, err)
+		}
+		runPids := slices.DeleteFunc(procs, func(p int) bool { return slices.Contains(c.own, p) })
+		if len(runPids) == 0 {
+			return out, false, fmt.Errorf("%w: the run's processes are not in the cell's cgroup", ErrEngine)
+		}
+		run, err = c.cg.newRun("run-"+strconv.Itoa(c.runs)+"-"+nonce[:8], runLimits{
+			memory: spec.MemoryBytes, pids: PidsLimit("", spec.Processes) + 1, nanoCPUs: r.opts.NanoCPUs,
+		})
+		if err != nil {
+			return out, false, fmt.Errorf("%w: run cgroup: %w", ErrEngine, err)
+		}
+		haveRun = true
+		if err := run.move(runPids); err != nil {
+			return out, false, fmt.Errorf("%w: %w", ErrEngine, err)
+		}
+		if own, err := c.cg.procs(); err != nil || !slices.Equal(own, c.own) {
+			return out, false, fmt.Errorf("%w: processes appeared in the cell during set-up: %v", ErrEngine, own)
+		}
+		base, _ = run.files.baseline()
+		close(goAhead)
+	}
+
+	start := time.Now()
+	wall := time.NewTimer(spec.WallTime)
+	defer wall.Stop()
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+	wallC, pollC := wall.C, poll.C
+	var grace <-chan time.Time
+	killed := false
+	kill := func() {
+		out.WallTime = time.Since(start)
+		killed = true
+		wallC, pollC = nil, nil
+		run.kill()
+		grace = time.After(cellRecordGrace)
+	}
+	for !finished {
+		select {
+		case readErr = <-readDone:
+			finished = true
+		case <-exceeded:
+			// The collector keeps nothing more of this stream, the
+			// record included: the cell cannot be kept in step.
+			out.OutputExceeded = true
+			kill()
+			healthy = false
+			finished = true
+		case <-wallC:
+			out.TimedOut = true
+			kill()
+		case <-pollC:
+			if s, ok := run.files.read(); ok {
+				if spec.CPUTime > 0 && s.minus(base).CPU > spec.CPUTime {
+					out.CPUExceeded = true
+					kill()
+				}
+			}
+		case <-grace:
+			return out, false, fmt.Errorf("%w: the cell did not report a killed run within %v", ErrEngine, cellRecordGrace)
+		case <-ctx.Done():
+			kill()
+			return out, false, ctx.Err()
+		}
+	}
+	if !killed {
+		out.WallTime = time.Since(start)
+	}
+	healthy = !out.OutputExceeded
+	if haveRun {
+		// Everything of the run is gone by now (its pid namespace ended
+		// before the cell reported): the figures are final.
+		if s, ok := run.files.read(); ok {
+			s = s.minus(base)
+			out.CPUTime, out.MemoryPeakBytes = s.CPU, s.PeakMem
+			out.OOMKilled, out.ProcessLimitHit = s.OOMKills > 0, s.PidsMax > 0
+		}
+	}
+	out.Stdout, out.Stderr = col.stdout.buf.Bytes(), col.stderr.buf.Bytes()
+	switch {
+	case readErr != nil || col.record == nil:
+		// The cell itself ended (its init was killed: the cell's
+		// memory, or the engine).
+		healthy = false
+		if !killed {
+			out.InitLost = true
+			r.log.Warn("cell lost", "cell", c.id[:12], "job", spec.JobID, "err", readErr)
+		}
+		out.Signal, out.ExitCode = 9, 137
+	default:
+		rec := col.record
+		r.useRecord(&out, col, false)
+		if rec.Dirty {
+			healthy = false
+		}
+		switch {
+		case killed:
+			out.Signal, out.ExitCode = 9, 137 // we killed it
+		case rec.Lost:
+			out.InitLost = true
+			out.Signal, out.ExitCode = 9, 137
+		}
+	}
+	return out, healthy, nil
+}
+
+// feedCell writes one stage to the cell: header and files, then, once the
+// run is in its cgroup, the Go byte and the program's stdin.
+func (r *Runner) feedCell(c *cell, spec Spec, nonce string, goAhead, abandon <-chan struct{}) error {
+	hdr := sandboxinit.Header{
+		Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
+		TarSize: int64(len(spec.Files)), StdinSize: int64(len(spec.Stdin)),
+		Collect: spec.Collect, CollectMax: spec.CollectMax,
+		TmpSize: r.opts.TmpBytes, CPUSeconds: cpuRlimit(spec.CPUTime, false),
+	}
+	if err := sandboxinit.WriteHeader(c.att.Conn, hdr); err != nil {
+		return err
+	}
+	if _, err := c.att.Conn.Write(spec.Files); err != nil {
+		return err
+	}
+	select {
+	case <-goAhead:
+	case <-abandon:
+		return nil
+	}
+	if _, err := c.att.Conn.Write([]byte{sandboxinit.Go}); err != nil {
+		return err
+	}
+	_, err := c.att.Conn.Write(spec.Stdin)
+	return err
+}
+
+// newNonce is a stage's random nonce: only the executor and the init know it.
+func newNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
