@@ -162,6 +162,10 @@ type Execution struct {
 	FailedTest *int `json:"failed_test,omitempty"`
 	// Limits are the limits the executor applied.
 	Limits *LimitSet `json:"limits,omitempty"`
+	// Isolation is how the stages were sandboxed (from running on):
+	// "namespace", "container" or "gvisor", as the operator configured for
+	// the language and tenant.
+	Isolation string `json:"isolation,omitempty"`
 	// CallbackURL is copied from the request; the gateway delivers the
 	// completed execution there.
 	CallbackURL string `json:"callback_url,omitempty"`

@@ -17,20 +17,24 @@ func TestExecutionJSONRoundTrip(t *testing.T) {
 		Verdict:   contracts.VerdictCompileError,
 		Compile:   &contracts.Stage{Stderr: "error: x", ExitCode: 1, CPUTimeMS: 300, WallTimeMS: 310, MemoryKB: 40000, Verdict: contracts.VerdictCompileError},
 		Limits:    &contracts.LimitSet{CPUTimeMS: 1000},
-		CreatedAt: now, StartedAt: &now, FinishedAt: &now, Attempt: 1, Executor: "n1",
+		CreatedAt: now, StartedAt: &now, FinishedAt: &now, Attempt: 1, Executor: "n1", Isolation: "gvisor",
 	}
 	data, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []string{`"id"`, `"status":"completed"`, `"verdict":"compile_error"`, `"compile"`, `"exit_code":1`, `"cpu_time_ms":300`,
-		`"wall_time_ms":310`, `"memory_kb":40000`, `"truncated":false`, `"signal":""`, `"created_at"`, `"started_at"`, `"finished_at"`} {
+		`"wall_time_ms":310`, `"memory_kb":40000`, `"truncated":false`, `"signal":""`, `"created_at"`, `"started_at"`, `"finished_at"`,
+		`"isolation":"gvisor"`} {
 		if !strings.Contains(string(data), key) {
 			t.Errorf("JSON lacks %s: %s", key, data)
 		}
 	}
 	if strings.Contains(string(data), `"run"`) {
 		t.Errorf("a failed compile must have no run stage: %s", data)
+	}
+	if queued, _ := json.Marshal(contracts.Execution{ID: in.ID, Status: contracts.StatusQueued}); strings.Contains(string(queued), `"isolation"`) {
+		t.Errorf("a queued execution (no mode chosen yet) has an isolation: %s", queued)
 	}
 	var out contracts.Execution
 	if err := json.Unmarshal(data, &out); err != nil {

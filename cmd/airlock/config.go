@@ -179,7 +179,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.integer(&g.MaxBatch, "max-batch", "AIRLOCK_MAX_BATCH", g.MaxBatch, "most requests in one batch (and ids in one list)")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
 	}
-	var languages, langRuntimes, pool string
+	var languages, langRuntimes, langIsolation, tenantIsolation, pool string
 	if has("executor") {
 		c.Executor = executor.DefaultConfig()
 		e := &c.Executor
@@ -190,11 +190,17 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.duration(&e.AckWait, "ack-wait", "AIRLOCK_ACK_WAIT", e.AckWait, "redeliver a job whose executor went silent for this long")
 		f.str(&languages, "languages", "AIRLOCK_LANGUAGES", "", "comma-separated languages to serve (empty: every language whose image exists)")
 		f.str(&e.CatalogPath, "catalog", "AIRLOCK_CATALOG", "", "language catalog file (empty: the built-in one)")
-		f.str(&e.Runtime, "runtime", "AIRLOCK_RUNTIME", "", `OCI runtime for sandboxes ("" engine default, "runsc" for gVisor)`)
+		f.str(&e.Isolation, "isolation", "AIRLOCK_ISOLATION", "", "isolation mode where no override applies: "+
+			"namespace (fresh namespaces and cgroup per run, inside a long-lived container per image and tenant), "+
+			"container (a fresh container per run) or gvisor (a fresh container per run under gVisor's runsc); "+
+			"default namespace, or gvisor with --runtime runsc")
+		f.str(&langIsolation, "language-isolation", "AIRLOCK_LANGUAGE_ISOLATION", "", `isolation mode per language, over --isolation, e.g. "java=container,python=gvisor"`)
+		f.str(&tenantIsolation, "tenant-isolation", "AIRLOCK_TENANT_ISOLATION", "", `isolation mode per tenant, over the language's and --isolation, e.g. "acme=gvisor"`)
+		f.str(&e.Runtime, "runtime", "AIRLOCK_RUNTIME", "", `OCI runtime of container sandboxes ("" engine default); "runsc" (gVisor) is the older spelling of --isolation gvisor`)
 		f.str(&pool, "pool", "AIRLOCK_POOL", formatPool(e.Pool), `warm containers per language, e.g. "python=2,c++=1" ("none": no pool)`)
 		f.boolean(&e.Paused, "paused", "AIRLOCK_PAUSED", false, "announce this executor but take no jobs (draining a node, benchmarks)")
 		f.int64(&e.PoolMemoryMB, "pool-memory-mb", "AIRLOCK_POOL_MEMORY_MB", e.PoolMemoryMB, "memory budget of the idle warm containers (64 MB each)")
-		f.str(&langRuntimes, "language-runtimes", "AIRLOCK_LANGUAGE_RUNTIMES", "", `per-language runtime overrides, e.g. "java=runsc,python=runc"`)
+		f.str(&langRuntimes, "language-runtimes", "AIRLOCK_LANGUAGE_RUNTIMES", "", `per-language OCI runtimes, the older spelling of --language-isolation: "java=runsc" is java=gvisor, "python=runc" python=container under runc`)
 		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static binary mounted into sandboxes as their init: airlock-init or airlock, of this release (empty: airlock-init next to this binary when it is there, else this binary)")
 		f.duration(&e.ShutdownTimeout, "shutdown-timeout", "AIRLOCK_SHUTDOWN_TIMEOUT", e.ShutdownTimeout, "time in-flight jobs get to finish on SIGTERM")
 		if !all {
@@ -225,15 +231,22 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 			return nil, err
 		}
 		c.Executor.Pool = p
-	}
-	if langRuntimes != "" {
-		c.Executor.LanguageRuntimes = map[string]string{}
-		for _, pair := range strings.Split(langRuntimes, ",") {
-			lang, rt, ok := strings.Cut(strings.TrimSpace(pair), "=")
-			if !ok || lang == "" || rt == "" {
-				return nil, fmt.Errorf("--language-runtimes: %q is not language=runtime", pair)
+		e := &c.Executor
+		for _, m := range []struct {
+			dst        *map[string]string
+			flag, list string
+			what       string
+		}{
+			{&e.LanguageRuntimes, "--language-runtimes", langRuntimes, "language=runtime"},
+			{&e.LanguageIsolation, "--language-isolation", langIsolation, "language=mode"},
+			{&e.TenantIsolation, "--tenant-isolation", tenantIsolation, "tenant=mode"},
+		} {
+			if *m.dst, err = parsePairs(m.flag, m.list, m.what); err != nil {
+				return nil, err
 			}
-			c.Executor.LanguageRuntimes[lang] = rt
+		}
+		if err := e.NormalizeIsolation(); err != nil {
+			return nil, err
 		}
 	}
 	if has("gateway") {
@@ -298,6 +311,27 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parsePairs reads "key=value,..." (what names the form in errors); empty
+// gives nil, and a key given twice is an error.
+func parsePairs(flag, s, what string) (map[string]string, error) {
+	var out map[string]string
+	for _, pair := range splitList(s) {
+		k, v, ok := strings.Cut(pair, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("%s: %q is not %s", flag, pair, what)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("%s: %s is given twice", flag, k)
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 // parsePool reads "language=count,..." ("none" or "" for no pool).

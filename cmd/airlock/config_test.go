@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,97 @@ func TestNATSConnectionFlags(t *testing.T) {
 	}
 	if _, err := parseConfig("dev", []string{"--nats-creds", "x"}, io.Discard); err == nil {
 		t.Error("dev accepted --nats-creds (its services connect in process)")
+	}
+}
+
+// TestParseIsolation: the isolation flags, their variables, and the older
+// runtime flags folded into them.
+func TestParseIsolation(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		def     string
+		langs   map[string]string
+		tenants map[string]string
+		runtime string // Executor.Runtime after parsing
+		gvisor  string // Executor.GVisorRuntime after parsing
+	}{
+		{name: "defaults", def: "namespace"},
+		{name: "flags", args: []string{"--isolation", "container", "--language-isolation", "java=container, python=gvisor",
+			"--tenant-isolation", "acme=gvisor,beta-2=namespace"},
+			def: "container", langs: map[string]string{"java": "container", "python": "gvisor"},
+			tenants: map[string]string{"acme": "gvisor", "beta-2": "namespace"}},
+		{name: "variables", env: map[string]string{"AIRLOCK_ISOLATION": "gvisor", "AIRLOCK_LANGUAGE_ISOLATION": "bash=namespace",
+			"AIRLOCK_TENANT_ISOLATION": "acme=container"},
+			def: "gvisor", langs: map[string]string{"bash": "namespace"}, tenants: map[string]string{"acme": "container"}},
+		{name: "runsc alone is gvisor", args: []string{"--runtime", "runsc"}, def: "gvisor", gvisor: "runsc"},
+		{name: "runsc variable", env: map[string]string{"AIRLOCK_RUNTIME": "runsc-debug"}, def: "gvisor", gvisor: "runsc-debug"},
+		{name: "runsc with gvisor", args: []string{"--runtime", "runsc", "--isolation", "gvisor"}, def: "gvisor", gvisor: "runsc"},
+		{name: "runc names the container runtime", args: []string{"--runtime", "runc"}, def: "namespace", runtime: "runc"},
+		{name: "language runtimes", args: []string{"--language-runtimes", "java=runsc,python=crun", "--language-isolation", "java=gvisor,c=container"},
+			def: "namespace", langs: map[string]string{"java": "gvisor", "python": "container", "c": "container"}},
+		{name: "runsc default, runc for one language", args: []string{"--runtime", "runsc", "--language-runtimes", "python=runc"},
+			def: "gvisor", langs: map[string]string{"python": "container"}, gvisor: "runsc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			for _, cmd := range []string{"executor", "dev"} {
+				cfg, err := parseConfig(cmd, tc.args, io.Discard)
+				if err != nil {
+					t.Fatalf("%s: %v", cmd, err)
+				}
+				e := cfg.Executor
+				if e.Isolation != tc.def || !maps.Equal(e.LanguageIsolation, tc.langs) || !maps.Equal(e.TenantIsolation, tc.tenants) ||
+					e.Runtime != tc.runtime || e.GVisorRuntime != tc.gvisor {
+					t.Errorf("%s: isolation %q languages %v tenants %v runtime %q gvisor runtime %q,\nwant %q %v %v %q %q", cmd,
+						e.Isolation, e.LanguageIsolation, e.TenantIsolation, e.Runtime, e.GVisorRuntime,
+						tc.def, tc.langs, tc.tenants, tc.runtime, tc.gvisor)
+				}
+			}
+		})
+	}
+}
+
+func TestParseIsolationErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string // all in the error
+	}{
+		{[]string{"--isolation", "vm"}, []string{"--isolation", `"vm" is not an isolation mode`, "namespace, container, gvisor"}},
+		{[]string{"--isolation", "Container"}, []string{"--isolation", "namespace, container, gvisor"}},
+		{[]string{"--language-isolation", "java=kata"}, []string{"--language-isolation", `java="kata"`, "namespace, container, gvisor"}},
+		{[]string{"--tenant-isolation", "acme=runsc"}, []string{"--tenant-isolation", `acme="runsc"`, "namespace, container, gvisor"}},
+		{[]string{"--tenant-isolation", "acme"}, []string{"--tenant-isolation", "tenant=mode"}},
+		{[]string{"--tenant-isolation", "a b=gvisor"}, []string{"--tenant-isolation", "not a tenant name"}},
+		{[]string{"--language-isolation", "java=gvisor,java=container"}, []string{"--language-isolation", "java is given twice"}},
+		{[]string{"--language-runtimes", "java"}, []string{"--language-runtimes", "language=runtime"}},
+		// The older runtime flags contradicting the isolation flags.
+		{[]string{"--runtime", "runsc", "--isolation", "container"}, []string{"--runtime runsc", "--isolation container"}},
+		{[]string{"--runtime", "runsc", "--isolation", "namespace"}, []string{"--runtime runsc", "--isolation namespace"}},
+		{[]string{"--language-runtimes", "java=runsc", "--language-isolation", "java=container"},
+			[]string{"--language-runtimes java=runsc", "gvisor", "--language-isolation java=container"}},
+		{[]string{"--language-runtimes", "java=runc", "--language-isolation", "java=gvisor"},
+			[]string{"--language-runtimes java=runc", "container", "--language-isolation java=gvisor"}},
+	} {
+		_, err := parseConfig("executor", tc.args, io.Discard)
+		if err == nil {
+			t.Errorf("%q accepted", tc.args)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: %v, want it to contain %q", tc.args, err, w)
+			}
+		}
+	}
+	t.Setenv("AIRLOCK_ISOLATION", "container")
+	if _, err := parseConfig("executor", []string{"--runtime", "runsc"}, io.Discard); err == nil {
+		t.Error("AIRLOCK_ISOLATION=container with --runtime runsc accepted")
+	}
+	if _, err := parseConfig("gateway", []string{"--isolation", "gvisor"}, io.Discard); err == nil {
+		t.Error("the gateway accepted --isolation")
 	}
 }

@@ -54,14 +54,17 @@ var defaulted = map[string]string{
 	"AIRLOCK_NATS_CERT":  "the servers verify no client certificate: a client is its nkey",
 	"AIRLOCK_NATS_KEY":   "no client certificate (see AIRLOCK_NATS_CERT)",
 	// executor
-	"AIRLOCK_MAX_ATTEMPTS":      "3 attempts, then internal_error",
-	"AIRLOCK_ACK_WAIT":          "30s without a heartbeat before redelivery",
-	"AIRLOCK_LANGUAGES":         "every language whose image the prestart task provided",
-	"AIRLOCK_CATALOG":           "the built-in catalog, which matches the release's deploy/images",
-	"AIRLOCK_LANGUAGE_RUNTIMES": "none: every language under AIRLOCK_RUNTIME (runsc)",
-	"AIRLOCK_POOL":              "no effect under runsc (gVisor sandboxes are not pooled); the default list otherwise",
-	"AIRLOCK_POOL_MEMORY_MB":    "512 MB of idle warm containers",
-	"AIRLOCK_PAUSED":            "executors take jobs (set it by hand to drain a node)",
+	"AIRLOCK_MAX_ATTEMPTS":       "3 attempts, then internal_error",
+	"AIRLOCK_ACK_WAIT":           "30s without a heartbeat before redelivery",
+	"AIRLOCK_LANGUAGES":          "every language whose image the prestart task provided",
+	"AIRLOCK_CATALOG":            "the built-in catalog, which matches the release's deploy/images",
+	"AIRLOCK_LANGUAGE_ISOLATION": "none: every language in AIRLOCK_ISOLATION (gvisor)",
+	"AIRLOCK_TENANT_ISOLATION":   "none: every tenant in AIRLOCK_ISOLATION (gvisor)",
+	"AIRLOCK_RUNTIME":            "the engine's default (runc) for container sandboxes, which this job does not run; gvisor ones use runsc",
+	"AIRLOCK_LANGUAGE_RUNTIMES":  "none (the older AIRLOCK_LANGUAGE_ISOLATION)",
+	"AIRLOCK_POOL":               "no effect under gvisor (only container sandboxes are pooled); the default list otherwise",
+	"AIRLOCK_POOL_MEMORY_MB":     "512 MB of idle warm containers",
+	"AIRLOCK_PAUSED":             "executors take jobs (set it by hand to drain a node)",
 }
 
 var envNameRE = regexp.MustCompile(`^(AIRLOCK_[A-Z0-9_]+|NATS_URL)$`)

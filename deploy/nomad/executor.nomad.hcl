@@ -222,8 +222,11 @@ job "airlock-executor" {
         AIRLOCK_INIT_PATH = "${NOMAD_TASK_DIR}/airlock"
 
         AIRLOCK_SLOTS            = var.slots
-        AIRLOCK_RUNTIME          = "runsc"
         AIRLOCK_SHUTDOWN_TIMEOUT = "60s"
+
+        # Every execution under gVisor (runsc, registered in daemon.json),
+        # whatever its language or tenant.
+        AIRLOCK_ISOLATION = "gvisor"
 
         # Fleet-wide cap on running jobs (the shared consumer's
         # MaxAckPending): at least the autoscaler's max nodes x slots

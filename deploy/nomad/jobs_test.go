@@ -702,8 +702,8 @@ func TestExecutor(t *testing.T) {
 	if got := env["AIRLOCK_EXECUTOR_ID"]; got != "${node.unique.name}" {
 		t.Errorf("AIRLOCK_EXECUTOR_ID %q, want ${node.unique.name} (stable per node for the reaper)", got)
 	}
-	if got := env["AIRLOCK_RUNTIME"]; got != "runsc" {
-		t.Errorf("AIRLOCK_RUNTIME %q, want runsc (gVisor, registered in daemon.json)", got)
+	if got := env["AIRLOCK_ISOLATION"]; got != "gvisor" {
+		t.Errorf("AIRLOCK_ISOLATION %q, want gvisor (runsc, registered in daemon.json)", got)
 	}
 
 	// Graceful shutdown: the drain fits in kill_timeout.

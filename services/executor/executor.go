@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,9 +57,25 @@ type Config struct {
 	// InitPath is the static binary mounted into sandboxes as their init
 	// (default: this executable).
 	InitPath string
-	// Runtime is the OCI runtime for sandboxes ("" = engine default, "runsc" = gVisor).
+	// Isolation is the isolation mode (sandbox.Isolations) of executions
+	// that no override names: "" is namespace, or gvisor when Runtime is a
+	// gVisor runtime.
+	Isolation string
+	// LanguageIsolation overrides Isolation per language (language → mode).
+	LanguageIsolation map[string]string
+	// TenantIsolation overrides the language's and the default mode per
+	// tenant (tenant → mode).
+	TenantIsolation map[string]string
+	// Runtime is the OCI runtime of container sandboxes and of the cells of
+	// namespace mode ("" = engine default). A gVisor runtime ("runsc",
+	// "runsc-...") is the older way to say Isolation gvisor: it becomes
+	// GVisorRuntime (see NormalizeIsolation).
 	Runtime string
-	// LanguageRuntimes overrides Runtime per language (language name → runtime).
+	// GVisorRuntime is the OCI runtime of gvisor sandboxes ("" = "runsc").
+	GVisorRuntime string
+	// LanguageRuntimes gives a language its own OCI runtime. It is the
+	// older way to choose a language's mode: a gVisor runtime means
+	// gvisor, another one container (under that runtime).
 	LanguageRuntimes map[string]string
 	// WorkDirMB sizes each sandbox's /work tmpfs.
 	WorkDirMB int64
@@ -146,6 +161,20 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		return errors.New("executor config: slots, max attempts, ack wait (>= 1s) and id are required")
 	}
 	cfg.ID = sanitizeID(cfg.ID)
+	cat, err := catalog.Load(cfg.CatalogPath)
+	if err != nil {
+		return err
+	}
+	if cfg.LanguageIsolation, err = canonicalLanguages("--language-isolation", cfg.LanguageIsolation, cat, log); err != nil {
+		return err
+	}
+	if cfg.LanguageRuntimes, err = canonicalLanguages("--language-runtimes", cfg.LanguageRuntimes, cat, log); err != nil {
+		return err
+	}
+	if err := cfg.NormalizeIsolation(); err != nil {
+		return err
+	}
+	iso := cfg.isolation()
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable for the sandbox init: %w", err)
@@ -185,11 +214,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		log.Info("removed leftover sandbox containers", "count", n)
 	}
 
-	cat, err := catalog.Load(cfg.CatalogPath)
-	if err != nil {
-		return err
-	}
-	langs, err := detect(ctx, cli, sb, cat, cfg.Languages, log)
+	langs, err := detect(ctx, cli, sb, cat, cfg.Languages, iso, log)
 	if err != nil {
 		return err
 	}
@@ -220,9 +245,8 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		// need no update.
 		targets := map[string]sandbox.PoolTarget{}
 		for _, l := range langs {
-			rt, overridden := cfg.LanguageRuntimes[l.runtime.Language]
-			if (overridden && rt != cfg.Runtime) || sandbox.IsGVisor(cfg.Runtime) {
-				continue // only the runner's default runtime is pooled, never gVisor
+			if !cfg.pooled(l.runtime.Language) {
+				continue
 			}
 			if n := cfg.Pool[l.runtime.Language]; n > targets[l.lang.Image].Count {
 				d := l.runtime.Defaults
@@ -247,7 +271,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	}
 	rn := runner.New(sb)
 	maxPayload := nc.MaxPayload()
-	rn.Runtimes = cfg.LanguageRuntimes
+	rn.Isolation = iso
 	e := &executor{
 		sandbox: sb,
 		cfg:     cfg, log: log, js: js, runner: rn,
@@ -261,7 +285,8 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	for _, l := range langs {
 		names = append(names, l.runtime.Language+" "+l.runtime.Version)
 	}
-	log.Info("executor ready", "id", cfg.ID, "slots", cfg.Slots, "languages", strings.Join(names, ", "))
+	log.Info("executor ready", "id", cfg.ID, "slots", cfg.Slots, "languages", strings.Join(names, ", "),
+		"isolation", iso.Default, "language_isolation", formatModes(iso.Languages), "tenant_isolation", formatModes(iso.Tenants))
 
 	// Jobs run on a context that outlives ctx by ShutdownTimeout.
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
@@ -381,6 +406,7 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	limits := clamp(req.Limits, rt)
 	exec.Language, exec.Version, exec.Limits = rt.Language, rt.Version, &limits
+	exec.Isolation = e.runner.Isolation.Mode(tenant, lang.Name)
 
 	// A job that arrives while the engine is down (a fetch was already
 	// waiting) is held, not handed back: handing it back would count a
@@ -397,7 +423,7 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 	e.publish(ctx, running, fmt.Sprintf("%s:running:%d", job.ID, meta.NumDelivered))
 
 	stopBeat := e.keepAlive(msg)
-	res, err := e.runner.Execute(ctx, job.ID, req, lang, limits)
+	res, err := e.runner.Execute(ctx, job.ID, tenant, req, lang, limits)
 	stopBeat()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -431,6 +457,7 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 	done := time.Now().UTC()
 	exec.Status, exec.Verdict, exec.Message = contracts.StatusCompleted, res.Verdict, res.Message
 	exec.Compile, exec.Run, exec.Tests, exec.FailedTest = res.Compile, res.Run, res.Tests, res.FailedTest
+	exec.Isolation = res.Isolation
 	exec.StartedAt, exec.FinishedAt = &started, &done
 	e.finish(ctx, msg, log, exec)
 	log.Info("execution completed", "language", exec.Language, "verdict", exec.Verdict, "ms", done.Sub(started).Milliseconds())
@@ -798,12 +825,7 @@ func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("docker engine cannot enforce: %s", strings.Join(missing, "; "))
 	}
-	runtimes := []string{cfg.Runtime}
-	for _, rt := range slices.Sorted(maps.Values(cfg.LanguageRuntimes)) {
-		if !slices.Contains(runtimes, rt) {
-			runtimes = append(runtimes, rt)
-		}
-	}
+	runtimes := cfg.runtimes()
 	for _, rt := range runtimes {
 		if rt == "" {
 			rt = info.DefaultRuntime
@@ -816,7 +838,7 @@ func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
 			return fmt.Errorf("runtime %q is registered without --network=none: add \"runtimeArgs\": [\"--network=none\"] to its entry in /etc/docker/daemon.json and reload dockerd", rt)
 		}
 		if !sandbox.IsGVisor(rt) && !slices.ContainsFunc(info.SecurityOptions, func(o string) bool { return strings.Contains(o, "name=seccomp") }) {
-			return fmt.Errorf("docker engine has no seccomp support (security options %v): sandboxes under %q need it; install libseccomp and a docker built with it, or run every language under runsc", info.SecurityOptions, rt)
+			return fmt.Errorf("docker engine has no seccomp support (security options %v): sandboxes under %q need it; install libseccomp and a docker built with it, or run every language and tenant under gVisor (--isolation gvisor)", info.SecurityOptions, rt)
 		}
 	}
 	// Create (without starting) one sandbox per runtime from an image that
@@ -848,7 +870,7 @@ func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
 
 // detect finds the languages whose image exists and reads each toolchain's
 // version by running its version command in a sandbox.
-func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *catalog.Catalog, only []string, log *slog.Logger) ([]served, error) {
+func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *catalog.Catalog, only []string, iso runner.Isolation, log *slog.Logger) ([]served, error) {
 	var out []served
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -887,6 +909,13 @@ func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *ca
 		}
 		return strings.Join(q, " ")
 	}
+	// The version commands run in a container of their own, under gVisor
+	// when that is the default (the engine's default runtime may then be
+	// unfit for programs: no seccomp).
+	mode := sandbox.IsolationContainer
+	if iso.Mode("", "") == sandbox.IsolationGVisor {
+		mode = sandbox.IsolationGVisor
+	}
 	const marker = "@@airlock-version"
 	markerRE := regexp.MustCompile(`(?m)^` + marker + ` (\d+) (\d+)$`)
 	sem := make(chan struct{}, 4)
@@ -907,6 +936,7 @@ func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *ca
 			n := time.Duration(len(langs))
 			o, err := sb.Run(ctx, sandbox.Spec{
 				JobID: "version-" + image, Stage: "version", Image: image, Argv: []string{"sh", "-c", script.String()}, Env: langs[0].FullEnv,
+				Isolation: mode, Runtime: iso.Runtime(mode, ""),
 				CPUTime: n * 10 * time.Second, WallTime: n * 20 * time.Second, MemoryBytes: 512 << 20, Processes: 64, OutputBytes: 1 << 20,
 			})
 			text := string(o.Stdout)

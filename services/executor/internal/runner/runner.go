@@ -5,9 +5,12 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -36,9 +39,63 @@ type Runner struct {
 	sb Sandbox
 	// ArtifactMax bounds what a compile stage may hand to the run stage.
 	ArtifactMax int64
-	// Runtimes maps a language name to the OCI runtime its stages use
-	// (for example "runsc"); languages not listed use the runner's default.
+	// Isolation chooses each execution's isolation mode and the OCI
+	// runtime of its stages.
+	Isolation Isolation
+}
+
+// Isolation is the operator's choice of isolation modes
+// (sandbox.Isolations), each map keyed by canonical language name or tenant.
+type Isolation struct {
+	// Default is the mode no override names ("" = namespace).
+	Default string
+	// Languages overrides Default per language.
+	Languages map[string]string
+	// Tenants overrides Languages and Default per tenant.
+	Tenants map[string]string
+	// Runtimes is a language's own OCI runtime: a gVisor one ("runsc...")
+	// for its gvisor stages, another for its container stages.
 	Runtimes map[string]string
+	// GVisorRuntime is the OCI runtime of the other gvisor stages ("" =
+	// "runsc").
+	GVisorRuntime string
+}
+
+// Mode is the isolation mode of an execution of language for tenant: the
+// tenant's override, else the language's, else the default.
+func (i Isolation) Mode(tenant, language string) string {
+	if m := i.Tenants[tenant]; m != "" {
+		return m
+	}
+	if m := i.Languages[language]; m != "" {
+		return m
+	}
+	return cmp.Or(i.Default, sandbox.IsolationNamespace)
+}
+
+// Reaches reports whether some execution of language runs in mode: for
+// every tenant without an override, or for one with an override of mode.
+func (i Isolation) Reaches(mode, language string) bool {
+	return i.Mode("", language) == mode || slices.Contains(slices.Collect(maps.Values(i.Tenants)), mode)
+}
+
+// Runtime is the OCI runtime of language's stages in mode: always a gVisor
+// one for gvisor; for container the language's own runtime, if it has one
+// that is not gVisor; otherwise "" (the sandbox runner's).
+func (i Isolation) Runtime(mode, language string) string {
+	own := i.Runtimes[language]
+	switch mode {
+	case sandbox.IsolationGVisor:
+		if sandbox.IsGVisor(own) {
+			return own
+		}
+		return cmp.Or(i.GVisorRuntime, "runsc")
+	case sandbox.IsolationContainer:
+		if !sandbox.IsGVisor(own) {
+			return own
+		}
+	}
+	return ""
 }
 
 // New returns a Runner over sb.
@@ -54,11 +111,15 @@ type Result struct {
 	// Tests and FailedTest are set in judge mode.
 	Tests      []contracts.TestResult
 	FailedTest *int
+	// Isolation is the mode the stages ran in, as the sandbox reported it
+	// (the mode asked for when it reported none).
+	Isolation string
 }
 
-// Execute compiles (if needed) and runs req. limits must already be resolved
-// and clamped.
-func (r *Runner) Execute(ctx context.Context, id string, req contracts.ExecutionRequest, lang *catalog.Language, limits contracts.LimitSet) (Result, error) {
+// Execute compiles (if needed) and runs req for tenant, every stage in the
+// isolation mode r.Isolation chooses. limits must already be resolved and
+// clamped.
+func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.ExecutionRequest, lang *catalog.Language, limits contracts.LimitSet) (Result, error) {
 	names := make([]string, 0, len(req.Files))
 	contents := make(map[string][]byte, len(req.Files))
 	for _, f := range req.Files {
@@ -73,10 +134,18 @@ func (r *Runner) Execute(ctx context.Context, id string, req contracts.Execution
 	if err != nil {
 		return Result{}, err
 	}
-	var res Result
+	mode := r.Isolation.Mode(tenant, lang.Name)
+	rt := r.Isolation.Runtime(mode, lang.Name)
+	res := Result{Isolation: mode}
+	ran := func(out sandbox.Outcome) {
+		if out.Isolation != "" {
+			res.Isolation = out.Isolation
+		}
+	}
 	if lang.Compiled() {
 		spec := sandbox.Spec{
-			JobID: id, Stage: "compile", Image: lang.Image, Runtime: r.Runtimes[lang.Name],
+			JobID: id, Stage: "compile", Image: lang.Image,
+			Isolation: mode, Runtime: rt, Tenant: tenant,
 			Argv: lang.Expand(lang.Compile, names), Env: lang.FullEnv, Files: files,
 			CPUTime:     ms(limits.CompileCPUTimeMS),
 			WallTime:    ms(limits.CompileWallTimeMS),
@@ -89,6 +158,7 @@ func (r *Runner) Execute(ctx context.Context, id string, req contracts.Execution
 		if err != nil {
 			return Result{}, err
 		}
+		ran(out)
 		st := stage(out, spec)
 		switch {
 		case out.InitError != "" && out.ExitCode != 0:
@@ -110,7 +180,8 @@ func (r *Runner) Execute(ctx context.Context, id string, req contracts.Execution
 	}
 	run := func(stdin string, args []string) (contracts.Stage, sandbox.Outcome, error) {
 		spec := sandbox.Spec{
-			JobID: id, Stage: "run", Image: lang.Image, Runtime: r.Runtimes[lang.Name],
+			JobID: id, Stage: "run", Image: lang.Image,
+			Isolation: mode, Runtime: rt, Tenant: tenant,
 			Argv: append(lang.Expand(lang.Run, names), args...), Env: lang.FullEnv,
 			Files: files, Stdin: []byte(stdin),
 			CPUTime:     ms(limits.CPUTimeMS),
@@ -123,6 +194,7 @@ func (r *Runner) Execute(ctx context.Context, id string, req contracts.Execution
 		if err != nil {
 			return contracts.Stage{}, out, err
 		}
+		ran(out)
 		if out.InitError != "" {
 			return contracts.Stage{}, out, fmt.Errorf("%w: run: %s", ErrSandbox, out.InitError)
 		}

@@ -71,7 +71,7 @@ func TestJudgeModeCompilesOnce(t *testing.T) {
 		}
 		req.Tests = append(req.Tests, contracts.TestCase{Name: fmt.Sprint("t", i), Stdin: fmt.Sprint(i), ExpectedOutput: &want})
 	}
-	res, err := r.Execute(context.Background(), "id", req, cpp(), limits())
+	res, err := r.Execute(context.Background(), "id", "default", req, cpp(), limits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestJudgeModeStopOnFirstFailureAndArgs(t *testing.T) {
 			{Stdin: "4"},
 		},
 	}
-	res, err := r.Execute(context.Background(), "id", req, cpp(), limits())
+	res, err := r.Execute(context.Background(), "id", "default", req, cpp(), limits())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,12 +144,128 @@ func TestSingleRunExpectedOutput(t *testing.T) {
 	} {
 		req := base
 		req.ExpectedOutput, req.Compare = tc.expected, tc.mode
-		res, err := r.Execute(context.Background(), "id", req, cpp(), limits())
+		res, err := r.Execute(context.Background(), "id", "default", req, cpp(), limits())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if res.Verdict != tc.want || res.Run.Verdict != tc.want || res.Tests != nil {
 			t.Errorf("expected %v mode %q: verdict %s", tc.expected, tc.mode, res.Verdict)
 		}
+	}
+}
+
+// TestIsolationResolution: every stage of an execution gets the mode of its
+// tenant, else of its language, else the default, with the runtime of that
+// mode and the tenant; the result reports the mode the sandbox ran in.
+func TestIsolationResolution(t *testing.T) {
+	iso := Isolation{
+		Default:   sandbox.IsolationNamespace,
+		Languages: map[string]string{"c++": sandbox.IsolationContainer, "python": sandbox.IsolationGVisor},
+		Tenants:   map[string]string{"acme": sandbox.IsolationGVisor, "beta": sandbox.IsolationContainer},
+		Runtimes:  map[string]string{"c++": "crun"},
+	}
+	cat, err := catalog.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tenant, language string
+		mode, runtime    string
+	}{
+		{"default", "c++", sandbox.IsolationContainer, "crun"},  // language
+		{"default", "python", sandbox.IsolationGVisor, "runsc"}, // language
+		{"default", "bash", sandbox.IsolationNamespace, ""},     // default
+		{"acme", "c++", sandbox.IsolationGVisor, "runsc"},       // tenant beats language
+		{"acme", "bash", sandbox.IsolationGVisor, "runsc"},      // tenant beats default
+		{"beta", "python", sandbox.IsolationContainer, ""},      // tenant beats language
+		{"beta", "c++", sandbox.IsolationContainer, "crun"},     // the language's runtime
+		{"other", "python", sandbox.IsolationGVisor, "runsc"},   // an unnamed tenant
+	} {
+		fs := &fakeSandbox{}
+		r := New(fs)
+		r.Isolation = iso
+		lang := cat.Find(tc.language)
+		req := contracts.ExecutionRequest{Language: tc.language, Files: []contracts.File{{Name: lang.EntryFile}},
+			Tests: []contracts.TestCase{{Stdin: "1"}, {Stdin: "2"}}}
+		res, err := r.Execute(context.Background(), "id", tc.tenant, req, lang, lang.Defaults)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 2
+		if lang.Compiled() {
+			want = 3
+		}
+		if len(fs.stages) != want {
+			t.Fatalf("%s/%s: %d stages, want %d", tc.tenant, tc.language, len(fs.stages), want)
+		}
+		for _, s := range fs.stages {
+			if s.Isolation != tc.mode || s.Runtime != tc.runtime || s.Tenant != tc.tenant {
+				t.Errorf("%s/%s: %s stage in %q runtime %q tenant %q, want %q %q %q",
+					tc.tenant, tc.language, s.Stage, s.Isolation, s.Runtime, s.Tenant, tc.mode, tc.runtime, tc.tenant)
+			}
+		}
+		// The fake reports no mode: the result falls back to the one asked for.
+		if res.Isolation != tc.mode {
+			t.Errorf("%s/%s: result isolation %q, want %q", tc.tenant, tc.language, res.Isolation, tc.mode)
+		}
+	}
+}
+
+// reportingSandbox reports a mode of its own, as a sandbox that fell back
+// to another would.
+type reportingSandbox struct {
+	fakeSandbox
+	mode        string
+	failCompile bool
+}
+
+func (r *reportingSandbox) Run(ctx context.Context, spec sandbox.Spec) (sandbox.Outcome, error) {
+	out, err := r.fakeSandbox.Run(ctx, spec)
+	out.Isolation = r.mode
+	if r.failCompile && spec.Stage == "compile" {
+		out.ExitCode = 1
+	}
+	return out, err
+}
+
+func TestIsolationReportedBySandbox(t *testing.T) {
+	r := New(&reportingSandbox{mode: sandbox.IsolationContainer})
+	req := contracts.ExecutionRequest{Language: "c++", Files: []contracts.File{{Name: "main.cpp"}}, Stdin: "1"}
+	res, err := r.Execute(context.Background(), "id", "default", req, cpp(), limits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Isolation != sandbox.IsolationContainer {
+		t.Errorf("isolation %q, want the sandbox's %q", res.Isolation, sandbox.IsolationContainer)
+	}
+	// A compile error still says where the compiler ran.
+	r = New(&reportingSandbox{mode: sandbox.IsolationGVisor, failCompile: true})
+	r.Isolation.Default = sandbox.IsolationGVisor
+	res, err = r.Execute(context.Background(), "id", "default", req, cpp(), limits())
+	if err != nil || res.Verdict != contracts.VerdictCompileError || res.Isolation != sandbox.IsolationGVisor {
+		t.Errorf("verdict %s isolation %q (%v), want compile_error in gvisor", res.Verdict, res.Isolation, err)
+	}
+}
+
+func TestIsolationRuntime(t *testing.T) {
+	i := Isolation{GVisorRuntime: "runsc-debug", Runtimes: map[string]string{"java": "runsc", "go": "crun"}}
+	for _, tc := range []struct{ mode, lang, want string }{
+		{sandbox.IsolationGVisor, "java", "runsc"},       // the language's gVisor runtime
+		{sandbox.IsolationGVisor, "go", "runsc-debug"},   // its runtime is not gVisor
+		{sandbox.IsolationGVisor, "bash", "runsc-debug"}, // none of its own
+		{sandbox.IsolationContainer, "java", ""},         // its runtime is gVisor
+		{sandbox.IsolationContainer, "go", "crun"},       // its own
+		{sandbox.IsolationNamespace, "go", ""},           // cells: the runner's
+		{sandbox.IsolationNamespace, "java", ""},         // cells: the runner's
+	} {
+		if got := i.Runtime(tc.mode, tc.lang); got != tc.want {
+			t.Errorf("Runtime(%s, %s) = %q, want %q", tc.mode, tc.lang, got, tc.want)
+		}
+	}
+	if got := (Isolation{}).Runtime(sandbox.IsolationGVisor, "bash"); got != "runsc" {
+		t.Errorf("default gVisor runtime %q, want runsc", got)
+	}
+	if got := (Isolation{}).Mode("t", "bash"); got != sandbox.IsolationNamespace {
+		t.Errorf("default mode %q, want namespace", got)
 	}
 }
