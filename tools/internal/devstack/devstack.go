@@ -4,6 +4,7 @@ package devstack
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -134,4 +135,18 @@ func Machine() string {
 	dv, _ := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Output()
 	return fmt.Sprintf("%d cores (%s)%s, kernel %s, Docker %s, %s/%s%s", runtime.NumCPU(), cpu, mem,
 		strings.TrimSpace(string(kernel)), strings.TrimSpace(string(dv)), runtime.GOOS, runtime.GOARCH, load)
+}
+
+// Commit names the checkout the benchmark ran from: the short commit, with
+// "+ uncommitted changes" when the tree differs from it.
+func Commit() string {
+	rev, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown commit"
+	}
+	c := "commit " + strings.TrimSpace(string(rev))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		c += " + uncommitted changes"
+	}
+	return c
 }
