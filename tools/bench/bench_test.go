@@ -10,25 +10,6 @@ import (
 	"github.com/airlockrun/airlock/tools/internal/figures"
 )
 
-func TestParseModes(t *testing.T) {
-	for in, want := range map[string]string{
-		"namespace,container": "namespace,container",
-		" container , gvisor": "container,gvisor",
-		"none":                "",
-		"":                    "",
-	} {
-		got, err := parseModes(in)
-		if err != nil || strings.Join(got, ",") != want {
-			t.Errorf("parseModes(%q) = %v, %v; want %s", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"namespace,namespace", "docker", "namespace,"} {
-		if got, err := parseModes(in); err == nil {
-			t.Errorf("parseModes(%q) = %v, want an error", in, got)
-		}
-	}
-}
-
 // fake is a series of n requests of latency d each, over total, with cpu
 // busy CPU per request.
 func fake(name string, conc, n int, d, total, cpu time.Duration) *series {

@@ -44,9 +44,6 @@ const (
 	slots       = 8 // executor slots and warm Python containers of every stack
 )
 
-// The isolation modes `airlock dev --isolation` takes.
-var allModes = []string{"namespace", "container", "gvisor"}
-
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -109,27 +106,6 @@ func busyCPU() time.Duration {
 	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
 
-// parseModes reads -modes: a comma-separated list of isolation modes, or
-// "none" (or nothing) for no Airlock at all.
-func parseModes(s string) ([]string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "none" {
-		return nil, nil
-	}
-	var out []string
-	for _, m := range strings.Split(s, ",") {
-		m = strings.TrimSpace(m)
-		if !slices.Contains(allModes, m) {
-			return nil, fmt.Errorf("-modes: %q is not one of %s (or none)", m, strings.Join(allModes, ", "))
-		}
-		if slices.Contains(out, m) {
-			return nil, fmt.Errorf("-modes: %q twice", m)
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
 // parallel calls f n times in all from conc goroutines, each call as soon
 // as the goroutine's last one returned.
 func parallel(n, conc int, f func()) {
@@ -188,7 +164,7 @@ func run() error {
 	nAsync := flag.Int("async", 5000, "submissions for the async submit rate (0: skip)")
 	out := flag.String("out", "docs/benchmarks.md", "report to write (empty: none)")
 	flag.Parse()
-	modes, err := parseModes(*modesFlag)
+	modes, err := devstack.ParseModes(*modesFlag)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,4 +150,26 @@ func Commit() string {
 		c += " + uncommitted changes"
 	}
 	return c
+}
+
+// Modes are the isolation modes `airlock dev --isolation` takes.
+var Modes = []string{"namespace", "container", "gvisor"}
+
+// ParseModes reads a -modes flag: a comma-separated list of isolation modes,
+// or "none" (or nothing) for no Airlock at all.
+func ParseModes(s string) ([]string, error) {
+	if s = strings.TrimSpace(s); s == "" || s == "none" {
+		return nil, nil
+	}
+	var out []string
+	for _, m := range strings.Split(s, ",") {
+		switch m = strings.TrimSpace(m); {
+		case !slices.Contains(Modes, m):
+			return nil, fmt.Errorf("-modes: %q is not one of %s (or none)", m, strings.Join(Modes, ", "))
+		case slices.Contains(out, m):
+			return nil, fmt.Errorf("-modes: %q twice", m)
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
