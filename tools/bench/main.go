@@ -173,6 +173,13 @@ func run() error {
 	}
 
 	m := &measured{modes: modes, airlock: map[string]*pair{}, rss: map[string]int64{}}
+	if *bare { // before the stacks: a missing Python should not cost their minutes
+		v, err := exec.Command(*python, "--version").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("bare baseline: %s --version: %v", *python, err)
+		}
+		m.bareVersion = strings.TrimSpace(string(v))
+	}
 	for _, mode := range modes {
 		p, rss, err := measureMode(*bin, mode, *n1, *n8)
 		if err != nil {
@@ -185,28 +192,23 @@ func run() error {
 	// machine while they are measured.
 	if *docker {
 		fmt.Println("== docker run --rm (same image and limits)")
-		run := func() error {
+		one := func() error {
 			cmd := exec.Command("docker", "run", "--rm", "-i", "--network", "none", "--memory", "256m", "--memory-swap", "256m",
 				"--cpus", "1", "--pids-limit", "76", "--read-only", "--tmpfs", "/tmp", "--user", "65534:65534", "--cap-drop", "ALL",
 				"--security-opt", "no-new-privileges", pythonImage, "python3", "-c", "print('hi')")
 			return expectHi("docker run", cmd)
 		}
-		m.docker = &pair{measure("docker run c=1", "docker run", *n1, 1, run), measure("docker run c=8", "docker run", *n8, 8, run)}
+		m.docker = &pair{measure("docker run c=1", "docker run", *n1, 1, one), measure("docker run c=8", "docker run", *n8, 8, one)}
 		m.results = append(m.results, m.docker.c1, m.docker.c8)
 	}
 	if *bare {
-		v, err := exec.Command(*python, "--version").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("bare baseline: %s --version: %v", *python, err)
-		}
-		m.bareVersion = strings.TrimSpace(string(v))
 		fmt.Printf("== bare process on the host (%s, %s)\n", *python, m.bareVersion)
-		run := func() error {
+		one := func() error {
 			cmd := exec.Command(*python, "-c", "print('hi')")
 			cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE=1"}
 			return expectHi("bare python3", cmd)
 		}
-		m.bare = &pair{measure("bare python3 c=1", "bare python3", *n1, 1, run), measure("bare python3 c=8", "bare python3", *n8, 8, run)}
+		m.bare = &pair{measure("bare python3 c=1", "bare python3", *n1, 1, one), measure("bare python3 c=8", "bare python3", *n8, 8, one)}
 		m.results = append(m.results, m.bare.c1, m.bare.c8)
 	}
 

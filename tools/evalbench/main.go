@@ -28,6 +28,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -188,6 +189,9 @@ func run() error {
 	modes, err := devstack.ParseModes(*modesFlag)
 	if err != nil {
 		return err
+	}
+	if _, err := exec.LookPath(*python); *bare && err != nil { // before the stacks: it should not cost their minutes
+		return fmt.Errorf("bare baseline: %w", err)
 	}
 
 	body, want := build(cfg.n, cfg.problems)
