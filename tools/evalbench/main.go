@@ -1,12 +1,21 @@
-// Command evalbench measures an AI-evaluation workload end to end: it starts
-// `airlock dev` (python only) on free ports, submits N small Python programs
-// as ONE evaluation (POST /v1/evaluations), waits for it, and prints the wall
-// time, the programs per second and the verdict counts. The programs are
-// built to end in known verdicts (half pass; the rest answer wrong, raise,
-// loop forever or allocate too much), and the run fails unless every
-// candidate got exactly the verdict it was built for.
+// Command evalbench measures an AI-evaluation workload end to end: once per
+// isolation mode, one after the other, it starts `airlock dev --isolation
+// <mode>` (python only) on free ports, submits N small Python programs as ONE
+// evaluation (POST /v1/evaluations), waits for it, and prints the wall time,
+// the programs per second and the verdict counts. The programs are built to
+// end in known verdicts (half pass; the rest answer wrong, raise, loop
+// forever or allocate too much), and the run fails unless every candidate got
+// exactly the verdict it was built for in every mode.
 //
-//	go run ./tools/evalbench -airlock bin/airlock [-n 500] [-out docs/benchmarks-eval.md]
+// Then it runs the very same programs (the files, stdin and expected output
+// of the request the evaluation was sent) as bare processes on the host,
+// /usr/bin/python3 a program, as many at a time as the machine has cores,
+// under the evaluation's wall limit (and, through prlimit, its CPU limit and
+// its memory limit as an address-space cap): the floor. It prints the ratio
+// of each mode's wall time to the bare run's beside the target (namespace
+// within 2x of bare); a target not met is printed, not failed.
+//
+//	go run ./tools/evalbench -airlock bin/airlock [-n 500] [-modes namespace,container] [-out docs/benchmarks-eval.md]
 package main
 
 import (
@@ -19,12 +28,15 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/airlockrun/airlock/tools/internal/devstack"
+	"github.com/airlockrun/airlock/tools/internal/figures"
 )
 
 func main() {
@@ -135,35 +147,59 @@ type evaluation struct {
 			Problems int
 		} `json:"estimates"`
 	} `json:"pass_at_k"`
-	Candidates []struct {
-		Index      int    `json:"index"`
-		ID         string `json:"id"`
-		Verdict    string `json:"verdict"`
-		Status     string `json:"status"`
-		DurationMS int64  `json:"duration_ms"`
-		Message    string `json:"message"`
-		ExecID     string `json:"execution_id"`
-	} `json:"candidates"`
+	Candidates []candidateResult `json:"candidates"`
+}
+
+type candidateResult struct {
+	Index      int    `json:"index"`
+	ID         string `json:"id"`
+	Verdict    string `json:"verdict"`
+	Status     string `json:"status"`
+	DurationMS int64  `json:"duration_ms"`
+	Message    string `json:"message"`
+	ExecID     string `json:"execution_id"`
+}
+
+// settings are the flags that shape the evaluation and its stacks.
+type settings struct {
+	bin                          string
+	n, problems, slots, queueMax int
 }
 
 func run() error {
-	bin := flag.String("airlock", "bin/airlock", "the airlock binary")
-	n := flag.Int("n", 500, "candidate programs in the evaluation (at least 500 for the report)")
-	problems := flag.Int("problems", 10, "problems the candidates are spread over (pass@k groups)")
-	slots := flag.Int("slots", 4, "executor slots")
-	queueMax := flag.Int("queue-max", 100, "JOBS queue bound (smaller than -n: the gateway feeds the queue as it drains)")
+	var cfg settings
+	flag.StringVar(&cfg.bin, "airlock", "bin/airlock", "the airlock binary")
+	flag.IntVar(&cfg.n, "n", 500, "candidate programs in the evaluation (at least 300 for the target, 500 for the report)")
+	flag.IntVar(&cfg.problems, "problems", 10, "problems the candidates are spread over (pass@k groups)")
+	flag.IntVar(&cfg.slots, "slots", 4, "executor slots")
+	flag.IntVar(&cfg.queueMax, "queue-max", 100, "JOBS queue bound (smaller than -n: the gateway feeds the queue as it drains)")
+	modesFlag := flag.String("modes", "namespace,container", `isolation modes to run the evaluation in, one stack each, in this order (comma-separated; "none": no Airlock)`)
+	bare := flag.Bool("bare", true, "run the same programs as bare processes on the host (the floor)")
+	python := flag.String("python", "/usr/bin/python3", "the host's Python for the bare baseline (not a pyenv shim: it adds about 350 ms a start)")
+	parallel := flag.Int("bare-parallel", runtime.NumCPU(), "bare programs at a time (default: the machine's cores)")
+	prlimit := flag.String("prlimit", "/usr/bin/prlimit", "prlimit(1), to give the bare programs the evaluation's CPU and memory limits (empty or missing: wall limit only)")
 	out := flag.String("out", "docs/benchmarks-eval.md", "report to write (empty: none)")
 	flag.Parse()
-	if *n < 10 || *problems < 1 || *problems > *n {
+	if cfg.n < 10 || cfg.problems < 1 || cfg.problems > cfg.n {
 		return errors.New("need -n >= 10 and 1 <= -problems <= -n")
 	}
+	if *parallel < 1 {
+		return errors.New("need -bare-parallel >= 1")
+	}
+	modes, err := devstack.ParseModes(*modesFlag)
+	if err != nil {
+		return err
+	}
+	if _, err := exec.LookPath(*python); *bare && err != nil { // before the stacks: it should not cost their minutes
+		return fmt.Errorf("bare baseline: %w", err)
+	}
 
-	body, want := build(*n, *problems)
+	body, want := build(cfg.n, cfg.problems)
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("== %d candidates over %d problems (%d KiB request); building blocks:\n", *n, *problems, len(payload)>>10)
+	fmt.Printf("== %d candidates over %d problems (%d KiB request); building blocks:\n", cfg.n, cfg.problems, len(payload)>>10)
 	counts := map[string]int{}
 	for _, v := range want {
 		counts[v]++
@@ -172,50 +208,119 @@ func run() error {
 		fmt.Printf("   %-24s %4d\n", v, counts[v])
 	}
 
-	fmt.Printf("== starting the stack (python only, slots %d, warm pool python=%d, queue max %d)\n", *slots, *slots, *queueMax)
-	st, err := devstack.Start(*bin, "evalbench", "--languages", "python", "--slots", strconv.Itoa(*slots),
-		"--pool", "python="+strconv.Itoa(*slots), "--queue-max", strconv.Itoa(*queueMax))
-	if err != nil {
-		return err
-	}
-	defer st.Stop()
-	// Warm up: one execution through the whole path.
-	if err := warmUp(st); err != nil {
-		return err
+	var runs []*modeRun
+	bad := false
+	for _, mode := range modes {
+		r, err := evaluate(cfg, mode, payload, want, counts)
+		if err != nil {
+			return fmt.Errorf("isolation %s: %w", mode, err)
+		}
+		runs = append(runs, r)
+		bad = bad || len(r.wrong) > 0
 	}
 
-	fmt.Println("== submitting the evaluation")
+	var b *bareRun
+	if *bare {
+		// The very bytes the evaluation was sent, read back: the bare
+		// programs are its files, stdin, expected output and limits.
+		var sent evaluationRequest
+		if err := json.Unmarshal(payload, &sent); err != nil {
+			return err
+		}
+		jobs, err := bareJobs(sent)
+		if err != nil {
+			return err
+		}
+		if *prlimit != "" {
+			if _, err := os.Stat(*prlimit); err != nil {
+				fmt.Printf("   %s: %v; the bare programs get the wall limit only\n", *prlimit, err)
+				*prlimit = ""
+			}
+		}
+		fmt.Printf("== the same %d programs as bare processes on the host (%s, %d at a time)\n", len(jobs), *python, *parallel)
+		if b, err = runBare(jobs, *python, *prlimit, *parallel); err != nil {
+			return err
+		}
+		printBare(b, want, counts)
+	}
+
+	fmt.Println("== summary")
+	fmt.Print(summaryText(runs, b))
+	fmt.Println("== ratios")
+	fmt.Print(figures.Text(ratios(runs, b, cfg.n)))
+	if bad {
+		return errors.New("the verdicts do not match what the programs were built to do")
+	}
+	switch {
+	case *out == "":
+	case len(runs) == 0:
+		fmt.Println("no Airlock mode measured: no report written")
+	default:
+		if err := report(*out, cfg, len(payload), counts, runs, b, devstack.Machine(), devstack.Commit(), time.Now()); err != nil {
+			return err
+		}
+		fmt.Println("wrote", *out)
+	}
+	return nil
+}
+
+// modeRun is the evaluation run in one isolation mode.
+type modeRun struct {
+	mode     string
+	wall     time.Duration // POST to completed
+	accepted time.Duration // POST to its 202
+	ev       evaluation    // with every candidate
+	wrong    []string      // how the verdicts differ from the programs
+}
+
+func (r *modeRun) rate() float64 { return float64(r.ev.Summary.Total) / r.wall.Seconds() }
+
+// evaluate starts a stack in one isolation mode, submits the evaluation,
+// waits for it, prints the results and stops the stack.
+func evaluate(cfg settings, mode string, payload []byte, want []string, built map[string]int) (*modeRun, error) {
+	fmt.Printf("== isolation %s: starting the stack (python only, slots %d, warm pool python=%d, queue max %d)\n",
+		mode, cfg.slots, cfg.slots, cfg.queueMax)
+	st, err := devstack.Start(cfg.bin, "evalbench-"+mode, "--isolation", mode, "--languages", "python",
+		"--slots", strconv.Itoa(cfg.slots), "--pool", "python="+strconv.Itoa(cfg.slots), "--queue-max", strconv.Itoa(cfg.queueMax))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Stop()
+	// Warm up: one execution through the whole path, in the mode asked for.
+	if err := warmUp(st, mode); err != nil {
+		return nil, err
+	}
+
+	fmt.Printf("== isolation %s: submitting the evaluation\n", mode)
 	begin := time.Now()
 	resp, err := httpClient.Post(st.URL+"/v1/evaluations", "application/json", bytes.NewReader(payload))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	accBody, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	accepted := time.Since(begin)
+	r := &modeRun{mode: mode, accepted: time.Since(begin)}
 	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("POST /v1/evaluations = %d: %s", resp.StatusCode, accBody)
+		return nil, fmt.Errorf("POST /v1/evaluations = %d: %s", resp.StatusCode, accBody)
 	}
 	var acc struct {
 		ID    string `json:"id"`
 		Total int    `json:"total"`
 	}
 	if err := json.Unmarshal(accBody, &acc); err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Printf("   202 after %v: evaluation %s, %d candidates\n", accepted.Round(time.Millisecond), acc.ID, acc.Total)
+	fmt.Printf("   202 after %v: evaluation %s, %d candidates\n", r.accepted.Round(time.Millisecond), acc.ID, acc.Total)
 
-	var ev evaluation
 	lastPrint := time.Time{}
 	for {
-		e, code, err := get(st, acc.ID, false)
+		ev, code, err := get(st, acc.ID, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if code != 200 && code != 202 {
-			return fmt.Errorf("GET evaluation = %d", code)
+			return nil, fmt.Errorf("GET evaluation = %d", code)
 		}
-		ev = e
 		if time.Since(lastPrint) >= 5*time.Second || ev.Status == "completed" {
 			p := ev.Progress
 			fmt.Printf("   %6.1fs %-10s pending %4d queued %4d running %2d completed %4d (queue-full retries %d)\n",
@@ -226,71 +331,86 @@ func run() error {
 			break
 		}
 		if time.Since(begin) > 2*time.Hour {
-			return errors.New("the evaluation did not complete within 2 hours")
+			return nil, errors.New("the evaluation did not complete within 2 hours")
 		}
 	}
-	wall := time.Since(begin)
+	r.wall = time.Since(begin)
 	// The full per-candidate list, for the exact check.
-	ev, _, err = get(st, acc.ID, true)
-	if err != nil {
-		return err
+	if r.ev, _, err = get(st, acc.ID, true); err != nil {
+		return nil, err
 	}
-	rate := float64(*n) / wall.Seconds()
+	ev := &r.ev
 
-	fmt.Println("== results")
-	fmt.Printf("   wall time (POST to completed)  %v\n", wall.Round(10*time.Millisecond))
-	fmt.Printf("   POST answered (202) after      %v\n", accepted.Round(time.Millisecond))
-	fmt.Printf("   programs per second            %.1f\n", rate)
+	fmt.Printf("== isolation %s: results\n", mode)
+	fmt.Printf("   wall time (POST to completed)  %v\n", r.wall.Round(10*time.Millisecond))
+	fmt.Printf("   POST answered (202) after      %v\n", r.accepted.Round(time.Millisecond))
+	fmt.Printf("   programs per second            %.1f\n", r.rate())
 	fmt.Printf("   queue-full retries (429s)      %d\n", ev.Progress.QueueFullRetries)
 	fmt.Printf("   CPU time of the programs       %.1f s (sum of every stage)\n", float64(ev.Summary.CPUTimeMS)/1000)
 	fmt.Printf("   executor slots busy            %.0f%% (slot-seconds %.1f of %d slots x wall time)\n",
-		100*float64(ev.Summary.DurationMS)/1000/(float64(*slots)*wall.Seconds()), float64(ev.Summary.DurationMS)/1000, *slots)
-	fmt.Printf("   %-30s %8s %8s\n", "verdict", "got", "built")
-	bad := false
-	for _, v := range sortedKeys(union(counts, ev.Summary.ByVerdict)) {
-		mark := ""
-		if counts[v] != ev.Summary.ByVerdict[v] {
-			mark, bad = "  MISMATCH", true
-		}
-		fmt.Printf("   %-30s %8d %8d%s\n", v, ev.Summary.ByVerdict[v], counts[v], mark)
-	}
+		100*float64(ev.Summary.DurationMS)/1000/(float64(cfg.slots)*r.wall.Seconds()), float64(ev.Summary.DurationMS)/1000, cfg.slots)
+	printVerdicts(ev.Summary.ByVerdict, built)
 	for _, e := range ev.PassAtK.Estimates {
 		if e.Value != nil {
 			fmt.Printf("   pass@%-3d %.4f over %d problems\n", e.K, *e.Value, e.Problems)
 		}
 	}
-	var wrong []string
-	if len(ev.Candidates) != *n {
-		bad = true
-		wrong = append(wrong, fmt.Sprintf("%d candidate results, want %d", len(ev.Candidates), *n))
-	}
-	for _, c := range ev.Candidates {
-		if c.Index < len(want) && c.Verdict != want[c.Index] {
-			bad = true
-			if len(wrong) < 20 {
-				wrong = append(wrong, fmt.Sprintf("candidate %d (%s): %s, built for %s %s (execution %s)", c.Index, c.ID, c.Verdict, want[c.Index], c.Message, c.ExecID))
-			}
-		}
-	}
-	if ev.Summary.Completed != *n || ev.Progress.Rejected != 0 {
-		bad = true
-		wrong = append(wrong, fmt.Sprintf("completed %d, rejected %d, want %d completed", ev.Summary.Completed, ev.Progress.Rejected, *n))
-	}
-	for _, w := range wrong {
+	r.wrong = check(ev, want)
+	for _, w := range r.wrong {
 		fmt.Println("   !", w)
 	}
-	if bad {
-		return errors.New("the verdicts do not match what the programs were built to do")
+	if len(r.wrong) == 0 {
+		fmt.Println("   every candidate got exactly the verdict it was built for")
 	}
-	fmt.Println("   every candidate got exactly the verdict it was built for")
+	return r, nil
+}
 
-	if *out != "" {
-		if err := report(*out, *n, *problems, *slots, *queueMax, len(payload), wall, accepted, rate, counts, &ev); err != nil {
-			return err
+// printVerdicts prints the verdict counts got beside those built for,
+// marking each that differs.
+func printVerdicts(got, built map[string]int) {
+	fmt.Printf("   %-30s %8s %8s\n", "verdict", "got", "built")
+	for _, v := range sortedKeys(union(built, got)) {
+		mark := ""
+		if built[v] != got[v] {
+			mark = "  MISMATCH"
 		}
-		fmt.Println("wrote", *out)
+		fmt.Printf("   %-30s %8d %8d%s\n", v, got[v], built[v], mark)
 	}
-	return nil
+}
+
+// check lists how the evaluation's results differ from what the programs
+// were built to do: the counts, and the first 20 candidates that differ.
+func check(ev *evaluation, want []string) []string {
+	var wrong []string
+	n := len(want)
+	if len(ev.Candidates) != n {
+		wrong = append(wrong, fmt.Sprintf("%d candidate results, want %d", len(ev.Candidates), n))
+	}
+	shown := 0
+	for _, c := range ev.Candidates {
+		if c.Index < 0 || c.Index >= n || c.Verdict == want[c.Index] {
+			continue
+		}
+		if shown++; shown <= 20 {
+			wrong = append(wrong, fmt.Sprintf("candidate %d (%s): %s, built for %s %s (execution %s)", c.Index, c.ID, c.Verdict, want[c.Index], c.Message, c.ExecID))
+		}
+	}
+	if shown > 20 {
+		wrong = append(wrong, fmt.Sprintf("and %d more candidates", shown-20))
+	}
+	if ev.Summary.Completed != n || ev.Progress.Rejected != 0 {
+		wrong = append(wrong, fmt.Sprintf("completed %d, rejected %d, want %d completed", ev.Summary.Completed, ev.Progress.Rejected, n))
+	}
+	built := map[string]int{}
+	for _, v := range want {
+		built[v]++
+	}
+	for _, v := range sortedKeys(union(built, ev.Summary.ByVerdict)) {
+		if built[v] != ev.Summary.ByVerdict[v] {
+			wrong = append(wrong, fmt.Sprintf("%d %s, built for %d", ev.Summary.ByVerdict[v], v, built[v]))
+		}
+	}
+	return wrong
 }
 
 // build makes the evaluation request and the verdict each candidate is built
@@ -365,17 +485,24 @@ func sortedKeys(m map[string]int) []string {
 
 var httpClient = &http.Client{Timeout: 5 * time.Minute}
 
-func warmUp(s *devstack.Stack) error {
+func warmUp(s *devstack.Stack, mode string) error {
 	body := `{"language":"python","files":[{"name":"main.py","content":"print('hi')"}]}`
 	for range 3 {
 		resp, err := httpClient.Post(s.URL+"/v1/execute?timeout=120s", "application/json", strings.NewReader(body))
 		if err != nil {
 			return err
 		}
+		var e struct {
+			Verdict   string `json:"verdict"`
+			Isolation string `json:"isolation"`
+		}
 		data, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || !bytes.Contains(data, []byte(`"verdict":"accepted"`)) {
+		if err := json.Unmarshal(data, &e); err != nil || resp.StatusCode != 200 || e.Verdict != "accepted" {
 			return fmt.Errorf("warm-up execution: %d %s", resp.StatusCode, data)
+		}
+		if e.Isolation != mode {
+			return fmt.Errorf("warm-up execution ran in isolation %q, want %q: %s", e.Isolation, mode, data)
 		}
 	}
 	return nil
@@ -398,53 +525,4 @@ func get(s *devstack.Stack, id string, full bool) (evaluation, int, error) {
 		return ev, resp.StatusCode, err
 	}
 	return ev, resp.StatusCode, nil
-}
-
-func report(path string, n, problems, slots, queueMax, size int, wall, accepted time.Duration, rate float64, built map[string]int, ev *evaluation) error {
-	var b strings.Builder
-	b.WriteString("# Evaluation benchmark\n\n")
-	b.WriteString("<!-- Written by `go tool task eval-bench` (tools/evalbench). Do not edit: run it again. -->\n\n")
-	fmt.Fprintf(&b, "One evaluation (`POST /v1/evaluations`, see [ai-evaluation.md](ai-evaluation.md)) of **%d small Python programs** "+
-		"over %d problems, judged by a harness (`main.py` imports the candidate's `solution.py`, one test compares its "+
-		"answer) with limits of 1 s CPU, 3 s wall and 64 MB. The programs are built to end in known verdicts; the run fails "+
-		"unless every candidate gets exactly the verdict it was built for. The stack is `airlock dev --languages python "+
-		"--slots %d --pool python=%d --queue-max %d` on this machine: %s, measured %s.\n\n",
-		n, problems, slots, slots, queueMax, devstack.Machine(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	b.WriteString("| figure | value |\n|---|---|\n")
-	fmt.Fprintf(&b, "| programs | %d (request %d KiB) |\n", n, size>>10)
-	fmt.Fprintf(&b, "| wall time, POST to completed | %.1f s |\n", wall.Seconds())
-	fmt.Fprintf(&b, "| programs per second | %.1f |\n", rate)
-	fmt.Fprintf(&b, "| POST answered (202) after | %d ms |\n", accepted.Milliseconds())
-	fmt.Fprintf(&b, "| queue-full answers retried by the gateway | %d |\n", ev.Progress.QueueFullRetries)
-	fmt.Fprintf(&b, "| CPU time of the programs (sum) | %.1f s |\n", float64(ev.Summary.CPUTimeMS)/1000)
-	fmt.Fprintf(&b, "| executor slots busy (slot-seconds / (slots × wall time)) | %.0f%% |\n",
-		100*float64(ev.Summary.DurationMS)/1000/(float64(slots)*wall.Seconds()))
-	// Mean time a candidate of each verdict held an executor slot
-	// (started_at..finished_at: container start, the run, the clean-up).
-	held, count := map[string]int64{}, map[string]int64{}
-	for _, c := range ev.Candidates {
-		held[c.Verdict] += c.DurationMS
-		count[c.Verdict]++
-	}
-	b.WriteString("\n| verdict | built for | got | mean time in a slot | slot-seconds |\n|---|---:|---:|---:|---:|\n")
-	for _, v := range sortedKeys(union(built, ev.Summary.ByVerdict)) {
-		mean := int64(0)
-		if count[v] > 0 {
-			mean = held[v] / count[v]
-		}
-		fmt.Fprintf(&b, "| `%s` | %d | %d | %d ms | %.1f |\n", v, built[v], ev.Summary.ByVerdict[v], mean, float64(held[v])/1000)
-	}
-	b.WriteString("\n| pass@k | value | problems |\n|---|---:|---:|\n")
-	for _, e := range ev.PassAtK.Estimates {
-		if e.Value != nil {
-			fmt.Fprintf(&b, "| pass@%d | %.4f | %d |\n", e.K, *e.Value, e.Problems)
-		}
-	}
-	fmt.Fprintf(&b, "\nA slot is held from `started_at` to `finished_at` (container start, the run, the clean-up); the "+
-		"wall time above covers %d slots. A program that loops forever holds its slot until its CPU (1 s) or wall (3 s) "+
-		"limit. The queue bound is smaller than the evaluation on purpose: the gateway feeds the candidates into the "+
-		"queue as it drains and retries the 429s itself; slots busy close to 100%% means the executors, not the "+
-		"gateway, set the pace. The machine "+
-		"is shared (see the load average): the figures are this run's, not a ceiling.\n", slots)
-	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

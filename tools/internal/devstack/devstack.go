@@ -4,6 +4,7 @@ package devstack
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -134,4 +136,40 @@ func Machine() string {
 	dv, _ := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Output()
 	return fmt.Sprintf("%d cores (%s)%s, kernel %s, Docker %s, %s/%s%s", runtime.NumCPU(), cpu, mem,
 		strings.TrimSpace(string(kernel)), strings.TrimSpace(string(dv)), runtime.GOOS, runtime.GOARCH, load)
+}
+
+// Commit names the checkout the benchmark ran from: the short commit, with
+// "+ uncommitted changes" when the tree differs from it.
+func Commit() string {
+	rev, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown commit"
+	}
+	c := "commit " + strings.TrimSpace(string(rev))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		c += " + uncommitted changes"
+	}
+	return c
+}
+
+// Modes are the isolation modes `airlock dev --isolation` takes.
+var Modes = []string{"namespace", "container", "gvisor"}
+
+// ParseModes reads a -modes flag: a comma-separated list of isolation modes,
+// or "none" (or nothing) for no Airlock at all.
+func ParseModes(s string) ([]string, error) {
+	if s = strings.TrimSpace(s); s == "" || s == "none" {
+		return nil, nil
+	}
+	var out []string
+	for _, m := range strings.Split(s, ",") {
+		switch m = strings.TrimSpace(m); {
+		case !slices.Contains(Modes, m):
+			return nil, fmt.Errorf("-modes: %q is not one of %s (or none)", m, strings.Join(Modes, ", "))
+		case slices.Contains(out, m):
+			return nil, fmt.Errorf("-modes: %q twice", m)
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
