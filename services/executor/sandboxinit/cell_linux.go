@@ -152,7 +152,8 @@ func cellRun(h Header, seq int, filter []byte, masks []string) (rec Record, arti
 func sandboxRun(h Header, dir, path string, filter []byte, masks []string) Record {
 	tmp := strconv.FormatInt(max(h.TmpSize, 1<<20), 10)
 	args := []string{Bwrap,
-		"--unshare-all", "--unshare-user", "--disable-userns", "--uid", runID, "--gid", runID,
+		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup",
+		"--disable-userns", "--uid", runID, "--gid", runID,
 		"--die-with-parent", "--as-pid-1", "--new-session",
 		"--ro-bind", "/", "/",
 		"--bind", dir, h.Dir,

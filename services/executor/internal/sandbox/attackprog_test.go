@@ -49,6 +49,14 @@ func attackMain(args []string) int {
 		return alloc()
 	case "sockets":
 		return sockets()
+	case "escape":
+		return escape()
+	case "plant":
+		return plant()
+	case "daemon":
+		return daemon()
+	case "seek":
+		return seek()
 	}
 	fmt.Fprintln(os.Stderr, "unknown attack mode", args[0])
 	return 2

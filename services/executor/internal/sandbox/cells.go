@@ -156,6 +156,10 @@ func (r *Runner) closeCells() {
 	}
 }
 
+// SetCellMemory sets the memory every cell can give one run at least (a
+// larger run gets a larger cell). Call it before the first stage.
+func (r *Runner) SetCellMemory(bytes int64) { r.opts.CellMemoryBytes = bytes }
+
 // IdleCells reports the idle cells per image.
 func (r *Runner) IdleCells() map[string]int {
 	cs := &r.cells
@@ -212,7 +216,7 @@ func (r *Runner) startCell(ctx context.Context, key cellKey, mem, pids int64) (*
 		return nil, engineErr("attach cell", err)
 	}
 	c := &cell{key: key, id: id, att: att, rd: bufio.NewReaderSize(att.Reader, 64<<10),
-		mem: mem - cellOverhead, pids: pids, born: time.Now()}
+		mem: mem, pids: pids, born: time.Now()}
 	fail := func(err error) (*cell, error) {
 		r.destroyCell(c)
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,6 +62,10 @@ func postureSpec(job string) sandbox.Spec {
 }
 
 func testPosture(t *testing.T, rt string, r *sandbox.Runner, pooled bool) {
+	if rt == sandbox.IsolationNamespace {
+		testCellPosture(t, r)
+		return
+	}
 	cli := dockerClient(t)
 	gvisor := sandbox.IsGVisor(rt)
 	job := "posture-" + randHex(6)
@@ -306,7 +311,7 @@ func comm(pid int) string {
 
 func namespaces(t *testing.T, pid int) map[string]string {
 	ns := map[string]string{}
-	for _, kind := range []string{"pid", "mnt", "net", "ipc", "uts", "user"} {
+	for _, kind := range []string{"pid", "mnt", "net", "ipc", "uts", "user", "cgroup"} {
 		ns[kind], _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind))
 	}
 	return ns
@@ -359,4 +364,146 @@ func capMask(t *testing.T, hexMask string) uint64 {
 
 func matches(text, pattern string) bool {
 	return regexp.MustCompile(pattern).MatchString(text)
+}
+
+// testCellPosture checks a run in a cell from the host: the cell container
+// is locked down as a sandbox is (but for its widened seccomp profile and
+// unmasked /proc, which only its init and bubblewrap use), and each of the
+// program's processes is in namespaces of its own (not the host's, not the
+// cell init's), unprivileged, under two seccomp filters (the cell's and the
+// run's), in the run's own cgroup with the stage's limits.
+func testCellPosture(t *testing.T, r *sandbox.Runner) {
+	cli := dockerClient(t)
+	s := postureSpec("posture-" + randHex(6))
+	done := make(chan sandbox.Outcome, 1)
+	go func() {
+		out, err := r.Run(context.Background(), s)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- out
+	}()
+	id := waitContainer(t, cli, "cell")
+	insp, err := cli.ContainerInspect(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := insp.HostConfig
+	if hc.Privileged || !hc.ReadonlyRootfs || string(hc.NetworkMode) != "none" || !slices.Equal(hc.CapDrop, []string{"ALL"}) ||
+		len(hc.CapAdd) > 0 || insp.Config.User != sandbox.User || !insp.Config.NetworkDisabled {
+		t.Errorf("cell container posture: privileged %v, read-only %v, network %s, cap-drop %v, cap-add %v, user %q",
+			hc.Privileged, hc.ReadonlyRootfs, hc.NetworkMode, hc.CapDrop, hc.CapAdd, insp.Config.User)
+	}
+	if !slices.Contains(hc.SecurityOpt, "no-new-privileges") || !slices.ContainsFunc(hc.SecurityOpt, func(o string) bool { return strings.HasPrefix(o, "seccomp=") }) {
+		t.Errorf("cell security options %v lack no-new-privileges or our seccomp profile", hc.SecurityOpt)
+	}
+	for _, m := range insp.Mounts {
+		if m.Type == "bind" && (m.RW || strings.Contains(m.Source, "docker.sock")) {
+			t.Errorf("cell has a writable or engine bind mount: %s -> %s", m.Source, m.Destination)
+		}
+	}
+	initPid := insp.State.Pid
+	cellMem := cgroupDir(t, initPid, "memory")
+
+	// The program: the two sleeps, in a run cgroup below the cell's.
+	var procs []int
+	var runMem string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(procs) == 0 || runMem == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the program did not start in the cell")
+		}
+		time.Sleep(100 * time.Millisecond)
+		dirs, _ := filepath.Glob(filepath.Join(cellMem, "run-*"))
+		if len(dirs) != 1 {
+			continue
+		}
+		var sleeps []int
+		for _, p := range readPids(t, filepath.Join(dirs[0], "cgroup.procs")) {
+			if comm(p) == "sleep" {
+				sleeps = append(sleeps, p)
+			}
+		}
+		if len(sleeps) >= 2 {
+			procs, runMem = readPids(t, filepath.Join(dirs[0], "cgroup.procs")), dirs[0]
+		}
+	}
+	hostNS, cellNS := namespaces(t, os.Getpid()), namespaces(t, initPid)
+	monitors := 0
+	for _, p := range procs {
+		st, err := procStatus(p)
+		if err != nil {
+			continue
+		}
+		name := fmt.Sprintf("pid %d (%s)", p, comm(p))
+		ns := namespaces(t, p)
+		if comm(p) == "bwrap" && ns["pid"] == cellNS["pid"] {
+			// bubblewrap's monitor: in the cell's namespaces (the program
+			// cannot see it), under the cell's profile, unprivileged.
+			monitors++
+			if st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" || st["CapEff"] != "0000000000000000" || !strings.HasPrefix(st["Uid"], "65534\t") {
+				t.Errorf("%s: NoNewPrivs %s Seccomp %s CapEff %s Uid %q", name, st["NoNewPrivs"], st["Seccomp"], st["CapEff"], st["Uid"])
+			}
+			continue
+		}
+		if st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" || st["Seccomp_filters"] < "2" {
+			t.Errorf("%s: NoNewPrivs %s Seccomp %s filters %s, want 1, 2 and two filters (the cell's and the run's)", name, st["NoNewPrivs"], st["Seccomp"], st["Seccomp_filters"])
+		}
+		for _, k := range []string{"CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"} {
+			if st[k] != "0000000000000000" {
+				t.Errorf("%s: %s %s, want 0", name, k, st[k])
+			}
+		}
+		if st["Uid"] != "65534\t65534\t65534\t65534" || st["Gid"] != "65534\t65534\t65534\t65534" {
+			t.Errorf("%s: uid %q gid %q, want 65534", name, st["Uid"], st["Gid"])
+		}
+		for _, kind := range []string{"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"} {
+			if ns[kind] == hostNS[kind] || ns[kind] == cellNS[kind] {
+				t.Errorf("%s shares the host's or the cell's %s namespace", name, kind)
+			}
+		}
+		if got := cgroupDir(t, p, "memory"); got != runMem {
+			t.Errorf("%s is in memory cgroup %s, not the run's %s", name, got, runMem)
+		}
+		limits := readFile(t, fmt.Sprintf("/proc/%d/limits", p))
+		for _, want := range []string{`Max core file size\s+0\s+0`, `Max open files\s+256\s+256`, `Max cpu time\s+8\s+9`} {
+			if !matches(limits, want) {
+				t.Errorf("%s: limits lack %q:\n%s", name, want, limits)
+			}
+		}
+	}
+	// The run's limits, in its own cgroup (cgroup v1 here; see cellcgroup.go).
+	if _, err := os.Stat(filepath.Join(runMem, "memory.limit_in_bytes")); err == nil {
+		checkInt(t, filepath.Join(runMem, "memory.limit_in_bytes"), s.MemoryBytes)
+		checkInt(t, filepath.Join(runMem, "memory.memsw.limit_in_bytes"), s.MemoryBytes)
+		run := filepath.Base(runMem)
+		checkInt(t, filepath.Join(cgroupDir(t, initPid, "pids"), run, "pids.max"), sandbox.PidsLimit("", s.Processes)+1)
+		cpu := filepath.Join(cgroupDir(t, initPid, "cpu"), run)
+		if q, p := readInt(t, filepath.Join(cpu, "cpu.cfs_quota_us")), readInt(t, filepath.Join(cpu, "cpu.cfs_period_us")); q <= 0 || q != p {
+			t.Errorf("run CPU quota %d/%d, want exactly one core", q, p)
+		}
+	} else {
+		checkInt(t, filepath.Join(runMem, "memory.max"), s.MemoryBytes)
+		checkInt(t, filepath.Join(runMem, "memory.swap.max"), 0)
+		checkInt(t, filepath.Join(runMem, "pids.max"), sandbox.PidsLimit("", s.Processes)+1)
+	}
+	if monitors > 1 {
+		t.Errorf("%d processes of the run are in the cell's namespaces; only bubblewrap's monitor may be", monitors)
+	}
+	t.Logf("namespace: %d run processes in %s", len(procs), runMem)
+	for _, p := range procs {
+		if comm(p) == "sleep" {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+	out := <-done
+	inside := string(out.Stdout)
+	for _, want := range []string{"Uid:\t65534\t65534\t65534\t65534", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2"} {
+		if !strings.Contains(inside, want) {
+			t.Errorf("the program's own status lacks %q:\n%s", want, inside)
+		}
+	}
+	if out.Isolation != sandbox.IsolationNamespace {
+		t.Errorf("outcome isolation %q", out.Isolation)
+	}
 }

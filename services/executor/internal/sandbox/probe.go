@@ -14,13 +14,16 @@ import (
 // profile, the init mount), then removes it. It fails when the engine
 // rejects the configuration, or accepts it with warnings: a limit it would
 // silently not enforce. The executor's preflight probes every runtime it
-// is configured to use before it takes a job.
+// is configured to use before it takes a job. rt "namespace" probes a cell.
 func (r *Runner) Probe(ctx context.Context, image, rt string) error {
 	spec := Spec{
 		JobID: "preflight", Stage: "preflight", Image: image, Runtime: rt, Argv: []string{"true"},
 		CPUTime: time.Second, WallTime: 2 * time.Second, MemoryBytes: 64 << 20, Processes: 8, OutputBytes: 1 << 10,
 	}
 	cfg, host, err := r.containerConfig(spec)
+	if rt == IsolationNamespace {
+		cfg, host, err = r.cellConfig(cellKey{image, "preflight"}, spec.MemoryBytes+cellOverhead, 256)
+	}
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,11 @@ func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Runner) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if rt == sandbox.IsolationNamespace {
+			// A stage in a cell has no container of its own: the cell's
+			// health is what carries over (see TestCellReuse).
+			return out, nil
+		}
 		var actions []string
 		for {
 			select {
@@ -67,7 +72,7 @@ func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Runner) {
 		if string(out.Stdout) != want || out.ExitCode != 0 || out.TimedOut {
 			t.Errorf("stdout %q exit %d timed out %v, want %q", out.Stdout, out.ExitCode, out.TimedOut, want)
 		}
-		if slices.Contains(actions, "kill") || !slices.Contains(actions, "die") {
+		if rt != sandbox.IsolationNamespace && (slices.Contains(actions, "kill") || !slices.Contains(actions, "die")) {
 			t.Errorf("engine actions %v: want the container to end by itself (die, no kill)", actions)
 		}
 	})
@@ -86,7 +91,7 @@ func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Runner) {
 		if !out.TimedOut {
 			t.Errorf("%s was not timed out: %+v", s, out)
 		}
-		if !slices.Contains(actions, "kill") {
+		if rt != sandbox.IsolationNamespace && !slices.Contains(actions, "kill") {
 			t.Errorf("engine actions %v: a timed-out container must be killed through the engine", actions)
 		}
 	})
