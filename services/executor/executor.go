@@ -4,6 +4,7 @@
 package executor
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"debug/elf"
@@ -95,6 +96,10 @@ type Config struct {
 	Pool map[string]int
 	// PoolMemoryMB bounds the idle pooled containers (each counts 64 MB).
 	PoolMemoryMB int64
+	// CellRuns and CellAge recycle a cell (namespace isolation) after so
+	// many stages or so long (0: the sandbox's defaults, 500 and 10 min).
+	CellRuns int
+	CellAge  time.Duration
 	// Paused: announce the node but take no jobs (drain a node for
 	// maintenance, or measure the queue alone).
 	Paused bool
@@ -206,6 +211,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	sb := sandbox.NewRunner(cli, sandbox.Options{
 		OnStart:    func(d time.Duration) { m.containerStart.Observe(d.Seconds()) },
 		ExecutorID: cfg.ID, InitPath: cfg.InitPath, Runtime: cfg.Runtime, WorkDirBytes: cfg.WorkDirMB << 20,
+		CellRuns: cfg.CellRuns, CellAge: cfg.CellAge,
 	}, log)
 	defer sb.Close()
 	if n, err := sb.Reap(ctx); err != nil {
@@ -216,6 +222,9 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 
 	langs, err := detect(ctx, cli, sb, cat, cfg.Languages, iso, log)
 	if err != nil {
+		return err
+	}
+	if err := prepareCells(ctx, sb, cfg, iso, langs); err != nil {
 		return err
 	}
 
@@ -975,6 +984,52 @@ func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *ca
 	}
 	slices.SortFunc(out, func(a, b served) int { return strings.Compare(a.runtime.Language, b.runtime.Language) })
 	return out, nil
+}
+
+// prepareCells readies namespace isolation when some execution can use it:
+// cells sized for the largest default stage of the languages served, one
+// stage run in a cell to prove the host supports them (bubblewrap in the
+// images, user namespaces, the host's cgroups), and the warm cells --pool
+// asks for (for the default tenant).
+func prepareCells(ctx context.Context, sb *sandbox.Runner, cfg Config, iso runner.Isolation, langs []served) error {
+	var cellMem int64
+	var probe *served
+	for i, l := range langs {
+		if !iso.Reaches(sandbox.IsolationNamespace, l.runtime.Language) {
+			continue
+		}
+		d := l.runtime.Defaults
+		cellMem = max(cellMem, d.MemoryMB<<20, d.CompileMemoryMB<<20)
+		if probe == nil || l.lang.Image == "airlock/base" {
+			probe = &langs[i]
+		}
+	}
+	if probe == nil {
+		return nil
+	}
+	sb.SetCellMemory(cellMem)
+	o, err := sb.Run(ctx, sandbox.Spec{
+		JobID: "probe", Stage: "probe", Image: probe.lang.Image, Isolation: sandbox.IsolationNamespace,
+		Tenant: contracts.DefaultTenant, Argv: []string{"true"}, Env: probe.lang.FullEnv,
+		CPUTime: 10 * time.Second, WallTime: 30 * time.Second, MemoryBytes: 64 << 20, Processes: 16, OutputBytes: 4096,
+	})
+	if err == nil && (o.ExitCode != 0 || o.InitError != "") {
+		err = fmt.Errorf("exit %d: %s%s", o.ExitCode, o.InitError, bytes.TrimSpace(o.Stderr))
+	}
+	if err != nil {
+		return fmt.Errorf("namespace isolation does not work on this host (a stage in a cell of %s: %w); "+
+			"rebuild the images (deploy/images/build.sh: bubblewrap), run the executor as root with the host's /sys/fs/cgroup, or choose --isolation container", probe.lang.Image, err)
+	}
+	for _, l := range langs {
+		n := cfg.Pool[l.runtime.Language]
+		if n == 0 || iso.Mode(contracts.DefaultTenant, l.runtime.Language) != sandbox.IsolationNamespace {
+			continue
+		}
+		d := l.runtime.Defaults
+		sb.WarmCells(ctx, sandbox.Spec{Image: l.lang.Image, Tenant: contracts.DefaultTenant,
+			MemoryBytes: d.MemoryMB << 20, Processes: d.Processes}, n)
+	}
+	return nil
 }
 
 // shrink shortens the stored outputs of an execution whose JSON would not fit
