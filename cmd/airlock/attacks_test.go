@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -73,8 +74,9 @@ type attack struct {
 
 // attackEnv is what an attack's checks may need to know about the stack.
 type attackEnv struct {
-	runtime  string // "runc" or "runsc"
+	runtime  string // "runc", "runsc" or "namespace"
 	gvisor   bool
+	cells    bool // namespace isolation: stages run in cells
 	canary   string
 	honeypot *honeypot
 }
@@ -810,12 +812,17 @@ func TestAttacks(t *testing.T) {
 func runAttacks(t *testing.T, cli *client.Client, rt, canary string) {
 	s := startDev(t, func(c *config) {
 		c.Executor.Languages = []string{"bash", "python", "c", "c++", "java"}
-		if rt != "runc" {
+		switch rt {
+		case "runc":
+			c.Executor.Isolation = "container"
+		case "namespace":
+			c.Executor.Isolation = "namespace"
+		default:
 			c.Executor.Runtime = rt
 		}
 	})
 	hp := startHoneypot(t)
-	env := &attackEnv{runtime: rt, gvisor: strings.HasPrefix(rt, "runsc"), canary: canary, honeypot: hp}
+	env := &attackEnv{runtime: rt, gvisor: strings.HasPrefix(rt, "runsc"), cells: rt == "namespace", canary: canary, honeypot: hp}
 	watch := watchContainers(t, cli, s.ExecutorID)
 	gw := bridgeGateway(t, cli)
 	natsPort := port(t, s.NATSURL)
@@ -937,7 +944,45 @@ func runAttack(t *testing.T, s *stack, cli *client.Client, watch *containerWatch
 	if t.Failed() {
 		t.Logf("execution: %.4000s", dump(e))
 	}
+	if env.cells {
+		checkCellsClean(t, cli, s.ExecutorID)
+		return
+	}
 	checkGone(t, cli, watch.used(acc.ID, submitted, time.Now()))
+}
+
+// checkCellsClean: in namespace isolation a job has no container of its
+// own; what must not remain is any run in a cell. Every cell of the
+// executor holds its init alone, and no run cgroup is left under it.
+func checkCellsClean(t *testing.T, cli *client.Client, executorID string) {
+	t.Helper()
+	list, err := cli.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", "run.airlock.executor="+executorID), filters.Arg("label", "run.airlock.job=cell"), filters.Arg("status", "running"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range list {
+		for {
+			var left []string
+			runs, _ := filepath.Glob("/sys/fs/cgroup/*/docker/" + c.ID + "/run-*")
+			runs2, _ := filepath.Glob("/sys/fs/cgroup/system.slice/docker-" + c.ID + ".scope/run-*")
+			left = append(runs, runs2...)
+			if b, err := os.ReadFile("/sys/fs/cgroup/memory/docker/" + c.ID + "/cgroup.procs"); err == nil {
+				if n := len(strings.Fields(string(b))); n != 1 {
+					left = append(left, fmt.Sprintf("%d processes in the cell", n))
+				}
+			}
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("cell %.12s holds a run's leftovers: %v", c.ID, left)
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 }
 
 // containerWatch records the containers the executor creates, per job, and

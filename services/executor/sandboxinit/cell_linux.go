@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -163,7 +165,7 @@ func sandboxRun(h Header, dir, path string, filter []byte, masks []string) Recor
 	}
 	args = append(args, masks...)
 	args = append(args, "--chdir", h.Dir, "--seccomp", strconv.Itoa(fdSeccomp), "--",
-		MountPath, RunArg, strconv.FormatInt(h.CPUSeconds, 10), path)
+		MountPath, RunArg, strconv.FormatInt(h.CPUSeconds, 10), strconv.FormatBool(hasPWD(h.Env)), path)
 	args = append(args, h.Argv...)
 
 	var files closers
@@ -259,8 +261,16 @@ func feedExactly(feed *os.File, size int64) <-chan struct{} {
 	return done
 }
 
+// hasPWD reports whether env sets PWD (bubblewrap sets it for the run when
+// it changes directory: the run's first process takes it out again unless
+// the stage's environment has it).
+func hasPWD(env []string) bool {
+	return slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PWD=") })
+}
+
 // RunMain is the first process of a run (pid 1 of its pid namespace):
-// args are the CPU rlimit in seconds, the program's path and its argv.
+// args are the CPU rlimit in seconds, whether the stage's environment sets
+// PWD, the program's path and its argv.
 func RunMain(args []string) int {
 	shield()
 	status := os.NewFile(fdStatus, "status")
@@ -274,9 +284,14 @@ func RunMain(args []string) int {
 		_, _ = status.Write(append(line, '\n'))
 		return 0
 	}
-	if status == nil || goR == nil || progErr == nil || len(args) < 3 {
+	if status == nil || goR == nil || progErr == nil || len(args) < 4 {
 		return 125
 	}
+	env := os.Environ()
+	if keep, _ := strconv.ParseBool(args[1]); !keep {
+		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PWD=") })
+	}
+	args = append(args[:1], args[2:]...)
 	if secs, err := strconv.ParseInt(args[0], 10, 64); err == nil && secs > 0 {
 		// Soft: SIGXCPU at the limit; hard: SIGKILL a second later.
 		_ = unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: uint64(secs), Max: uint64(secs + 1)})
@@ -290,7 +305,7 @@ func RunMain(args []string) int {
 	}
 	_ = goR.Close()
 	p, err := os.StartProcess(args[1], args[2:], &os.ProcAttr{
-		Env:   os.Environ(),
+		Env:   env,
 		Files: []*os.File{os.Stdin, os.Stdout, progErr},
 	})
 	if err != nil {

@@ -112,21 +112,43 @@ func (r *Runner) putCell(c *cell, healthy bool) {
 	c.runs++
 	cs := &r.cells
 	cs.mu.Lock()
-	keep := healthy && !cs.closed && c.runs < cmpOr(r.opts.CellRuns, defaultCellRuns) &&
-		time.Since(c.born) < cmpOr(r.opts.CellAge, defaultCellAge)
-	var evict *cell
+	fresh := c.runs < cmpOr(r.opts.CellRuns, defaultCellRuns) && time.Since(c.born) < cmpOr(r.opts.CellAge, defaultCellAge)
+	keep := healthy && !cs.closed && fresh
+	var evict []*cell
 	if keep {
 		cs.idle = append(cs.idle, c)
-		if len(cs.idle) > cellIdleMax {
-			evict, cs.idle = cs.idle[0], cs.idle[1:]
-		}
 	}
+	// Idle cells past their age go too, and the oldest past the bound.
+	cs.idle = slices.DeleteFunc(cs.idle, func(o *cell) bool {
+		old := time.Since(o.born) >= cmpOr(r.opts.CellAge, defaultCellAge)
+		if old {
+			evict = append(evict, o)
+		}
+		return old
+	})
+	if len(cs.idle) > cellIdleMax {
+		evict, cs.idle = append(evict, cs.idle[0]), cs.idle[1:]
+	}
+	replace := healthy && !fresh && !cs.closed
 	cs.mu.Unlock()
 	if !keep {
 		r.destroyCell(c)
 	}
-	if evict != nil {
-		r.destroyCell(evict)
+	for _, o := range evict {
+		r.destroyCell(o)
+	}
+	if replace {
+		// A cell recycled in good health is replaced ahead of demand.
+		r.removals.Add(1)
+		go func() {
+			defer r.removals.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if n, err := r.startCell(ctx, c.key, c.mem, c.pids); err == nil {
+				n.runs = -1 // putCell counts a run
+				r.putCell(n, true)
+			}
+		}()
 	}
 }
 
@@ -185,8 +207,8 @@ func (r *Runner) WarmCells(ctx context.Context, profile Spec, count int) {
 				}
 				return
 			}
+			c.runs = -1 // putCell counts a run
 			r.putCell(c, true)
-			c.runs-- // not a run
 		}()
 	}
 }

@@ -73,17 +73,18 @@ func (r *Runner) EnablePool(targets map[string]PoolTarget, budgetBytes int64) {
 	}
 }
 
-// PoolSizes reports the idle containers per image.
+// PoolSizes reports the idle sandboxes per image: warm containers and idle
+// cells (namespace isolation) together.
 func (r *Runner) PoolSizes() map[string]int {
+	out := r.IdleCells()
 	p := r.pool
 	if p == nil {
-		return nil
+		return out
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[string]int, len(p.want))
 	for image := range p.want {
-		out[image] = len(p.idle[image])
+		out[image] += len(p.idle[image])
 	}
 	return out
 }
