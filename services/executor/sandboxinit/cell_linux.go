@@ -11,9 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -62,7 +60,7 @@ const runID = "65534"
 // one it reads itself).
 const (
 	fdStatus  = 3 // run → cell: "ready\n", then the program's Record line
-	fdGo      = 4 // cell → run: the Go byte
+	fdJob     = 4 // cell → run: the job (a JSON line), then the Go byte
 	fdSeccomp = 5 // bubblewrap reads RunFilter here
 	fdStderr  = 6 // the container's stderr: the program's fd 2
 )
@@ -70,27 +68,275 @@ const (
 // readyLine is what the run's first process writes when it waits for Go.
 const readyLine = "ready\n"
 
-// CellMain runs a cell's init: one run per Header until stdin ends.
-func CellMain() int {
+// Spare is the byte the executor sends a cell once it has checked the cell
+// after a stage (and after its start): the cell then starts the sandbox of
+// its next stage ahead of demand (bubblewrap and the run's first process,
+// waiting for a job). A header's first byte is never Spare (headers are
+// shorter than 16 MB).
+const Spare = 'S'
+
+// CellMain runs a cell's init: one run per Header until stdin ends. Its
+// argument is the size of each run's /tmp and /dev/shm in bytes.
+func CellMain(args []string) int {
 	shield()
-	filter, err := RunFilter()
-	if err != nil {
+	c := &cellInit{tmp: "67108864"}
+	if len(args) > 0 {
+		if n, err := strconv.ParseInt(args[0], 10, 64); err == nil && n >= 1<<20 {
+			c.tmp = args[0]
+		}
+	}
+	var err error
+	if c.filter, err = RunFilter(); err != nil {
 		fmt.Fprintf(os.Stderr, "airlock cell: %v\n", err)
 		return 125
 	}
-	masks := procMasks()
-	for seq := 1; ; seq++ {
-		h, err := ReadHeader(os.Stdin)
-		if errors.Is(err, io.EOF) {
+	c.masks = procMasks()
+	c.in, c.gone = watchStdin()
+	var first [1]byte
+	for {
+		if _, err := io.ReadFull(c.in, first[:]); err != nil {
+			c.drop()
 			return 0 // the executor is done with this cell
 		}
+		if first[0] == Spare {
+			if c.spare == nil {
+				c.spare = c.start() // a failure shows when a stage uses it
+			}
+			continue
+		}
+		h, err := ReadHeader(io.MultiReader(bytes.NewReader(first[:]), c.in))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "airlock cell: %v\n", err)
 			return 125
 		}
-		rec, artifact := cellRun(h, seq, filter, masks)
+		sb := c.spare
+		c.spare = nil
+		if sb == nil {
+			sb = c.start()
+		}
+		rec, artifact := c.run(h, sb)
 		report(h.Nonce, rec, artifact)
 	}
+}
+
+// cellInit is a cell's init's state.
+type cellInit struct {
+	tmp    string // bytes of each run's /tmp and /dev/shm
+	filter []byte
+	masks  []string
+	seq    int
+	spare  *runSandbox
+	// in is the cell's stdin; gone is closed when it ends (the executor
+	// is gone or done): a run under way is killed then.
+	in   io.Reader
+	gone <-chan struct{}
+}
+
+// watchStdin reads the cell's stdin in a goroutine of its own, so that its
+// end is seen at once, even while a run is under way.
+func watchStdin() (io.Reader, <-chan struct{}) {
+	pr, pw := io.Pipe()
+	gone := make(chan struct{})
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := os.Stdin.Read(buf)
+			if n > 0 {
+				if _, werr := pw.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				close(gone)
+				_ = pw.CloseWithError(io.EOF)
+				return
+			}
+		}
+	}()
+	return pr, gone
+}
+
+// runSandbox is one run's sandbox, started: bubblewrap, and in it the run's
+// first process waiting for its job.
+type runSandbox struct {
+	dir     string // the run's /work, in the cell's /work
+	cmd     *exec.Cmd
+	files   closers
+	stdinW  *os.File // the program's stdin
+	jobW    *os.File // the job, then the Go byte
+	status  *bufio.Reader
+	errDone chan struct{}
+	errBuf  bytes.Buffer
+	err     error // the sandbox could not be started
+}
+
+// start starts the sandbox of the next run.
+func (c *cellInit) start() *runSandbox {
+	c.seq++
+	sb := &runSandbox{dir: filepath.Join("/work", ".run"+strconv.Itoa(c.seq)), errDone: make(chan struct{})}
+	fail := func(format string, a ...any) *runSandbox {
+		sb.err = fmt.Errorf(format, a...)
+		sb.files.close()
+		close(sb.errDone)
+		return sb
+	}
+	if err := os.Mkdir(sb.dir, 0o700); err != nil {
+		return fail("work dir: %v", err)
+	}
+	args := []string{Bwrap,
+		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup",
+		"--disable-userns", "--uid", runID, "--gid", runID,
+		"--die-with-parent", "--as-pid-1", "--new-session",
+		"--ro-bind", "/", "/",
+		"--bind", sb.dir, "/work",
+		"--size", c.tmp, "--tmpfs", "/tmp",
+		"--proc", "/proc", "--dev", "/dev",
+		"--size", c.tmp, "--tmpfs", "/dev/shm",
+	}
+	args = append(args, c.masks...)
+	args = append(args, "--chdir", "/work", "--seccomp", strconv.Itoa(fdSeccomp), "--", MountPath, RunArg)
+
+	stdinR, stdinW, err1 := sb.files.pipe()
+	statusR, statusW, err2 := sb.files.pipe()
+	jobR, jobW, err3 := sb.files.pipe()
+	seccompR, seccompW, err4 := sb.files.pipe()
+	errR, errW, err5 := sb.files.pipe()
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return fail("run pipes: %v", err)
+	}
+	// The filter is far smaller than a pipe's buffer.
+	if _, err := seccompW.Write(c.filter); err != nil {
+		return fail("seccomp filter: %v", err)
+	}
+	_ = seccompW.Close()
+	sb.cmd = &exec.Cmd{
+		Path: Bwrap, Args: args, Env: []string{"PATH=/usr/bin:/bin"},
+		Stdin: stdinR, Stdout: os.Stdout, Stderr: errW,
+		ExtraFiles:  []*os.File{statusW, jobR, seccompR, os.Stderr},
+		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	if err := sb.cmd.Start(); err != nil {
+		sb.cmd = nil
+		return fail("start bubblewrap: %v", err)
+	}
+	for _, f := range []*os.File{stdinR, statusW, jobR, seccompR, errW} {
+		_ = f.Close() // the run holds them now
+	}
+	sb.stdinW, sb.jobW, sb.status = stdinW, jobW, bufio.NewReader(statusR)
+	// bubblewrap's own complaints (a set-up that failed), kept short.
+	go func() {
+		defer close(sb.errDone)
+		_, _ = io.Copy(&capped{&sb.errBuf, 2048}, errR)
+	}()
+	return sb
+}
+
+// drop ends a spare sandbox that will not serve.
+func (c *cellInit) drop() {
+	if sb := c.spare; sb != nil {
+		c.spare = nil
+		sb.abandon()
+		_ = removeTree(sb.dir)
+	}
+}
+
+// abandon kills the sandbox and waits for its end.
+func (sb *runSandbox) abandon() {
+	if sb.cmd != nil {
+		_ = sb.cmd.Process.Kill()
+		_ = sb.cmd.Wait()
+	}
+	sb.files.close()
+	<-sb.errDone
+}
+
+// run runs one stage in sb. It consumes exactly what the executor sends for
+// this stage, whatever happens.
+func (c *cellInit) run(h Header, sb *runSandbox) (rec Record, artifact []byte) {
+	tar := io.LimitReader(c.in, h.TarSize)
+	defer func() {
+		_, _ = io.Copy(io.Discard, tar) // what an error left unread
+		if err := removeTree(sb.dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			rec.Dirty = true
+		}
+	}()
+	if h.Dir != "/work" {
+		sb.abandon()
+		return Record{ExitCode: 126, Error: fmt.Sprintf("a cell runs in /work, not %s", h.Dir)}, nil
+	}
+	if sb.err != nil {
+		return Record{ExitCode: 126, Error: sb.err.Error()}, nil
+	}
+	if err := extract(tar, sb.dir); err != nil {
+		sb.abandon()
+		return Record{ExitCode: 126, Error: fmt.Sprintf("unpack files: %v", err)}, nil
+	}
+	path, err := lookPath(h.Argv[0], h.Env)
+	if err != nil {
+		sb.abandon()
+		return Record{ExitCode: 127, Error: err.Error()}, nil
+	}
+	rec = sb.runJob(c, h, runJob{CPUSeconds: h.CPUSeconds, Path: path, Argv: h.Argv, Env: h.Env})
+	if rec.Error == "" && !rec.Lost && h.Collect && rec.ExitCode == 0 && rec.Signal == 0 {
+		artifact, err = collect(sb.dir, h.CollectMax)
+		if err != nil {
+			rec.Error = err.Error()
+		}
+		rec.ArtifactSize = int64(len(artifact))
+	}
+	return rec, artifact
+}
+
+// runJob is what the cell tells a run's first process to start.
+type runJob struct {
+	CPUSeconds int64    `json:"cpu_seconds"`
+	Path       string   `json:"path"`
+	Argv       []string `json:"argv"`
+	Env        []string `json:"env"`
+}
+
+// runJob hands the job to the sandbox's first process, lets the executor
+// move the run into its cgroup, starts it and waits for its end.
+func (sb *runSandbox) runJob(c *cellInit, h Header, job runJob) Record {
+	defer sb.files.close()
+	if line, err := sb.status.ReadString('\n'); err != nil || line != readyLine {
+		sb.abandon()
+		return Record{ExitCode: 126, Error: fmt.Sprintf("sandbox set-up failed: %s", bytes.TrimSpace(sb.errBuf.Bytes()))}
+	}
+	line, _ := json.Marshal(job)
+	if _, err := sb.jobW.Write(append(line, '\n')); err != nil {
+		sb.abandon()
+		return Record{ExitCode: 126, Error: fmt.Sprintf("hand the job to the sandbox: %v", err)}
+	}
+	// The run waits for Go: the executor moves it into its cgroup now.
+	if err := awaitGoFrom(c.in, h.Nonce); err != nil {
+		sb.abandon()
+		return Record{ExitCode: 126, Error: err.Error()}
+	}
+	fed := feedExactly(c.in, sb.stdinW, h.StdinSize)
+	_, _ = sb.jobW.Write([]byte{Go})
+	_ = sb.jobW.Close()
+	ended := make(chan struct{})
+	go func() {
+		select {
+		case <-c.gone: // nobody waits for this run any more
+			_ = sb.cmd.Process.Kill()
+		case <-ended:
+		}
+	}()
+	_ = sb.cmd.Wait()
+	close(ended)
+	<-fed
+	<-sb.errDone
+	var rec Record
+	line, err := sb.status.ReadBytes('\n')
+	if err != nil || json.Unmarshal(line, &rec) != nil {
+		// The run's first process was killed before it reported: by the
+		// executor (a limit), or by the OOM killer in the run's cgroup.
+		return Record{ExitCode: 128 + 9, Signal: 9, Lost: true}
+	}
+	rec.Lost, rec.Dirty, rec.ArtifactSize = false, false, 0
+	return rec
 }
 
 // procMasks are bubblewrap's arguments that hide again what Docker's masks
@@ -118,131 +364,17 @@ func procMasks() []string {
 	return args
 }
 
-// cellRun runs one program in a fresh sandbox of the cell. It consumes
-// exactly what the executor sends for this run, whatever happens.
-func cellRun(h Header, seq int, filter []byte, masks []string) (rec Record, artifact []byte) {
-	dir := filepath.Join(h.Dir, ".run"+strconv.Itoa(seq))
-	tar := io.LimitReader(os.Stdin, h.TarSize)
-	defer func() {
-		_, _ = io.Copy(io.Discard, tar) // what an error left unread
-		if err := removeTree(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			rec.Dirty = true
-		}
-	}()
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return Record{ExitCode: 126, Error: fmt.Sprintf("work dir: %v", err)}, nil
-	}
-	if err := extract(tar, dir); err != nil {
-		return Record{ExitCode: 126, Error: fmt.Sprintf("unpack files: %v", err)}, nil
-	}
-	path, err := lookPath(h.Argv[0], h.Env)
-	if err != nil {
-		return Record{ExitCode: 127, Error: err.Error()}, nil
-	}
-	rec = sandboxRun(h, dir, path, filter, masks)
-	if rec.Error == "" && !rec.Lost && h.Collect && rec.ExitCode == 0 && rec.Signal == 0 {
-		artifact, err = collect(dir, h.CollectMax)
-		if err != nil {
-			rec.Error = err.Error()
-		}
-		rec.ArtifactSize = int64(len(artifact))
-	}
-	return rec, artifact
-}
-
-// sandboxRun starts bubblewrap for one run and waits for its end.
-func sandboxRun(h Header, dir, path string, filter []byte, masks []string) Record {
-	tmp := strconv.FormatInt(max(h.TmpSize, 1<<20), 10)
-	args := []string{Bwrap,
-		"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--unshare-cgroup",
-		"--disable-userns", "--uid", runID, "--gid", runID,
-		"--die-with-parent", "--as-pid-1", "--new-session",
-		"--ro-bind", "/", "/",
-		"--bind", dir, h.Dir,
-		"--size", tmp, "--tmpfs", "/tmp",
-		"--proc", "/proc", "--dev", "/dev",
-		"--size", tmp, "--tmpfs", "/dev/shm",
-	}
-	args = append(args, masks...)
-	args = append(args, "--chdir", h.Dir, "--seccomp", strconv.Itoa(fdSeccomp), "--",
-		MountPath, RunArg, strconv.FormatInt(h.CPUSeconds, 10), strconv.FormatBool(hasPWD(h.Env)), path)
-	args = append(args, h.Argv...)
-
-	var files closers
-	defer files.close()
-	stdinR, stdinW, err1 := files.pipe()
-	statusR, statusW, err2 := files.pipe()
-	goR, goW, err3 := files.pipe()
-	seccompR, seccompW, err4 := files.pipe()
-	errR, errW, err5 := files.pipe()
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
-		return Record{ExitCode: 126, Error: fmt.Sprintf("run pipes: %v", err)}
-	}
-	// The filter is far smaller than a pipe's buffer.
-	if _, err := seccompW.Write(filter); err != nil {
-		return Record{ExitCode: 126, Error: fmt.Sprintf("seccomp filter: %v", err)}
-	}
-	_ = seccompW.Close()
-	cmd := &exec.Cmd{
-		Path: Bwrap, Args: args, Env: h.Env,
-		Stdin: stdinR, Stdout: os.Stdout, Stderr: errW,
-		ExtraFiles:  []*os.File{statusW, goR, seccompR, os.Stderr},
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
-	}
-	if err := cmd.Start(); err != nil {
-		return Record{ExitCode: 126, Error: fmt.Sprintf("start bubblewrap: %v", err)}
-	}
-	for _, f := range []*os.File{stdinR, statusW, goR, seccompR, errW} {
-		_ = f.Close() // the run holds them now
-	}
-	// bubblewrap's own complaints (a set-up that failed), kept short.
-	var setupErr bytes.Buffer
-	errDone := make(chan struct{})
-	go func() {
-		defer close(errDone)
-		_, _ = io.Copy(&capped{&setupErr, 2048}, errR)
-	}()
-	status := bufio.NewReader(statusR)
-	if line, err := status.ReadString('\n'); err != nil || line != readyLine {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		<-errDone
-		return Record{ExitCode: 126, Error: fmt.Sprintf("sandbox set-up failed: %s", bytes.TrimSpace(setupErr.Bytes()))}
-	}
-	// The run waits for Go: the executor moves it into its cgroup now.
-	if err := awaitGo(h.Nonce); err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return Record{ExitCode: 126, Error: err.Error()}
-	}
-	fed := feedExactly(stdinW, h.StdinSize)
-	_, _ = goW.Write([]byte{Go})
-	_ = goW.Close()
-	_ = cmd.Wait()
-	<-fed
-	<-errDone
-	var rec Record
-	line, err := status.ReadBytes('\n')
-	if err != nil || json.Unmarshal(line, &rec) != nil {
-		// The run's first process was killed before it reported: by the
-		// executor (a limit), or by the OOM killer in the run's cgroup.
-		return Record{ExitCode: 128 + 9, Signal: 9, Lost: true}
-	}
-	rec.Lost, rec.Dirty, rec.ArtifactSize = false, false, 0
-	return rec
-}
-
 // feedExactly copies the next size bytes of stdin into feed (the program's
 // stdin), then closes feed. A program that stops reading only stops the
 // copy: the bytes are still consumed, so the next Header is where the
 // executor put it.
-func feedExactly(feed *os.File, size int64) <-chan struct{} {
+func feedExactly(in io.Reader, feed *os.File, size int64) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 32<<10)
 		for size > 0 {
-			n, err := os.Stdin.Read(buf[:min(int64(len(buf)), size)])
+			n, err := in.Read(buf[:min(int64(len(buf)), size)])
 			size -= int64(n)
 			if n > 0 && feed != nil {
 				if _, werr := feed.Write(buf[:n]); werr != nil {
@@ -261,59 +393,50 @@ func feedExactly(feed *os.File, size int64) <-chan struct{} {
 	return done
 }
 
-// hasPWD reports whether env sets PWD (bubblewrap sets it for the run when
-// it changes directory: the run's first process takes it out again unless
-// the stage's environment has it).
-func hasPWD(env []string) bool {
-	return slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PWD=") })
-}
-
-// RunMain is the first process of a run (pid 1 of its pid namespace):
-// args are the CPU rlimit in seconds, whether the stage's environment sets
-// PWD, the program's path and its argv.
-func RunMain(args []string) int {
+// RunMain is the first process of a run (pid 1 of its pid namespace). It
+// says it is ready, reads its job (one JSON line) and the Go byte from the
+// cell, starts the program with exactly the job's environment, reaps
+// everything and reports the program's status.
+func RunMain() int {
 	shield()
 	status := os.NewFile(fdStatus, "status")
-	goR := os.NewFile(fdGo, "go")
+	jobR := os.NewFile(fdJob, "job")
 	progErr := os.NewFile(fdStderr, "stderr")
-	for _, fd := range []int{fdStatus, fdGo, fdStderr} {
-		syscall.CloseOnExec(fd) // the program gets none of them
-	}
-	fail := func(code int, msg string) int {
-		line, _ := json.Marshal(Record{ExitCode: code, Error: msg})
-		_, _ = status.Write(append(line, '\n'))
-		return 0
-	}
-	if status == nil || goR == nil || progErr == nil || len(args) < 4 {
+	if status == nil || jobR == nil || progErr == nil {
 		return 125
 	}
-	env := os.Environ()
-	if keep, _ := strconv.ParseBool(args[1]); !keep {
-		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PWD=") })
-	}
-	args = append(args[:1], args[2:]...)
-	if secs, err := strconv.ParseInt(args[0], 10, 64); err == nil && secs > 0 {
-		// Soft: SIGXCPU at the limit; hard: SIGKILL a second later.
-		_ = unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: uint64(secs), Max: uint64(secs + 1)})
+	for _, fd := range []int{fdStatus, fdJob, fdStderr} {
+		syscall.CloseOnExec(fd) // the program gets none of them
 	}
 	if _, err := status.WriteString(readyLine); err != nil {
 		return 125
 	}
-	var b [1]byte
-	if _, err := io.ReadFull(goR, b[:]); err != nil || b[0] != Go {
+	in := bufio.NewReader(jobR)
+	line, err := in.ReadBytes('\n')
+	var job runJob
+	if err != nil || json.Unmarshal(line, &job) != nil || len(job.Argv) == 0 {
+		return 125 // the cell dropped this sandbox
+	}
+	if b, err := in.ReadByte(); err != nil || b != Go {
 		return 125
 	}
-	_ = goR.Close()
-	p, err := os.StartProcess(args[1], args[2:], &os.ProcAttr{
-		Env:   env,
+	_ = jobR.Close()
+	if job.CPUSeconds > 0 {
+		// Soft: SIGXCPU at the limit; hard: SIGKILL a second later.
+		_ = unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: uint64(job.CPUSeconds), Max: uint64(job.CPUSeconds + 1)})
+	}
+	p, err := os.StartProcess(job.Path, job.Argv, &os.ProcAttr{
+		Env:   job.Env,
 		Files: []*os.File{os.Stdin, os.Stdout, progErr},
 	})
+	var rec Record
 	if err != nil {
-		return fail(126, fmt.Sprintf("start %s: %v", args[2], err))
+		rec = Record{ExitCode: 126, Error: fmt.Sprintf("start %s: %v", job.Argv[0], err)}
+	} else {
+		_ = os.Stdin.Close() // the program holds the only read end
+		rec = reap(p.Pid)
 	}
-	_ = os.Stdin.Close() // the program holds the only read end
-	rec := reap(p.Pid)
-	line, _ := json.Marshal(rec)
+	line, _ = json.Marshal(rec)
 	_, _ = status.Write(append(line, '\n'))
 	return 0
 }

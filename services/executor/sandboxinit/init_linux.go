@@ -166,12 +166,15 @@ func reap(pid int) (rec Record) {
 
 // awaitGo tells the executor that the program is about to start and waits
 // for its Go byte.
-func awaitGo(nonce string) error {
+func awaitGo(nonce string) error { return awaitGoFrom(os.Stdin, nonce) }
+
+// awaitGoFrom is awaitGo reading the Go byte from in.
+func awaitGoFrom(in io.Reader, nonce string) error {
 	if _, err := os.Stdout.Write(ReadyMarker(nonce)); err != nil {
 		return fmt.Errorf("ready: %v", err)
 	}
 	var b [1]byte
-	if _, err := io.ReadFull(os.Stdin, b[:]); err != nil {
+	if _, err := io.ReadFull(in, b[:]); err != nil {
 		return fmt.Errorf("wait for the executor: %v", err)
 	}
 	if b[0] != Go {

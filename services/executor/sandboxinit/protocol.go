@@ -71,9 +71,9 @@ func Dispatch(args []string, stdout io.Writer) (code int, handled bool) {
 	case Arg:
 		return Main(), true
 	case CellArg:
-		return CellMain(), true
+		return CellMain(args[1:]), true
 	case RunArg:
-		return RunMain(args[1:]), true
+		return RunMain(), true
 	case ProtocolArg:
 		fmt.Fprintln(stdout, Protocol)
 		return 0, true
@@ -102,9 +102,8 @@ type Header struct {
 	Collect    bool  `json:"collect,omitempty"`
 	CollectMax int64 `json:"collect_max,omitempty"`
 
-	// Cell runs only (see CellMain): the size of the run's private /tmp
-	// and /dev/shm, and its per-process CPU rlimit in whole seconds.
-	TmpSize    int64 `json:"tmp_size,omitempty"`
+	// Cell runs only (see CellMain): the program's per-process CPU rlimit
+	// in whole seconds.
 	CPUSeconds int64 `json:"cpu_seconds,omitempty"`
 }
 

@@ -215,7 +215,7 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 		check(&st, req.ExpectedOutput)
 		res.Run, res.Verdict, pidsHit = &st, st.Verdict, out.ProcessLimitHit
 	} else {
-		// Each test runs in a fresh container: nothing one test writes (files,
+		// Each test runs in a fresh sandbox: nothing one test writes (files,
 		// /tmp, /dev/shm, IPC, processes) exists when the next one starts.
 		res.Verdict = contracts.VerdictAccepted
 		res.Tests = make([]contracts.TestResult, len(req.Tests))

@@ -114,8 +114,9 @@ type runCgroup struct {
 	files cgroupFiles
 }
 
-// newRun makes the cgroup of a run named name, with limits set.
-func (c cellCgroup) newRun(name string, lim runLimits) (runCgroup, error) {
+// newRun makes the cgroup of a run named name (no limits of its own yet:
+// the cell's bound it; limit sets the run's).
+func (c cellCgroup) newRun(name string) (runCgroup, error) {
 	r := runCgroup{v2: c.v2, dirs: map[string]string{}}
 	for ctrl, parent := range c.parent {
 		dir := filepath.Join(parent, name)
@@ -128,19 +129,36 @@ func (c cellCgroup) newRun(name string, lim runLimits) (runCgroup, error) {
 		}
 		r.dirs[ctrl] = dir
 	}
+	if c.v2 {
+		dir := r.dirs[""]
+		r.files = cgroupFiles{v2: true,
+			cpu: filepath.Join(dir, "cpu.stat"), mem: filepath.Join(dir, "memory.current"),
+			peak: filepath.Join(dir, "memory.peak"), oom: filepath.Join(dir, "memory.events"),
+			pids: filepath.Join(dir, "pids.events")}
+	} else {
+		mem := r.dirs["memory"]
+		r.files = cgroupFiles{
+			cpu: filepath.Join(r.dirs["cpuacct"], "cpuacct.usage"), mem: filepath.Join(mem, "memory.usage_in_bytes"),
+			peak: filepath.Join(mem, "memory.max_usage_in_bytes"), oom: filepath.Join(mem, "memory.oom_control"),
+			pids: filepath.Join(r.dirs["pids"], "pids.events")}
+		r.files.peakReset = r.files.peak
+	}
+	return r, nil
+}
+
+// limit sets the run's limits. A run's cgroup gets them once, before its
+// program starts (it is made without any: memory+swap can then be set after
+// memory without ever being below it).
+func (r runCgroup) limit(lim runLimits) error {
 	quota := lim.nanoCPUs / 10_000 // µs per 100 ms period
 	var err error
-	if c.v2 {
+	if r.v2 {
 		dir := r.dirs[""]
 		err = errors.Join(
 			writeFile(filepath.Join(dir, "memory.max"), strconv.FormatInt(lim.memory, 10)),
 			writeFile(filepath.Join(dir, "memory.swap.max"), "0"),
 			writeFile(filepath.Join(dir, "pids.max"), strconv.FormatInt(lim.pids, 10)),
 			writeFile(filepath.Join(dir, "cpu.max"), fmt.Sprintf("%d 100000", quota)))
-		r.files = cgroupFiles{v2: true,
-			cpu: filepath.Join(dir, "cpu.stat"), mem: filepath.Join(dir, "memory.current"),
-			peak: filepath.Join(dir, "memory.peak"), oom: filepath.Join(dir, "memory.events"),
-			pids: filepath.Join(dir, "pids.events")}
 	} else {
 		mem := r.dirs["memory"]
 		err = writeFile(filepath.Join(mem, "memory.limit_in_bytes"), strconv.FormatInt(lim.memory, 10))
@@ -151,16 +169,11 @@ func (c cellCgroup) newRun(name string, lim runLimits) (runCgroup, error) {
 			writeFile(filepath.Join(r.dirs["pids"], "pids.max"), strconv.FormatInt(lim.pids, 10)),
 			writeFile(filepath.Join(r.dirs["cpu"], "cpu.cfs_period_us"), "100000"),
 			writeFile(filepath.Join(r.dirs["cpu"], "cpu.cfs_quota_us"), strconv.FormatInt(quota, 10)))
-		r.files = cgroupFiles{
-			cpu: filepath.Join(r.dirs["cpuacct"], "cpuacct.usage"), mem: filepath.Join(mem, "memory.usage_in_bytes"),
-			peak: filepath.Join(mem, "memory.max_usage_in_bytes"), oom: filepath.Join(mem, "memory.oom_control"),
-			pids: filepath.Join(r.dirs["pids"], "pids.events")}
 	}
 	if err != nil {
-		_ = r.remove()
-		return r, fmt.Errorf("run cgroup limits: %w", err)
+		return fmt.Errorf("run cgroup limits: %w", err)
 	}
-	return r, nil
+	return nil
 }
 
 // move puts the processes pids into the run's cgroup, in every hierarchy.

@@ -61,6 +61,10 @@ type cell struct {
 	pids int64 // the processes and threads a run may have, at most
 	runs int
 	born time.Time
+	// next is the next stage's cgroup, holding the spare sandbox, once
+	// prepared is closed (nil: not prepared).
+	next     *runCgroup
+	prepared <-chan struct{}
 }
 
 type cells struct {
@@ -90,14 +94,18 @@ func (r *Runner) takeCell(ctx context.Context, spec Spec) (*cell, error) {
 	cs.mu.Lock()
 	for i := len(cs.idle) - 1; i >= 0; i-- {
 		c := cs.idle[i]
-		if c.key == key && c.mem >= mem && c.pids >= pids {
+		if c.key == key && c.mem >= mem && c.pids >= pids && time.Since(c.born) < cmpOr(r.opts.CellAge, defaultCellAge) {
 			cs.idle = slices.Delete(cs.idle, i, i+1)
 			cs.mu.Unlock()
 			return c, nil
 		}
 	}
 	cs.mu.Unlock()
-	return r.startCell(ctx, key, mem, pids)
+	c, err := r.startCell(ctx, key, mem, pids)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // cellNeeds is what a cell must allow one run of spec: the run's own limits
@@ -110,6 +118,11 @@ func (r *Runner) cellNeeds(spec Spec) (mem, pids int64) {
 // or destroys it.
 func (r *Runner) putCell(c *cell, healthy bool) {
 	c.runs++
+	// A cell kept starts its next stage's sandbox now (a second Spare is
+	// ignored), while it waits.
+	if healthy = healthy && c.spare() == nil; healthy && c.prepared == nil {
+		r.prepare(c)
+	}
 	cs := &r.cells
 	cs.mu.Lock()
 	fresh := c.runs < cmpOr(r.opts.CellRuns, defaultCellRuns) && time.Since(c.born) < cmpOr(r.opts.CellAge, defaultCellAge)
@@ -256,10 +269,75 @@ func (r *Runner) startCell(ctx context.Context, key cellKey, mem, pids int64) (*
 	if c.own, err = c.cg.procs(); err != nil || len(c.own) != 1 {
 		return fail(fmt.Errorf("%w: a new cell holds processes %v (%v), not only its init", ErrEngine, c.own, err))
 	}
+	if err := c.spare(); err != nil {
+		return fail(err)
+	}
+	r.prepare(c)
 	if r.opts.OnStart != nil {
 		r.opts.OnStart(time.Since(begin))
 	}
 	return c, nil
+}
+
+// moveRun moves every process of the cell but its own into run (a cell
+// runs one stage at a time: they are the run's), and checks that none is
+// left behind.
+func (r *Runner) moveRun(c *cell, run runCgroup) error {
+	procs, err := c.cg.procs()
+	if err != nil {
+		return fmt.Errorf("%w: cell cgroup: %w", ErrEngine, err)
+	}
+	if pids := slices.DeleteFunc(procs, func(p int) bool { return slices.Contains(c.own, p) }); len(pids) > 0 {
+		if err := run.move(pids); err != nil {
+			return fmt.Errorf("%w: %w", ErrEngine, err)
+		}
+	}
+	if own, err := c.cg.procs(); err != nil || !slices.Equal(own, c.own) {
+		return fmt.Errorf("%w: processes appeared in the cell during set-up: %v", ErrEngine, own)
+	}
+	return nil
+}
+
+// prepare makes, in the background, the next stage's cgroup and moves the
+// spare sandbox's processes into it as soon as they exist (bubblewrap and
+// the run's first process): moving a process between cgroup v1 hierarchies
+// takes milliseconds, which a stage would otherwise wait for. takeCell
+// waits for it to end.
+func (r *Runner) prepare(c *cell) {
+	done := make(chan struct{})
+	c.prepared = done
+	go func() {
+		defer close(done)
+		run, err := c.cg.newRun("run-" + strconv.Itoa(c.runs) + "-" + newNonce()[:8])
+		if err != nil {
+			return
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			procs, err := c.cg.procs()
+			if err == nil && len(procs) >= len(c.own)+2 {
+				break
+			}
+			if err != nil || time.Now().After(deadline) {
+				_ = run.remove()
+				return
+			}
+		}
+		if r.moveRun(c, run) != nil {
+			return // the stage moves what is left; the cgroup is its
+		}
+		c.next = &run
+	}()
+}
+
+// spare tells the cell, checked and idle, to start its next stage's
+// sandbox ahead of demand.
+func (c *cell) spare() error {
+	_ = c.att.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	defer func() { _ = c.att.Conn.SetWriteDeadline(time.Time{}) }()
+	if _, err := c.att.Conn.Write([]byte{sandboxinit.Spare}); err != nil {
+		return engineErr("write to the cell", err)
+	}
+	return nil
 }
 
 func (r *Runner) cellConfig(key cellKey, mem, pids int64) (*container.Config, *container.HostConfig, error) {
@@ -271,7 +349,7 @@ func (r *Runner) cellConfig(key cellKey, mem, pids int64) (*container.Config, *c
 	cfg := &container.Config{
 		Image:           key.image,
 		Entrypoint:      []string{sandboxinit.MountPath},
-		Cmd:             []string{sandboxinit.CellArg},
+		Cmd:             []string{sandboxinit.CellArg, strconv.FormatInt(r.opts.TmpBytes, 10)},
 		User:            User,
 		WorkingDir:      "/work",
 		Hostname:        "sandbox",
@@ -295,6 +373,7 @@ func (r *Runner) cellConfig(key cellKey, mem, pids int64) (*container.Config, *c
 		ReadonlyPaths: []string{},
 		IpcMode:       "private",
 		LogConfig:     container.LogConfig{Type: "none"},
+		Runtime:       cellRuntime(r.opts.Runtime),
 		ShmSize:       1 << 20,
 		Tmpfs: map[string]string{
 			"/work": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,nr_inodes=%d,uid=65534,gid=65534,mode=0700", r.opts.WorkDirBytes, tmpfsInodes),
@@ -308,6 +387,15 @@ func (r *Runner) cellConfig(key cellKey, mem, pids int64) (*container.Config, *c
 		},
 	}
 	return cfg, host, nil
+}
+
+// cellRuntime is the OCI runtime of cells: the runner's, unless that is
+// gVisor (bubblewrap builds the run's namespaces with the host kernel).
+func cellRuntime(rt string) string {
+	if IsGVisor(rt) {
+		return ""
+	}
+	return rt
 }
 
 // runInCell runs one stage in c. healthy is false when c must not serve
@@ -339,9 +427,26 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 		}
 	}()
 
+	if c.prepared != nil {
+		select {
+		case <-c.prepared:
+		case <-ctx.Done():
+			return out, false, ctx.Err()
+		}
+		c.prepared = nil
+	}
 	var run runCgroup
 	haveRun := false
 	defer func() {
+		if n := c.next; n != nil {
+			// Prepared, but the stage ended before it started a
+			// program (the cell dropped the spare sandbox).
+			c.next = nil
+			n.kill()
+			if n.remove() != nil {
+				healthy = false
+			}
+		}
 		if !haveRun {
 			return
 		}
@@ -374,28 +479,23 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 	}
 	var base cgroupSample
 	if !finished {
-		// The run's processes wait for Go: everything in the cell that is
-		// not its init. Move them into the run's own cgroup.
-		procs, err := c.cg.procs()
-		if err != nil {
-			return out, false, fmt.Errorf("%w: cell cgroup: %w", ErrEngine, err)
-		}
-		runPids := slices.DeleteFunc(procs, func(p int) bool { return slices.Contains(c.own, p) })
-		if len(runPids) == 0 {
-			return out, false, fmt.Errorf("%w: the run's processes are not in the cell's cgroup", ErrEngine)
-		}
-		run, err = c.cg.newRun("run-"+strconv.Itoa(c.runs)+"-"+nonce[:8], runLimits{
-			memory: spec.MemoryBytes, pids: PidsLimit("", spec.Processes) + 1, nanoCPUs: r.opts.NanoCPUs,
-		})
-		if err != nil {
+		// The run's processes wait for Go. Usually they are the spare
+		// sandbox's, moved into the run's cgroup while the cell was idle;
+		// whatever else of the run is in the cell's cgroup moves now.
+		if c.next != nil {
+			run, c.next = *c.next, nil
+		} else if run, err = c.cg.newRun("run-" + strconv.Itoa(c.runs) + "-" + nonce[:8]); err != nil {
 			return out, false, fmt.Errorf("%w: run cgroup: %w", ErrEngine, err)
 		}
 		haveRun = true
-		if err := run.move(runPids); err != nil {
-			return out, false, fmt.Errorf("%w: %w", ErrEngine, err)
+		if err := r.moveRun(c, run); err != nil {
+			return out, false, err
 		}
-		if own, err := c.cg.procs(); err != nil || !slices.Equal(own, c.own) {
-			return out, false, fmt.Errorf("%w: processes appeared in the cell during set-up: %v", ErrEngine, own)
+		if pids, err := run.procs(); err != nil || len(pids) == 0 {
+			return out, false, fmt.Errorf("%w: the run's processes are not in its cgroup (%v)", ErrEngine, err)
+		}
+		if err := run.limit(runLimits{memory: spec.MemoryBytes, pids: PidsLimit("", spec.Processes) + 1, nanoCPUs: r.opts.NanoCPUs}); err != nil {
+			return out, false, fmt.Errorf("%w: %w", ErrEngine, err)
 		}
 		base, _ = run.files.baseline()
 		close(goAhead)
@@ -492,7 +592,7 @@ func (r *Runner) feedCell(c *cell, spec Spec, nonce string, goAhead, abandon <-c
 		Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
 		TarSize: int64(len(spec.Files)), StdinSize: int64(len(spec.Stdin)),
 		Collect: spec.Collect, CollectMax: spec.CollectMax,
-		TmpSize: r.opts.TmpBytes, CPUSeconds: cpuRlimit(spec.CPUTime, false),
+		CPUSeconds: cpuRlimit(spec.CPUTime, false),
 	}
 	if err := sandboxinit.WriteHeader(c.att.Conn, hdr); err != nil {
 		return err

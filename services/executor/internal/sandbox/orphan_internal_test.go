@@ -84,3 +84,68 @@ func TestOrphanedSandboxEnds(t *testing.T) {
 		t.Fatalf("the orphaned sandbox still runs: %v", err)
 	}
 }
+
+// TestOrphanedCellEnds: the same for a cell whose executor goes away while
+// a run is under way (after the Go byte, with the run in its cgroup): the
+// cell's init kills the run and ends the cell.
+func TestOrphanedCellEnds(t *testing.T) {
+	testkit.RequireDocker(t)
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRunner(cli, Options{ExecutorID: "sandbox-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	defer r.Wait()
+	spec := Spec{Image: "airlock/base", MemoryBytes: 64 << 20, Processes: 8}
+	mem, pids := r.cellNeeds(spec)
+	c, err := r.startCell(context.Background(), cellKey{spec.Image, "orphan"}, mem, pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.removeLater(c.id)
+	<-c.prepared
+	argv := []string{"sh", "-c", "echo started; exec sleep 600"}
+	if err := sandboxinit.WriteHeader(c.att.Conn, sandboxinit.Header{Nonce: "n", Argv: argv, Env: []string{"PATH=/usr/bin:/bin"}, Dir: "/work"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.att.Conn.Write([]byte{sandboxinit.Go}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	go func() {
+		var seen []byte
+		buf := make([]byte, 4096)
+		for !bytes.Contains(seen, []byte("started")) {
+			n, err := c.rd.Read(buf)
+			seen = append(seen, buf[:n]...)
+			if err != nil {
+				started <- fmt.Errorf("stream ended before the program started: %w (%q)", err, seen)
+				return
+			}
+		}
+		started <- nil
+	}()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the program did not start within a minute")
+	}
+	c.att.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	waitC, errC := cli.ContainerWait(ctx, c.id, container.WaitConditionNotRunning)
+	select {
+	case <-waitC:
+	case err := <-errC:
+		t.Fatalf("the orphaned cell still runs: %v", err)
+	}
+}

@@ -48,7 +48,7 @@ func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Runner) {
 		}
 		if rt == sandbox.IsolationNamespace {
 			// A stage in a cell has no container of its own: the cell's
-			// health is what carries over (see TestCellReuse).
+			// health is what carries over (see TestCellSurvivesItsRuns).
 			return out, nil
 		}
 		var actions []string
