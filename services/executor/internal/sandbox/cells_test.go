@@ -143,3 +143,17 @@ func TestCellSurvivesItsRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestCellsPerTenant: a tenant's stage never runs in another tenant's cell,
+// even one idle of the same image; the tenant's next stage takes its own.
+func TestCellsPerTenant(t *testing.T) {
+	r := cellRunner(t)
+	for i, tenant := range []string{"acme", "globex", "acme"} {
+		s := spec("true")
+		s.Tenant = tenant
+		runIn(t, r, s)
+		if want := min(i+1, 2); idle(r) != want {
+			t.Errorf("after %s's stage: %d idle cells, want %d (one per tenant)", tenant, idle(r), want)
+		}
+	}
+}
