@@ -71,7 +71,6 @@ type cells struct {
 	mu     sync.Mutex
 	idle   []*cell // oldest first
 	closed bool
-	seq    int64
 }
 
 // runCell runs spec in a cell of its image and tenant.
@@ -175,7 +174,20 @@ func cmpOr[T comparable](v, def T) T {
 
 func (r *Runner) destroyCell(c *cell) {
 	c.att.Close() // the init's stdin ends: it exits, and the cell with it
-	r.removeLater(c.id)
+	r.removals.Add(1)
+	go func() {
+		defer r.removals.Done()
+		// A prepared run cgroup is the host's to remove: its processes
+		// die with the cell's init.
+		if c.prepared != nil {
+			<-c.prepared
+		}
+		if n := c.next; n != nil {
+			n.kill()
+			_ = n.remove()
+		}
+		r.removeLater(c.id)
+	}()
 }
 
 // closeCells destroys the idle cells and keeps no more.
