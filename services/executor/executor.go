@@ -110,7 +110,7 @@ func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
 		ID:                sanitizeID(host),
-		Slots:             runtime.NumCPU(),
+		Slots:             2 * runtime.NumCPU(),
 		MaxInFlight:       256,
 		AckWait:           30 * time.Second,
 		MaxAttempts:       3,

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airlockrun/airlock/tools/internal/devstack"
 	"github.com/airlockrun/airlock/tools/internal/figures"
 )
 
@@ -78,6 +79,8 @@ func TestRatios(t *testing.T) {
 }
 
 func TestReportKeepsNotes(t *testing.T) {
+	slots = 8 // -slots 8
+	defer func() { slots = 0 }()
 	path := filepath.Join(t.TempDir(), "benchmarks.md")
 	if err := os.WriteFile(path, []byte("# old\n\nold figures\n\n## Runs and noise\n\nkept by hand\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -106,5 +109,25 @@ func TestReportKeepsNotes(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "benchmarks-latency.svg")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestReportNamesTheDefaults: without -slots the stacks run the executor's
+// defaults, and the report says which they were.
+func TestReportNamesTheDefaults(t *testing.T) {
+	observed = devstack.Executor{Slots: 4, WarmPool: map[string]int{pythonImage: 2}}
+	defer func() { observed = devstack.Executor{} }()
+	path := filepath.Join(t.TempDir(), "benchmarks.md")
+	if err := report(path, sample(), "2 cores", "commit abc", time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	for _, want := range []string{
+		"--isolation namespace --languages python`, the executor's defaults: 4 slots, warm pool `python=2`",
+		"| peak RSS of the whole one-process stack, isolation container, 4 slots |",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q:\n%s", want, b)
+		}
 	}
 }

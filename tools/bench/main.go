@@ -41,7 +41,6 @@ import (
 const (
 	hello       = `{"language":"python","files":[{"name":"main.py","content":"print('hi')"}]}`
 	pythonImage = "airlock/python"
-	slots       = 8 // executor slots and warm Python containers of every stack
 )
 
 func main() {
@@ -159,6 +158,7 @@ func run() error {
 	docker := flag.Bool("docker", true, "measure `docker run --rm` (the baseline of the targets)")
 	bare := flag.Bool("bare", true, "measure the bare process on the host (the floor)")
 	python := flag.String("python", "/usr/bin/python3", "the host's Python for the bare baseline (not a pyenv shim: it adds about 350 ms a start)")
+	flag.IntVar(&slots, "slots", 0, "executor slots and warm Python sandboxes of every stack (0: the executor's defaults, which is what `go tool task up` runs)")
 	n1 := flag.Int("n1", 30, "requests at concurrency 1")
 	n8 := flag.Int("n8", 120, "requests at concurrency 8")
 	nAsync := flag.Int("async", 5000, "submissions for the async submit rate (0: skip)")
@@ -252,28 +252,41 @@ func run() error {
 	return nil
 }
 
+// slots is the -slots flag; observed is what the last stack's executor
+// reported once it had settled after its start.
+var (
+	slots    int
+	observed devstack.Executor
+)
+
 // measureMode starts a stack in one isolation mode, measures the hello at
 // concurrency 1 and 8 and stops it; it returns the series and the peak RSS.
+// The stack runs with the executor's defaults (slots, warm pool) unless
+// -slots names a number of slots (and as many warm Python sandboxes).
 func measureMode(bin, mode string, n1, n8 int) (*pair, int64, error) {
-	fmt.Printf("== airlock, isolation %s: starting the stack (slots %d, warm pool python=%d)\n", mode, slots, slots)
-	st, err := devstack.Start(bin, "bench-"+mode, "--isolation", mode, "--languages", "python",
-		"--slots", strconv.Itoa(slots), "--pool", "python="+strconv.Itoa(slots))
+	args := []string{"--isolation", mode, "--languages", "python"}
+	if slots > 0 {
+		args = append(args, "--slots", strconv.Itoa(slots), "--pool", "python="+strconv.Itoa(slots))
+	}
+	st, err := devstack.Start(bin, "bench-"+mode, args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer st.Stop()
-	settle(st, slots)
+	e := st.Settle(pythonImage)
+	observed = e
+	fmt.Printf("== airlock, isolation %s: stack started (slots %d, warm Python sandboxes %d)\n", mode, e.Slots, e.WarmPool[pythonImage])
 	for range 5 { // warm up; the first answer must say the mode it ran in
 		if _, err := execute(st, mode); err != nil {
 			return nil, 0, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	// Each series starts with the pool full and idle.
+	// Each series starts with the executor idle and its pool settled.
 	system := "airlock " + mode
 	one := func() error { _, err := execute(st, mode); return err }
-	settle(st, slots)
+	st.Settle(pythonImage)
 	c1 := measure(system+" c=1", system, n1, 1, one)
-	settle(st, slots)
+	st.Settle(pythonImage)
 	c8 := measure(system+" c=8", system, n8, 8, one)
 	return &pair{c1, c8}, st.PeakRSS(), nil
 }
@@ -307,41 +320,6 @@ func execute(s *devstack.Stack, mode string) (map[string]any, error) {
 		return e, fmt.Errorf("the execution reports isolation %v, want %q", e["isolation"], mode)
 	}
 	return e, nil
-}
-
-// settle waits until the executor's warm pool of Python containers is full
-// (the refills are over), so that no series shares the machine with them. An
-// executor that keeps no such pool (it reports none for the image, as a mode
-// without per-run containers may) gets a two-second pause instead. After a
-// minute it goes on with a warning, as a pool that cannot fill is a figure of
-// its own.
-func settle(s *devstack.Stack, n int) {
-	idle := -1
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		resp, err := client.Get(s.URL + "/v1/fleet")
-		if err != nil {
-			continue
-		}
-		var f struct {
-			Executors []struct {
-				WarmPool map[string]int `json:"warm_pool"`
-			} `json:"executors"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&f)
-		resp.Body.Close()
-		if len(f.Executors) == 0 {
-			continue
-		}
-		var pooled bool
-		if idle, pooled = f.Executors[0].WarmPool[pythonImage]; !pooled {
-			time.Sleep(2 * time.Second)
-			return
-		}
-		if idle >= n {
-			return
-		}
-	}
-	fmt.Printf("   warning: the warm pool holds %d of %d after a minute; going on\n", idle, n)
 }
 
 func submitRate(s *devstack.Stack, n, conc int) (float64, int) {

@@ -122,8 +122,8 @@ func report(path string, m *measured, machine, commit string, now time.Time) err
 		"and 8 (the same number of requests to each system):\n\n")
 	for _, mode := range m.modes {
 		fmt.Fprintf(&b, "- **airlock %s**: through `POST /v1/execute` of a stack started for this mode alone (`airlock dev\n"+
-			"  --isolation %s --languages python --slots %d --pool python=%d`: embedded NATS, gateway, executor, results\n"+
-			"  service) and stopped before the next system; %s;\n", mode, mode, slots, slots, modeWords[mode])
+			"  --isolation %s --languages python%s`: embedded NATS, gateway, executor, results\n"+
+			"  service) and stopped before the next system; %s;\n", mode, mode, slotArgs(), modeWords[mode])
 	}
 	if m.docker != nil {
 		b.WriteString("- **docker run**: bare `docker run --rm` with the same image and limits (no network, 256 MB, 1 CPU,\n" +
@@ -148,7 +148,7 @@ func report(path string, m *measured, machine, commit string, now time.Time) err
 	}
 	for _, mode := range m.modes {
 		fmt.Fprintf(&b, "| peak RSS of the whole one-process stack, isolation %s, %d slots | %d MB | executor under 150 MB |\n",
-			mode, slots, m.rss[mode]>>20)
+			mode, stackSlots(), m.rss[mode]>>20)
 	}
 	if m.asyncRSS > 0 {
 		fmt.Fprintf(&b, "| peak RSS after the async submit run | %d MB | |\n", m.asyncRSS>>20)
@@ -217,4 +217,22 @@ func chart(res []*series) []byte {
 	}
 	b.WriteString(`</svg>`)
 	return b.Bytes()
+}
+
+// slotArgs are the flags the stacks were started with beyond the mode: the
+// slots and warm pool of -slots, or none (the executor's defaults, what
+// `go tool task up` runs).
+func slotArgs() string {
+	if slots > 0 {
+		return fmt.Sprintf(" --slots %d --pool python=%d", slots, slots)
+	}
+	return fmt.Sprintf("`, the executor's defaults: %d slots, warm pool `python=%d", observed.Slots, observed.WarmPool[pythonImage])
+}
+
+// stackSlots is the stacks' number of slots.
+func stackSlots() int {
+	if slots > 0 {
+		return slots
+	}
+	return observed.Slots
 }

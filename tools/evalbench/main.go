@@ -29,7 +29,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,6 +163,7 @@ type candidateResult struct {
 type settings struct {
 	bin                          string
 	n, problems, slots, queueMax int
+	defaults                     bool // the stacks ran the executor's default slots and pool
 }
 
 func run() error {
@@ -171,20 +171,20 @@ func run() error {
 	flag.StringVar(&cfg.bin, "airlock", "bin/airlock", "the airlock binary")
 	flag.IntVar(&cfg.n, "n", 500, "candidate programs in the evaluation (at least 300 for the target, 500 for the report)")
 	flag.IntVar(&cfg.problems, "problems", 10, "problems the candidates are spread over (pass@k groups)")
-	flag.IntVar(&cfg.slots, "slots", 4, "executor slots")
+	flag.IntVar(&cfg.slots, "slots", 0, "executor slots and warm Python sandboxes (0: the executor's defaults, which is what `go tool task up` runs)")
 	flag.IntVar(&cfg.queueMax, "queue-max", 100, "JOBS queue bound (smaller than -n: the gateway feeds the queue as it drains)")
 	modesFlag := flag.String("modes", "namespace,container", `isolation modes to run the evaluation in, one stack each, in this order (comma-separated; "none": no Airlock)`)
 	bare := flag.Bool("bare", true, "run the same programs as bare processes on the host (the floor)")
 	python := flag.String("python", "/usr/bin/python3", "the host's Python for the bare baseline (not a pyenv shim: it adds about 350 ms a start)")
-	parallel := flag.Int("bare-parallel", runtime.NumCPU(), "bare programs at a time (default: the machine's cores)")
+	parallel := flag.Int("bare-parallel", 0, "bare programs at a time (0: as many as the stacks' slots)")
 	prlimit := flag.String("prlimit", "/usr/bin/prlimit", "prlimit(1), to give the bare programs the evaluation's CPU and memory limits (empty or missing: wall limit only)")
 	out := flag.String("out", "docs/benchmarks-eval.md", "report to write (empty: none)")
 	flag.Parse()
 	if cfg.n < 10 || cfg.problems < 1 || cfg.problems > cfg.n {
 		return errors.New("need -n >= 10 and 1 <= -problems <= -n")
 	}
-	if *parallel < 1 {
-		return errors.New("need -bare-parallel >= 1")
+	if *parallel < 0 {
+		return errors.New("need -bare-parallel >= 0")
 	}
 	modes, err := devstack.ParseModes(*modesFlag)
 	if err != nil {
@@ -211,7 +211,7 @@ func run() error {
 	var runs []*modeRun
 	bad := false
 	for _, mode := range modes {
-		r, err := evaluate(cfg, mode, payload, want, counts)
+		r, err := evaluate(&cfg, mode, payload, want, counts)
 		if err != nil {
 			return fmt.Errorf("isolation %s: %w", mode, err)
 		}
@@ -236,6 +236,9 @@ func run() error {
 				fmt.Printf("   %s: %v; the bare programs get the wall limit only\n", *prlimit, err)
 				*prlimit = ""
 			}
+		}
+		if *parallel == 0 {
+			*parallel = max(cfg.slots, 1) // the stacks' concurrency
 		}
 		fmt.Printf("== the same %d programs as bare processes on the host (%s, %d at a time)\n", len(jobs), *python, *parallel)
 		if b, err = runBare(jobs, *python, *prlimit, *parallel); err != nil {
@@ -277,15 +280,22 @@ func (r *modeRun) rate() float64 { return float64(r.ev.Summary.Total) / r.wall.S
 
 // evaluate starts a stack in one isolation mode, submits the evaluation,
 // waits for it, prints the results and stops the stack.
-func evaluate(cfg settings, mode string, payload []byte, want []string, built map[string]int) (*modeRun, error) {
-	fmt.Printf("== isolation %s: starting the stack (python only, slots %d, warm pool python=%d, queue max %d)\n",
-		mode, cfg.slots, cfg.slots, cfg.queueMax)
-	st, err := devstack.Start(cfg.bin, "evalbench-"+mode, "--isolation", mode, "--languages", "python",
-		"--slots", strconv.Itoa(cfg.slots), "--pool", "python="+strconv.Itoa(cfg.slots), "--queue-max", strconv.Itoa(cfg.queueMax))
+func evaluate(cfg *settings, mode string, payload []byte, want []string, built map[string]int) (*modeRun, error) {
+	args := []string{"--isolation", mode, "--languages", "python", "--queue-max", strconv.Itoa(cfg.queueMax)}
+	if cfg.slots > 0 {
+		args = append(args, "--slots", strconv.Itoa(cfg.slots), "--pool", "python="+strconv.Itoa(cfg.slots))
+	}
+	st, err := devstack.Start(cfg.bin, "evalbench-"+mode, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer st.Stop()
+	e := st.Settle("airlock/python")
+	if cfg.slots == 0 {
+		cfg.slots, cfg.defaults = e.Slots, true // what the report names
+	}
+	fmt.Printf("== isolation %s: stack started (python only, slots %d, warm Python sandboxes %d, queue max %d)\n",
+		mode, e.Slots, e.WarmPool["airlock/python"], cfg.queueMax)
 	// Warm up: one execution through the whole path, in the mode asked for.
 	if err := warmUp(st, mode); err != nil {
 		return nil, err

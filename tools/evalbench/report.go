@@ -91,9 +91,14 @@ func report(path string, cfg settings, size int, built map[string]int, runs []*m
 	for _, r := range runs {
 		modes = append(modes, "`"+r.mode+"`")
 	}
+	stack := fmt.Sprintf("`airlock dev --isolation <mode> --languages python --slots %d --pool python=%d --queue-max %d`",
+		cfg.slots, cfg.slots, cfg.queueMax)
+	if cfg.defaults {
+		stack = fmt.Sprintf("`airlock dev --isolation <mode> --languages python --queue-max %d`, with the executor's "+
+			"default slots (%d here) and warm pool", cfg.queueMax, cfg.slots)
+	}
 	fmt.Fprintf(&b, "The same evaluation ran once per isolation mode (%s), one after the other, each on a stack of its own "+
-		"started for it and stopped before the next: `airlock dev --isolation <mode> --languages python --slots %d "+
-		"--pool python=%d --queue-max %d`.", strings.Join(modes, ", "), cfg.slots, cfg.slots, cfg.queueMax)
+		"started for it and stopped before the next: %s.", strings.Join(modes, ", "), stack)
 	if bare != nil {
 		fmt.Fprintf(&b, " Then the very same programs (the files, stdin and expected output the evaluation was sent, read back "+
 			"from its request) ran as bare processes on the host, `%s main.py` in a fresh directory each, %d at a time, "+

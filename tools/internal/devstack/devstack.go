@@ -5,6 +5,7 @@ package devstack
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -90,6 +91,57 @@ func (s *Stack) Stop() {
 		}
 	}
 	_ = os.RemoveAll(s.dir)
+}
+
+// Executor is what the stack's (first) executor reports on GET /v1/fleet.
+type Executor struct {
+	Slots    int            `json:"slots"`
+	Busy     int            `json:"busy"`
+	WarmPool map[string]int `json:"warm_pool"`
+}
+
+// Fleet reads the stack's first executor from GET /v1/fleet (ok false
+// while none has announced itself).
+func (s *Stack) Fleet() (e Executor, ok bool) {
+	resp, err := fleetClient.Get(s.URL + "/v1/fleet")
+	if err != nil {
+		return e, false
+	}
+	defer resp.Body.Close()
+	var f struct {
+		Executors []Executor `json:"executors"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&f) != nil || len(f.Executors) == 0 {
+		return e, false
+	}
+	return f.Executors[0], true
+}
+
+var fleetClient = &http.Client{Timeout: 10 * time.Second}
+
+// Settle waits until the stack's executor is idle and its warm sandboxes
+// of image have stopped changing for a second (the refills are over), so
+// that no series shares the machine with them; a minute at most. It
+// returns what the executor reports then.
+func (s *Stack) Settle(image string) Executor {
+	var last Executor
+	stable := 0
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		e, ok := s.Fleet()
+		if !ok {
+			continue
+		}
+		if e.Busy == 0 && e.WarmPool[image] == last.WarmPool[image] && last.Slots != 0 {
+			if stable++; stable >= 5 {
+				return e
+			}
+		} else {
+			stable = 0
+		}
+		last = e
+	}
+	fmt.Printf("   warning: the executor did not settle within a minute (busy %d, warm %d); going on\n", last.Busy, last.WarmPool[image])
+	return last
 }
 
 // PeakRSS is VmHWM of the process, in bytes.
