@@ -120,9 +120,10 @@ func (s *Stack) Fleet() (e Executor, ok bool) {
 var fleetClient = &http.Client{Timeout: 10 * time.Second}
 
 // Settle waits until the stack's executor is idle and its warm sandboxes
-// of image have stopped changing for a second (the refills are over), so
-// that no series shares the machine with them; a minute at most. It
-// returns what the executor reports then.
+// of image have stopped changing for six seconds, longer than the
+// executor's heartbeat (5 s), which is how often /v1/fleet learns them: the
+// refills are over, and no series shares the machine with them. A minute
+// at most. It returns what the executor reports then.
 func (s *Stack) Settle(image string) Executor {
 	var last Executor
 	stable := 0
@@ -132,7 +133,7 @@ func (s *Stack) Settle(image string) Executor {
 			continue
 		}
 		if e.Busy == 0 && e.WarmPool[image] == last.WarmPool[image] && last.Slots != 0 {
-			if stable++; stable >= 5 {
+			if stable++; stable >= 30 {
 				return e
 			}
 		} else {

@@ -91,9 +91,17 @@ func (r *Runner) takeCell(ctx context.Context, spec Spec) (*cell, error) {
 	mem, pids := r.cellNeeds(spec)
 	cs := &r.cells
 	cs.mu.Lock()
-	for i := len(cs.idle) - 1; i >= 0; i-- {
-		c := cs.idle[i]
-		if c.key == key && c.mem >= mem && c.pids >= pids && time.Since(c.born) < cmpOr(r.opts.CellAge, defaultCellAge) {
+	// The cell returned last whose next sandbox is ready; else the one
+	// returned last (its sandbox is on the way).
+	for _, ready := range []bool{true, false} {
+		for i := len(cs.idle) - 1; i >= 0; i-- {
+			c := cs.idle[i]
+			if c.key != key || c.mem < mem || c.pids < pids || time.Since(c.born) >= cmpOr(r.opts.CellAge, defaultCellAge) {
+				continue
+			}
+			if ready && !c.isPrepared() {
+				continue
+			}
 			cs.idle = slices.Delete(cs.idle, i, i+1)
 			cs.mu.Unlock()
 			return c, nil
@@ -289,6 +297,20 @@ func (r *Runner) startCell(ctx context.Context, key cellKey, mem, pids int64) (*
 		r.opts.OnStart(time.Since(begin))
 	}
 	return c, nil
+}
+
+// isPrepared reports whether the cell's next stage's cgroup and sandbox
+// are ready (or no preparation is under way).
+func (c *cell) isPrepared() bool {
+	if c.prepared == nil {
+		return true
+	}
+	select {
+	case <-c.prepared:
+		return c.next != nil
+	default:
+		return false
+	}
 }
 
 // moveRun moves every process of the cell but its own into run (a cell
