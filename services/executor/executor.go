@@ -429,11 +429,15 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 	e.metrics.queueWait.Observe(started.Sub(job.CreatedAt).Seconds())
 	running := exec
 	running.Status, running.StartedAt = contracts.StatusRunning, &started
-	e.publish(ctx, running, fmt.Sprintf("%s:running:%d", job.ID, meta.NumDelivered))
+	// The running event is stored while the stage runs: its acknowledgement
+	// is awaited before anything else of this job is published, so the
+	// stream keeps the order.
+	runningAck := e.publishAsync(running, fmt.Sprintf("%s:running:%d", job.ID, meta.NumDelivered))
 
 	stopBeat := e.keepAlive(msg)
 	res, err := e.runner.Execute(ctx, job.ID, tenant, req, lang, limits)
 	stopBeat()
+	runningAck()
 	if err != nil {
 		if ctx.Err() != nil {
 			log.Warn("job interrupted by shutdown: handed back")
@@ -546,6 +550,33 @@ func (e *executor) publishErr(ctx context.Context, exec contracts.Execution, msg
 	defer cancel()
 	_, err = e.js.Publish(pctx, e.cfg.Topology.EventSubject(exec.ID), data, jetstream.WithMsgID(msgID))
 	return err
+}
+
+// publishAsync publishes exec's status without waiting for the stream's
+// acknowledgement; the returned function waits for it (ten seconds at most)
+// and logs a failure.
+func (e *executor) publishAsync(exec contracts.Execution, msgID string) (wait func()) {
+	data, err := json.Marshal(exec)
+	if err == nil && e.maxPayload > 0 && int64(len(data)) > e.maxPayload {
+		data, err = shrink(exec, e.maxPayload)
+	}
+	var ack jetstream.PubAckFuture
+	if err == nil {
+		ack, err = e.js.PublishAsync(e.cfg.Topology.EventSubject(exec.ID), data, jetstream.WithMsgID(msgID))
+	}
+	if err != nil {
+		e.log.Warn("publish status", "id", exec.ID, "status", exec.Status, "err", err)
+		return func() {}
+	}
+	return func() {
+		select {
+		case <-ack.Ok():
+		case err := <-ack.Err():
+			e.log.Warn("publish status", "id", exec.ID, "status", exec.Status, "err", err)
+		case <-time.After(10 * time.Second):
+			e.log.Warn("publish status", "id", exec.ID, "status", exec.Status, "err", "no acknowledgement within 10 s")
+		}
+	}
 }
 
 func (e *executor) publish(ctx context.Context, exec contracts.Execution, msgID string) {
