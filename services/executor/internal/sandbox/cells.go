@@ -435,6 +435,17 @@ func cellRuntime(rt string) string {
 // runInCell runs one stage in c. healthy is false when c must not serve
 // another stage.
 func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome, healthy bool, err error) {
+	// The stage goes to the cell only once its preparation is over: the
+	// spare sandbox is then in the next run's cgroup, or will be moved at
+	// the ready marker; never both at once.
+	if c.prepared != nil {
+		select {
+		case <-c.prepared:
+		case <-ctx.Done():
+			return out, false, ctx.Err()
+		}
+		c.prepared = nil
+	}
 	nonce := newNonce()
 	ready, exceeded := make(chan struct{}), make(chan struct{})
 	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
@@ -461,14 +472,6 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 		}
 	}()
 
-	if c.prepared != nil {
-		select {
-		case <-c.prepared:
-		case <-ctx.Done():
-			return out, false, ctx.Err()
-		}
-		c.prepared = nil
-	}
 	var run runCgroup
 	haveRun := false
 	defer func() {

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -92,7 +93,8 @@ func TestCellEscape(t *testing.T) {
 }
 
 // TestCellSurvivesItsRuns: a run that fills its memory, its pids, its time
-// or its CPU is ended in its own cgroup, and the cell serves the next stage;
+// or its CPU is ended in its own cgroup, and the cell serves the next stage
+// (so does a stage whose files the cell refused before any run started);
 // a run whose output passed the cap costs the cell (its stream cannot be
 // kept in step), and the next stage gets a new one.
 func TestCellSurvivesItsRuns(t *testing.T) {
@@ -121,6 +123,11 @@ func TestCellSurvivesItsRuns(t *testing.T) {
 			func(o sandbox.Outcome) bool { return o.TimedOut && o.Signal == 9 }, true},
 		{"cpu", func() sandbox.Spec { s := spec("bash", "-c", "while :; do :; done"); s.CPUTime = time.Second; return s }(),
 			func(o sandbox.Outcome) bool { return o.CPUExceeded && o.CPUTime < 1500*time.Millisecond }, true},
+		{"files refused", func() sandbox.Spec {
+			s := spec("echo", "ran")
+			s.Files = bytes.Repeat([]byte("not a tar archive "), 64)
+			return s
+		}(), func(o sandbox.Outcome) bool { return o.InitError != "" && len(o.Stdout) == 0 }, true},
 		{"output", spec("yes"), func(o sandbox.Outcome) bool { return o.OutputExceeded }, false},
 	}
 	for _, tc := range cases {
