@@ -64,6 +64,8 @@ var defaulted = map[string]string{
 	"AIRLOCK_LANGUAGE_RUNTIMES":  "none (the older AIRLOCK_LANGUAGE_ISOLATION)",
 	"AIRLOCK_POOL":               "no effect under gvisor (only container sandboxes are pooled); the default list otherwise",
 	"AIRLOCK_POOL_MEMORY_MB":     "512 MB of idle warm containers",
+	"AIRLOCK_CELL_RUNS":          "no effect under gvisor (cells are namespace isolation's); 500 stages otherwise",
+	"AIRLOCK_CELL_AGE":           "no effect under gvisor (cells are namespace isolation's); 10 minutes otherwise",
 	"AIRLOCK_PAUSED":             "executors take jobs (set it by hand to drain a node)",
 }
 

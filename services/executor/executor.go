@@ -721,6 +721,13 @@ func (e *executor) setProblem(p string) {
 	default:
 		e.problem.Store(&p)
 		e.log.Error("cannot take jobs", "problem", p)
+		if old == nil {
+			// Idle cells may not have kept their attach connections
+			// through the engine's trouble: start afresh.
+			if e.sandbox != nil {
+				e.sandbox.FlushCells()
+			}
+		}
 	}
 	select {
 	case e.beat <- struct{}{}:

@@ -115,7 +115,10 @@ func CellMain(args []string) int {
 			sb = c.start()
 		}
 		rec, artifact := c.run(h, sb)
-		report(h.Nonce, rec, artifact)
+		if !sb.stderrEnded {
+			endStderr(h.Nonce)
+		}
+		reportStdout(h.Nonce, rec, artifact)
 	}
 }
 
@@ -168,6 +171,9 @@ type runSandbox struct {
 	errDone chan struct{}
 	errBuf  bytes.Buffer
 	err     error // the sandbox could not be started
+	// stderrEnded: the stage's stderr marker is written (once the
+	// program's status is known).
+	stderrEnded bool
 }
 
 // start starts the sandbox of the next run.
@@ -324,12 +330,18 @@ func (sb *runSandbox) runJob(c *cellInit, h Header, job runJob) Record {
 		case <-ended:
 		}
 	}()
+	// The run's first process reports once the program and everything it
+	// started are gone (or it was killed): the stage's stderr ends then,
+	// which tells the executor to read the program's CPU time before the
+	// run's own teardown (its first process's exit, its namespaces').
+	line, err := sb.status.ReadBytes('\n')
+	endStderr(h.Nonce)
+	sb.stderrEnded = true
 	_ = sb.cmd.Wait()
 	close(ended)
 	<-fed
 	<-sb.errDone
 	var rec Record
-	line, err := sb.status.ReadBytes('\n')
 	if err != nil || json.Unmarshal(line, &rec) != nil {
 		// The run's first process was killed before it reported: by the
 		// executor (a limit), or by the OOM killer in the run's cgroup.

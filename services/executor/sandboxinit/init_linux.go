@@ -74,7 +74,15 @@ func shield() {
 // the artifact. The engine carries stdout and stderr through separate
 // pipes, so their ends are marked separately: the executor waits for both.
 func report(nonce string, rec Record, artifact []byte) {
-	_, _ = os.Stderr.Write(Marker(nonce))
+	endStderr(nonce)
+	reportStdout(nonce, rec, artifact)
+}
+
+// endStderr marks the end of the stage's stderr.
+func endStderr(nonce string) { _, _ = os.Stderr.Write(Marker(nonce)) }
+
+// reportStdout ends the stage's stdout with the record and the artifact.
+func reportStdout(nonce string, rec Record, artifact []byte) {
 	line, _ := json.Marshal(rec)
 	out := append(Marker(nonce), line...)
 	out = append(out, '\n')

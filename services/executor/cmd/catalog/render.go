@@ -46,7 +46,7 @@ func Render(cat *catalog.Catalog, versions map[string]string) ([]byte, error) {
 	p("Commands are argv arrays executed without a shell: `{entry}` is the entry file (the first file of\n")
 	p("a request), `{stem}` the entry file name without its extension, `{sources}` every file with one of\n")
 	p("the language's source extensions, entry first. The program's arguments are appended to the run\n")
-	p("command. Each program gets a fresh container: uid 65534, read-only root, writable `/work` (the\n")
+	p("command. Each program gets a fresh sandbox: uid 65534, read-only root, writable `/work` (the\n")
 	p("working directory) and `/tmp`, no network, one CPU (see [sandbox.md](sandbox.md)).\n\n")
 	p("A few commands are fixed `bash -c` scripts that take the file names as arguments (never as script\n")
 	p("text), so that programs run as their communities write them. Java, Kotlin and Scala run the class\n")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -47,6 +48,11 @@ const (
 	cellRecordGrace = 10 * time.Second
 )
 
+// ErrCell wraps a fault of one cell (its stream ended, a killed run was not
+// reported): the cell is destroyed and the stage can be tried again in
+// another; it says nothing about the engine's health.
+var ErrCell = errors.New("cell fault")
+
 // cellKey: cells are never shared across images or tenants.
 type cellKey struct{ image, tenant string }
 
@@ -61,6 +67,8 @@ type cell struct {
 	pids int64 // the processes and threads a run may have, at most
 	runs int
 	born time.Time
+	// lastJob is the job of the stage the cell served last.
+	lastJob string
 	// next is the next stage's cgroup, holding the spare sandbox, once
 	// prepared is closed (nil: not prepared).
 	next     *runCgroup
@@ -79,8 +87,9 @@ func (r *Runner) runCell(ctx context.Context, spec Spec) (Outcome, error) {
 	if err != nil {
 		return Outcome{Isolation: IsolationNamespace}, err
 	}
+	c.lastJob = spec.JobID
 	out, healthy, err := r.runInCell(ctx, spec, c)
-	out.Isolation = IsolationNamespace
+	out.Isolation, out.Sandbox = IsolationNamespace, c.id
 	r.putCell(c, healthy && err == nil)
 	return out, err
 }
@@ -91,15 +100,17 @@ func (r *Runner) takeCell(ctx context.Context, spec Spec) (*cell, error) {
 	mem, pids := r.cellNeeds(spec)
 	cs := &r.cells
 	cs.mu.Lock()
-	// The cell returned last whose next sandbox is ready; else the one
-	// returned last (its sandbox is on the way).
-	for _, ready := range []bool{true, false} {
+	// The cell that served this job's stage before (a job's compile stage
+	// and its tests run in one cell, one after the other); else the cell
+	// returned last whose next sandbox is ready; else the one returned last
+	// (its sandbox is on the way).
+	for pass := range 3 {
 		for i := len(cs.idle) - 1; i >= 0; i-- {
 			c := cs.idle[i]
 			if c.key != key || c.mem < mem || c.pids < pids || time.Since(c.born) >= cmpOr(r.opts.CellAge, defaultCellAge) {
 				continue
 			}
-			if ready && !c.isPrepared() {
+			if pass == 0 && (spec.JobID == "" || c.lastJob != spec.JobID) || pass == 1 && !c.isPrepared() {
 				continue
 			}
 			cs.idle = slices.Delete(cs.idle, i, i+1)
@@ -203,6 +214,19 @@ func (r *Runner) closeCells() {
 	cs := &r.cells
 	cs.mu.Lock()
 	cs.closed = true
+	idle := cs.idle
+	cs.idle = nil
+	cs.mu.Unlock()
+	for _, c := range idle {
+		r.destroyCell(c)
+	}
+}
+
+// FlushCells destroys the idle cells (their attach connections may not
+// have survived an engine outage); new ones are made on demand.
+func (r *Runner) FlushCells() {
+	cs := &r.cells
+	cs.mu.Lock()
 	idle := cs.idle
 	cs.idle = nil
 	cs.mu.Unlock()
@@ -449,6 +473,24 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 	nonce := newNonce()
 	ready, exceeded := make(chan struct{}), make(chan struct{})
 	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
+	// The program's CPU time is read when its stderr ends: the cell marks
+	// that end as soon as the program and everything it started are gone,
+	// before the run's own teardown. The collector calls back from its
+	// goroutine; the run's cgroup is set before Go, so before any marker.
+	var ended struct {
+		sync.Mutex
+		files cgroupFiles // the run's, once it has a cgroup
+		s     cgroupSample
+		ok    bool
+	}
+	var run runCgroup
+	col.onStderrEnd = func() {
+		ended.Lock()
+		defer ended.Unlock()
+		if ended.files.cpu != "" {
+			ended.s, ended.ok = ended.files.read()
+		}
+	}
 	readDone := make(chan error, 1)
 	go func() { readDone <- col.run(c.rd) }()
 
@@ -472,7 +514,6 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 		}
 	}()
 
-	var run runCgroup
 	haveRun := false
 	defer func() {
 		if n := c.next; n != nil {
@@ -510,7 +551,7 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 	case readErr = <-readDone:
 		finished = true // reported without starting the program
 	case <-setup.C:
-		return out, false, fmt.Errorf("%w: the cell did not start the program within %v", ErrEngine, setupTimeout)
+		return out, false, fmt.Errorf("%w: the cell did not start the program within %v", ErrCell, setupTimeout)
 	case <-ctx.Done():
 		return out, false, ctx.Err()
 	}
@@ -535,6 +576,9 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 			return out, false, fmt.Errorf("%w: %w", ErrEngine, err)
 		}
 		base, _ = run.files.baseline()
+		ended.Lock()
+		ended.files = run.files
+		ended.Unlock()
 		close(goAhead)
 	}
 
@@ -575,7 +619,7 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 				}
 			}
 		case <-grace:
-			return out, false, fmt.Errorf("%w: the cell did not report a killed run within %v", ErrEngine, cellRecordGrace)
+			return out, false, fmt.Errorf("%w: the cell did not report a killed run within %v", ErrCell, cellRecordGrace)
 		case <-ctx.Done():
 			kill()
 			return out, false, ctx.Err()
@@ -593,18 +637,19 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 			out.CPUTime, out.MemoryPeakBytes = s.CPU, s.PeakMem
 			out.OOMKilled, out.ProcessLimitHit = s.OOMKills > 0, s.PidsMax > 0
 		}
+		ended.Lock()
+		if ended.ok {
+			out.CPUTime = min(out.CPUTime, ended.s.minus(base).CPU)
+		}
+		ended.Unlock()
 	}
 	out.Stdout, out.Stderr = col.stdout.buf.Bytes(), col.stderr.buf.Bytes()
 	switch {
 	case readErr != nil || col.record == nil:
-		// The cell itself ended (its init was killed: the cell's
-		// memory, or the engine).
-		healthy = false
-		if !killed {
-			out.InitLost = true
-			r.log.Warn("cell lost", "cell", c.id[:12], "job", spec.JobID, "err", readErr)
-		}
-		out.Signal, out.ExitCode = 9, 137
+		// The cell itself ended (the engine, or its attach connection,
+		// went away; or its init died): not the program's doing.
+		r.log.Warn("cell lost", "cell", c.id[:12], "job", spec.JobID, "err", readErr)
+		return out, false, fmt.Errorf("%w: the cell's stream ended during the stage: %v", ErrCell, readErr)
 	default:
 		rec := col.record
 		r.useRecord(&out, col, false)

@@ -164,3 +164,34 @@ func TestCellsPerTenant(t *testing.T) {
 		}
 	}
 }
+
+// TestCellServesAJobsStages: a job's stages (its compile stage and its
+// tests) run in one cell, one after the other, even when another cell of
+// the image and tenant is idle and ready.
+func TestCellServesAJobsStages(t *testing.T) {
+	r := cellRunner(t)
+	// Two cells: two stages at once.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s := spec("sleep", "1")
+		s.JobID = "overlap"
+		runIn(t, r, s)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	stage := func(name string) sandbox.Outcome {
+		s := spec("true")
+		s.JobID, s.Stage = "job-1", name
+		return runIn(t, r, s)
+	}
+	first := stage("compile")
+	<-done
+	if n := idle(r); n != 2 {
+		t.Fatalf("%d idle cells, want 2", n)
+	}
+	for i := range 3 {
+		if o := stage("run"); o.Sandbox != first.Sandbox || o.Sandbox == "" {
+			t.Errorf("test %d of the job ran in cell %.12s, its compile stage in %.12s", i, o.Sandbox, first.Sandbox)
+		}
+	}
+}

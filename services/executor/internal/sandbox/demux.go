@@ -41,6 +41,9 @@ type collector struct {
 
 	onExceed func()
 	notified bool
+	// onStderrEnd, when set, is called when stderr's end marker arrives
+	// (a cell writes it as soon as the program's status is known).
+	onStderrEnd func()
 }
 
 // stream is one of the program's output streams up to its end marker.
@@ -142,6 +145,9 @@ func (c *collector) frame(s *stream, r io.Reader, size int64) error {
 		}
 		s.buf.Truncate(at)
 		s.ended = true
+		if s == &c.stderr && c.onStderrEnd != nil {
+			c.onStderrEnd()
+		}
 		c.enforceCap()
 		if s == &c.stdout {
 			return c.parseRecord()

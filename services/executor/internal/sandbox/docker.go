@@ -129,7 +129,7 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 	defer r.removeAfter(b.id, b.named)
 	defer b.att.Close()
 	out, err := r.runIn(ctx, spec, b)
-	out.Isolation = mode
+	out.Isolation, out.Sandbox = mode, b.id
 	return out, err
 }
 

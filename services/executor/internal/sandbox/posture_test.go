@@ -383,10 +383,43 @@ func testCellPosture(t *testing.T, r *sandbox.Runner) {
 		}
 		done <- out
 	}()
-	id := waitContainer(t, cli, "cell")
-	insp, err := cli.ContainerInspect(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
+	// The cell that runs the program: one of this runner's cells (other
+	// suites' cells may be running too) with a run cgroup holding the two
+	// sleeps.
+	var insp container.InspectResponse
+	var procs []int
+	var runMem string
+	deadline := time.Now().Add(30 * time.Second)
+	for runMem == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the program did not start in a cell")
+		}
+		time.Sleep(100 * time.Millisecond)
+		list, err := cli.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(
+			filters.Arg("label", sandbox.LabelJob+"=cell"), filters.Arg("label", sandbox.LabelExecutor+"=sandbox-test"),
+			filters.Arg("status", "running"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range list {
+			i, err := cli.ContainerInspect(context.Background(), c.ID)
+			if err != nil || i.State == nil || i.State.Pid == 0 {
+				continue
+			}
+			dirs, _ := filepath.Glob(filepath.Join(cgroupDir(t, i.State.Pid, "memory"), "run-*"))
+			for _, dir := range dirs {
+				pids := readPids(t, filepath.Join(dir, "cgroup.procs"))
+				sleeps := 0
+				for _, p := range pids {
+					if comm(p) == "sleep" {
+						sleeps++
+					}
+				}
+				if sleeps >= 2 {
+					insp, procs, runMem = i, pids, dir
+				}
+			}
+		}
 	}
 	hc := insp.HostConfig
 	if hc.Privileged || !hc.ReadonlyRootfs || string(hc.NetworkMode) != "none" || !slices.Equal(hc.CapDrop, []string{"ALL"}) ||
@@ -403,31 +436,6 @@ func testCellPosture(t *testing.T, r *sandbox.Runner) {
 		}
 	}
 	initPid := insp.State.Pid
-	cellMem := cgroupDir(t, initPid, "memory")
-
-	// The program: the two sleeps, in a run cgroup below the cell's.
-	var procs []int
-	var runMem string
-	deadline := time.Now().Add(30 * time.Second)
-	for len(procs) == 0 || runMem == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("the program did not start in the cell")
-		}
-		time.Sleep(100 * time.Millisecond)
-		dirs, _ := filepath.Glob(filepath.Join(cellMem, "run-*"))
-		if len(dirs) != 1 {
-			continue
-		}
-		var sleeps []int
-		for _, p := range readPids(t, filepath.Join(dirs[0], "cgroup.procs")) {
-			if comm(p) == "sleep" {
-				sleeps = append(sleeps, p)
-			}
-		}
-		if len(sleeps) >= 2 {
-			procs, runMem = readPids(t, filepath.Join(dirs[0], "cgroup.procs")), dirs[0]
-		}
-	}
 	hostNS, cellNS := namespaces(t, os.Getpid()), namespaces(t, initPid)
 	monitors := 0
 	for _, p := range procs {

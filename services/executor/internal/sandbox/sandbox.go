@@ -71,8 +71,10 @@ type Spec struct {
 // Outcome is what was measured. Only the executor's timer, the engine and the
 // cgroup decide the fields that lead to a verdict.
 type Outcome struct {
-	// Isolation is the mode the stage ran in.
+	// Isolation is the mode the stage ran in; Sandbox names the container
+	// it ran in (a cell's, in namespace mode).
 	Isolation string
+	Sandbox   string
 
 	Stdout    []byte
 	Stderr    []byte
