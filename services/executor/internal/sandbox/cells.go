@@ -645,6 +645,10 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 	}
 	out.Stdout, out.Stderr = col.stdout.buf.Bytes(), col.stderr.buf.Bytes()
 	switch {
+	case out.OutputExceeded:
+		// Killed at the cap; the collector kept nothing more, the
+		// record included (the cell is destroyed).
+		out.Signal, out.ExitCode = 9, 137
 	case readErr != nil || col.record == nil:
 		// The cell itself ended (the engine, or its attach connection,
 		// went away; or its init died): not the program's doing.
