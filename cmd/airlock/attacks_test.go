@@ -952,8 +952,11 @@ func runAttack(t *testing.T, s *stack, cli *client.Client, watch *containerWatch
 }
 
 // checkCellsClean: in namespace isolation a job has no container of its
-// own; what must not remain is any run in a cell. Every cell of the
-// executor holds its init alone, and no run cgroup is left under it.
+// own; what must not remain is any process of a run in a cell. Every cell
+// of the executor holds its init alone in its own cgroup; an idle cell also
+// holds its next stage's sandbox, prepared ahead of demand in a run cgroup:
+// bubblewrap's monitor and the run's first process (Airlock's init),
+// waiting for a job, and nothing else.
 func checkCellsClean(t *testing.T, cli *client.Client, executorID string) {
 	t.Helper()
 	list, err := cli.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(
@@ -964,15 +967,7 @@ func checkCellsClean(t *testing.T, cli *client.Client, executorID string) {
 	deadline := time.Now().Add(30 * time.Second)
 	for _, c := range list {
 		for {
-			var left []string
-			runs, _ := filepath.Glob("/sys/fs/cgroup/*/docker/" + c.ID + "/run-*")
-			runs2, _ := filepath.Glob("/sys/fs/cgroup/system.slice/docker-" + c.ID + ".scope/run-*")
-			left = append(runs, runs2...)
-			if b, err := os.ReadFile("/sys/fs/cgroup/memory/docker/" + c.ID + "/cgroup.procs"); err == nil {
-				if n := len(strings.Fields(string(b))); n != 1 {
-					left = append(left, fmt.Sprintf("%d processes in the cell", n))
-				}
-			}
+			left := cellLeftovers(c.ID)
 			if len(left) == 0 {
 				break
 			}
@@ -983,6 +978,36 @@ func checkCellsClean(t *testing.T, cli *client.Client, executorID string) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+}
+
+// cellLeftovers lists what in a cell's cgroups belongs to no waiting
+// sandbox: processes besides the init in the cell's own, more than one run
+// cgroup, or a run cgroup with anything but a waiting sandbox in it.
+func cellLeftovers(id string) []string {
+	var left []string
+	base := "/sys/fs/cgroup/memory/docker/" + id
+	if b, err := os.ReadFile(base + "/cgroup.procs"); err == nil {
+		if n := len(strings.Fields(string(b))); n != 1 {
+			left = append(left, fmt.Sprintf("%d processes in the cell's own cgroup", n))
+		}
+	}
+	runs, _ := filepath.Glob(base + "/run-*")
+	if len(runs) > 1 {
+		left = append(left, fmt.Sprintf("%d run cgroups", len(runs)))
+	}
+	for _, run := range runs {
+		b, _ := os.ReadFile(run + "/cgroup.procs")
+		var comms []string
+		for _, pid := range strings.Fields(string(b)) {
+			comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+			comms = append(comms, strings.TrimSpace(string(comm)))
+		}
+		slices.Sort(comms)
+		if len(comms) > 0 && !slices.Equal(comms, []string{"bwrap", "init"}) {
+			left = append(left, fmt.Sprintf("%s holds %v", filepath.Base(run), comms))
+		}
+	}
+	return left
 }
 
 // containerWatch records the containers the executor creates, per job, and
