@@ -818,7 +818,7 @@ func runAttacks(t *testing.T, cli *client.Client, rt, canary string) {
 		case "namespace":
 			c.Executor.Isolation = "namespace"
 		default:
-			c.Executor.Runtime = rt
+			c.Executor.Isolation, c.Executor.Runtime = "gvisor", rt
 		}
 	})
 	hp := startHoneypot(t)

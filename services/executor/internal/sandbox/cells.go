@@ -44,8 +44,9 @@ const (
 	// cellOverhead is the memory of a cell beyond its largest run: its
 	// init, bubblewrap, and the files of the run in /work.
 	cellOverhead = 64 << 20
-	// cellRecordGrace is how long a killed run may take to be reported.
-	cellRecordGrace = 10 * time.Second
+	// cellRecordGrace is how long a killed run may take to be reported
+	// (its processes' exit and the cell's clean-up, on a loaded machine).
+	cellRecordGrace = 30 * time.Second
 )
 
 // ErrCell wraps a fault of one cell (its stream ended, a killed run was not
@@ -619,7 +620,7 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 				}
 			}
 		case <-grace:
-			return out, false, fmt.Errorf("%w: the cell did not report a killed run within %v", ErrCell, cellRecordGrace)
+			return out, false, fmt.Errorf("%w: the cell did not report a run killed %v ago (stage %s of %s, %s)", ErrCell, cellRecordGrace, spec.Stage, spec.Image, spec.Argv[0])
 		case <-ctx.Done():
 			kill()
 			return out, false, ctx.Err()
