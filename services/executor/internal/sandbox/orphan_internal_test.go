@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"testing"
@@ -51,28 +52,7 @@ func TestOrphanedSandboxEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Let the program start, then vanish the way a killed executor does.
-	started := make(chan error, 1)
-	go func() {
-		var seen []byte
-		buf := make([]byte, 4096)
-		for !bytes.Contains(seen, []byte("started")) {
-			n, err := b.att.Reader.Read(buf)
-			seen = append(seen, buf[:n]...)
-			if err != nil {
-				started <- fmt.Errorf("stream ended before the program started: %w (%q)", err, seen)
-				return
-			}
-		}
-		started <- nil
-	}()
-	select {
-	case err := <-started:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("the program did not start within a minute")
-	}
+	awaitStarted(t, b.att.Reader)
 	b.att.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -116,12 +96,29 @@ func TestOrphanedCellEnds(t *testing.T) {
 	if _, err := c.att.Conn.Write([]byte{sandboxinit.Go}); err != nil {
 		t.Fatal(err)
 	}
+	awaitStarted(t, c.rd)
+	c.att.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	waitC, errC := cli.ContainerWait(ctx, c.id, container.WaitConditionNotRunning)
+	select {
+	case <-waitC:
+	case err := <-errC:
+		t.Fatalf("the orphaned cell still runs: %v", err)
+	}
+}
+
+// awaitStarted reads the attach stream r until the program has printed
+// "started" (a minute at most).
+func awaitStarted(t *testing.T, r io.Reader) {
+	t.Helper()
 	started := make(chan error, 1)
 	go func() {
 		var seen []byte
 		buf := make([]byte, 4096)
 		for !bytes.Contains(seen, []byte("started")) {
-			n, err := c.rd.Read(buf)
+			n, err := r.Read(buf)
 			seen = append(seen, buf[:n]...)
 			if err != nil {
 				started <- fmt.Errorf("stream ended before the program started: %w (%q)", err, seen)
@@ -137,15 +134,5 @@ func TestOrphanedCellEnds(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("the program did not start within a minute")
-	}
-	c.att.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	waitC, errC := cli.ContainerWait(ctx, c.id, container.WaitConditionNotRunning)
-	select {
-	case <-waitC:
-	case err := <-errC:
-		t.Fatalf("the orphaned cell still runs: %v", err)
 	}
 }

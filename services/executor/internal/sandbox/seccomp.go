@@ -58,12 +58,8 @@ var seccompProfile = sync.OnceValues(buildSeccompProfile)
 func SeccompProfile() (string, error) { return seccompProfile() }
 
 func buildSeccompProfile() (string, error) {
-	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
-	prof, err := seccomp.GetDefaultProfile(spec)
+	prof, err := narrowedDefault()
 	if err != nil {
-		return "", fmt.Errorf("seccomp profile: %w", err)
-	}
-	if err := narrowSeccomp(prof); err != nil {
 		return "", err
 	}
 	b, err := json.Marshal(prof)
@@ -71,6 +67,20 @@ func buildSeccompProfile() (string, error) {
 		return "", fmt.Errorf("seccomp profile: %w", err)
 	}
 	return string(b), nil
+}
+
+// narrowedDefault is Docker's default profile for a process without
+// capabilities on this architecture, narrowed by narrowSeccomp.
+func narrowedDefault() (*specs.LinuxSeccomp, error) {
+	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
+	prof, err := seccomp.GetDefaultProfile(spec)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	if err := narrowSeccomp(prof); err != nil {
+		return nil, err
+	}
+	return prof, nil
 }
 
 func narrowSeccomp(prof *specs.LinuxSeccomp) error {
@@ -174,12 +184,8 @@ var cellWidened = []string{"clone", "unshare", "mount", "umount2", "pivot_root"}
 func CellSeccompProfile() (string, error) { return cellSeccompProfile() }
 
 func buildCellSeccompProfile() (string, error) {
-	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
-	prof, err := seccomp.GetDefaultProfile(spec)
+	prof, err := narrowedDefault()
 	if err != nil {
-		return "", fmt.Errorf("seccomp profile: %w", err)
-	}
-	if err := narrowSeccomp(prof); err != nil {
 		return "", err
 	}
 	// Docker's rules allow clone only without namespace flags: drop them
