@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 
@@ -278,22 +277,9 @@ func (r *Runner) startCell(ctx context.Context, key cellKey, mem, pids int64) (*
 		return nil, err
 	}
 	begin := time.Now()
-	created, err := r.cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
-	if cerrdefs.IsInvalidArgument(err) {
-		return nil, fmt.Errorf("create cell: %w: %w", ErrRefused, err)
-	}
+	id, att, err := r.createAttached(ctx, cfg, host, "cell")
 	if err != nil {
-		return nil, engineErr("create cell", err)
-	}
-	id := created.ID
-	if len(created.Warnings) > 0 {
-		r.removeLater(id)
-		return nil, fmt.Errorf("create cell: %w: the engine ignored a limit: %v", ErrEngine, created.Warnings)
-	}
-	att, err := r.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
-	if err != nil {
-		r.removeLater(id)
-		return nil, engineErr("attach cell", err)
+		return nil, err
 	}
 	c := &cell{key: key, id: id, att: att, rd: bufio.NewReaderSize(att.Reader, 64<<10),
 		mem: mem, pids: pids, born: time.Now()}

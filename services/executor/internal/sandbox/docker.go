@@ -170,22 +170,9 @@ func (r *Runner) start(ctx context.Context, spec Spec) (*box, error) {
 		return nil, err
 	}
 	begin := time.Now()
-	created, err := r.cli.ContainerCreate(ctx, cfg, hostCfg, nil, nil, "")
-	if cerrdefs.IsInvalidArgument(err) {
-		return nil, fmt.Errorf("create container: %w: %w", ErrRefused, err)
-	}
+	id, att, err := r.createAttached(ctx, cfg, hostCfg, "container")
 	if err != nil {
-		return nil, engineErr("create container", err)
-	}
-	id := created.ID
-	if len(created.Warnings) > 0 {
-		r.removeLater(id)
-		return nil, fmt.Errorf("create container: %w: the engine ignored a limit: %s", ErrEngine, strings.Join(created.Warnings, "; "))
-	}
-	att, err := r.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
-	if err != nil {
-		r.removeLater(id)
-		return nil, engineErr("attach container", err)
+		return nil, err
 	}
 	if err := r.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		att.Close()
@@ -196,6 +183,31 @@ func (r *Runner) start(ctx context.Context, spec Spec) (*box, error) {
 		r.opts.OnStart(time.Since(begin))
 	}
 	return &box{id: id, att: att, limits: limitsOf(hostCfg.Resources)}, nil
+}
+
+// createAttached creates a sandbox container (what names it in errors:
+// "container" or "cell") and attaches to its streams. The engine's refusal
+// of a parameter is ErrRefused; a warning (a limit it would not enforce)
+// is an error.
+func (r *Runner) createAttached(ctx context.Context, cfg *container.Config, host *container.HostConfig, what string) (string, types.HijackedResponse, error) {
+	created, err := r.cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
+	if cerrdefs.IsInvalidArgument(err) {
+		return "", types.HijackedResponse{}, fmt.Errorf("create %s: %w: %w", what, ErrRefused, err)
+	}
+	if err != nil {
+		return "", types.HijackedResponse{}, engineErr("create "+what, err)
+	}
+	id := created.ID
+	if len(created.Warnings) > 0 {
+		r.removeLater(id)
+		return "", types.HijackedResponse{}, fmt.Errorf("create %s: %w: the engine ignored a limit: %s", what, ErrEngine, strings.Join(created.Warnings, "; "))
+	}
+	att, err := r.cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		r.removeLater(id)
+		return "", types.HijackedResponse{}, engineErr("attach "+what, err)
+	}
+	return id, att, nil
 }
 
 // setupTimeout bounds the set-up of a stage inside its container: reading
