@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -30,3 +31,20 @@ func IDFromKey(tenant, key string) string {
 // ValidID reports whether s has the form of an execution id. Anything else is
 // unknown without a lookup (and is never used as a KV key).
 func ValidID(s string) bool { return idRE.MatchString(s) }
+
+// MaxIdempotencyKey is the longest idempotency key accepted.
+const MaxIdempotencyKey = 255
+
+// CheckIdempotencyKey says what is wrong with an idempotency key, or nil:
+// 1 to MaxIdempotencyKey bytes of printable ASCII.
+func CheckIdempotencyKey(key string) error {
+	if key == "" || len(key) > MaxIdempotencyKey {
+		return fmt.Errorf("an idempotency key must be 1 to %d characters, got %d", MaxIdempotencyKey, len(key))
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return fmt.Errorf("an idempotency key must be printable ASCII; byte %d is 0x%02x", i, key[i])
+		}
+	}
+	return nil
+}

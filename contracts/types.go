@@ -207,6 +207,16 @@ func CallbackRank(status string) int {
 // Terminal reports whether the execution has finished.
 func (e *Execution) Terminal() bool { return e.Status == StatusCompleted }
 
+// VisibleTo is the one tenant rule: an execution is visible to its owner
+// only, and an execution stored without a tenant belongs to DefaultTenant.
+func (e *Execution) VisibleTo(tenant string) bool {
+	owner := e.Tenant
+	if owner == "" {
+		owner = DefaultTenant
+	}
+	return owner == tenant
+}
+
 // Stage is the measured outcome of one step (compile or run).
 type Stage struct {
 	Stdout     string  `json:"stdout"`

@@ -209,18 +209,20 @@ func TestEvalNATSClient(t *testing.T) {
 	for i, code := range samples {
 		req := roomy(contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py", Content: code}}, Tests: tests})
 		key := fmt.Sprintf("run-%s/problem-0/sample-%d", s.ExecutorID, i)
-		if ids[i], err = c.Submit(ctx, req, key); err != nil {
+		sub, err := c.Submit(ctx, &req, client.SubmitOptions{IdempotencyKey: key})
+		if err != nil {
 			t.Fatal(err)
 		}
+		ids[i] = sub.ID
 		// A retried submission is the same execution.
-		if again, err := c.Submit(ctx, req, key); err != nil || again != ids[i] {
-			t.Fatalf("retry: %q %v, want %q", again, err, ids[i])
+		if again, err := c.Submit(ctx, &req, client.SubmitOptions{IdempotencyKey: key}); err != nil || again.ID != ids[i] {
+			t.Fatalf("retry: %q %v, want %q", again.ID, err, ids[i])
 		}
 	}
 	passed := 0
 	var verdicts []contracts.Verdict
 	for _, id := range ids {
-		exec, err := c.Wait(ctx, id)
+		exec, err := c.Wait(ctx, id, client.WaitOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

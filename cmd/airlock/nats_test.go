@@ -40,25 +40,30 @@ func TestNATS(t *testing.T) {
 			t.Fatalf("%s", dump(exec))
 		}
 		// The same validation as the gateway.
-		_, err = c.Submit(ctx, src("python", "../main.py", ""), "")
+		bad := src("python", "../main.py", "")
+		_, err = c.Submit(ctx, &bad, client.SubmitOptions{})
 		var verr *contracts.ValidationError
 		if !errors.As(err, &verr) || verr.Field != "files[0].name" {
 			t.Errorf("bad file name: %v", err)
 		}
-		_, err = c.Submit(ctx, withLimits(src("python", "main.py", ""), contracts.Limits{MemoryMB: 1 << 20}), "")
+		huge := withLimits(src("python", "main.py", ""), contracts.Limits{MemoryMB: 1 << 20})
+		_, err = c.Submit(ctx, &huge, client.SubmitOptions{})
 		if !errors.As(err, &verr) || verr.Code != contracts.CodeLimitTooHigh {
 			t.Errorf("limit over the maximum: %v", err)
 		}
 		// An idempotency key names one execution; the HTTP API sees it too.
-		a, err := c.Submit(ctx, roomy(src("bash", "main.sh", "echo once")), "nats-key-1")
+		once := roomy(src("bash", "main.sh", "echo once"))
+		first, err := c.Submit(ctx, &once, client.SubmitOptions{IdempotencyKey: "nats-key-1"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := c.Submit(ctx, roomy(src("bash", "main.sh", "echo once")), "nats-key-1")
-		if a != b {
-			t.Errorf("ids %s %s", a, b)
+		again := roomy(src("bash", "main.sh", "echo once"))
+		second, _ := c.Submit(ctx, &again, client.SubmitOptions{IdempotencyKey: "nats-key-1"})
+		a := first.ID
+		if a != second.ID {
+			t.Errorf("ids %s %s", a, second.ID)
 		}
-		if _, err := c.Wait(ctx, a); err != nil {
+		if _, err := c.Wait(ctx, a, client.WaitOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		code, _, data := request(t, "GET", s.URL+"/v1/executions/"+a, nil, nil)

@@ -1,18 +1,22 @@
-// Package client submits executions to Airlock over NATS, for internal
-// services that already speak NATS: the same validation as the HTTP gateway,
-// the same JOBS stream and de-duplication, and results read from the
-// `executions` bucket (or, before the results service stored them, from the
-// RESULTS stream).
+// Package client is Airlock's one bus client: every front door (the native
+// HTTP API, the NATS endpoint, the Piston and Judge0 APIs, evaluations, the
+// CLI and the tools) submits, reads and waits through it, so there is one
+// tenant rule, one version rule and one submit path.
 //
-//	c, err := client.New(ctx, nc, client.Options{})
+//	c, err := client.New(ctx, nc, client.Options{Tenant: "acme"})
 //	exec, err := c.Execute(ctx, contracts.ExecutionRequest{Language: "python", Files: ...})
+//
+// A Client is bound to one tenant (Options.Tenant); As gives a view of the
+// same client for another tenant, sharing its connection, its cache of the
+// executors and its waiters (a gateway holds one Client and takes a view per
+// request).
 package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,7 +25,8 @@ import (
 	"github.com/airlockrun/airlock/contracts"
 )
 
-// Errors a submission can end with besides a *contracts.ValidationError.
+// Errors of the client besides a *contracts.ValidationError (a rule the
+// request broke). Callers test them with errors.Is.
 var (
 	// ErrQueueFull: the JOBS stream is at its bound; retry later.
 	ErrQueueFull = errors.New("the job queue is full")
@@ -31,10 +36,25 @@ var (
 	ErrNoExecutor = errors.New("no executor is running")
 	// ErrTooLarge: the job does not fit in one NATS message.
 	ErrTooLarge = errors.New("the job is larger than the message bus accepts")
+	// ErrUnavailable: NATS did not answer (disconnected, timed out, or a
+	// stream or bucket failed). Retry shortly.
+	ErrUnavailable = errors.New("the message bus is unavailable")
+	// ErrNotFound: no execution with this id is visible to the tenant.
+	ErrNotFound = errors.New("no execution with this id")
+	// ErrTooManyWaiters: the client already waits on its maximum of
+	// executions (in total or for this tenant).
+	ErrTooManyWaiters = errors.New("too many requests are waiting for executions")
 	// ErrQueuedEventLost: the job IS queued and will run, but its queued
 	// event could not be published, so its id is unknown to reads until an
-	// executor takes it. Callers answer as for a queued job and log it.
+	// executor takes it. Submit logs it and answers as for a queued job.
 	ErrQueuedEventLost = errors.New("the job is queued, but its queued event was not published")
+)
+
+// Defaults of Options.
+const (
+	DefaultExecutorCacheTTL = time.Second
+	// DefaultCallTimeout bounds one NATS round trip made by the client.
+	DefaultCallTimeout = 5 * time.Second
 )
 
 // queuedEventTimeout bounds the publish of a job's queued event, on its own
@@ -45,27 +65,42 @@ const queuedEventTimeout = 10 * time.Second
 type Options struct {
 	Topology contracts.Topology
 	Policy   contracts.Policy
-	// Tenant owns the executions this client submits (default "default").
+	// Tenant owns what this client submits and is the only tenant whose
+	// executions it reads (default "default"). See As.
 	Tenant string
+	// ExecutorCacheTTL is how long a non-empty list of executors is reused
+	// (default DefaultExecutorCacheTTL; negative: read it on every call).
+	ExecutorCacheTTL time.Duration
+	// CallTimeout bounds each NATS round trip (default DefaultCallTimeout).
+	CallTimeout time.Duration
+	// Log receives the client's warnings (default: discarded).
+	Log *slog.Logger
 }
 
-// Client submits executions and waits for them. It is safe for concurrent use.
-type Client struct {
+// shared is what every tenant view of a Client shares.
+type shared struct {
 	nc         *nats.Conn
 	js         jetstream.JetStream
 	opts       Options
 	validator  *contracts.Validator
 	executions jetstream.KeyValue
-	executors  jetstream.KeyValue
 	results    jetstream.Stream
+	fleet      *fleet
+	log        *slog.Logger
+}
+
+// Client submits executions, reads them and waits for them, for one tenant.
+// It is safe for concurrent use.
+type Client struct {
+	*shared
+	tenant string
 }
 
 // New connects a Client to Airlock's JetStream objects, which must exist
 // (any Airlock service creates them when it starts).
 func New(ctx context.Context, nc *nats.Conn, opts Options) (*Client, error) {
-	def := contracts.DefaultTopology()
 	if opts.Topology.Prefix == "" {
-		opts.Topology = def
+		opts.Topology = contracts.DefaultTopology()
 	}
 	if opts.Policy.MaxFiles == 0 {
 		opts.Policy = contracts.DefaultPolicy()
@@ -76,202 +111,75 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Client, error) {
 	if !contracts.ValidTenant(opts.Tenant) {
 		return nil, fmt.Errorf("tenant %q: letters, digits, - and _ only", opts.Tenant)
 	}
+	if opts.ExecutorCacheTTL == 0 {
+		opts.ExecutorCacheTTL = DefaultExecutorCacheTTL
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	c := &Client{nc: nc, js: js, opts: opts, validator: contracts.NewValidator(opts.Policy)}
-	if c.executions, err = js.KeyValue(ctx, contracts.ExecutionsBucket); err != nil {
+	s := &shared{nc: nc, js: js, opts: opts, validator: contracts.NewValidator(opts.Policy), log: opts.Log}
+	if s.executions, err = js.KeyValue(ctx, contracts.ExecutionsBucket); err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", contracts.ExecutionsBucket, err)
 	}
-	if c.executors, err = js.KeyValue(ctx, contracts.ExecutorsBucket); err != nil {
+	executors, err := js.KeyValue(ctx, contracts.ExecutorsBucket)
+	if err != nil {
 		return nil, fmt.Errorf("open bucket %s: %w", contracts.ExecutorsBucket, err)
 	}
-	if c.results, err = js.Stream(ctx, contracts.ResultsStream); err != nil {
+	if s.results, err = js.Stream(ctx, contracts.ResultsStream); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", contracts.ResultsStream, err)
 	}
-	return c, nil
+	s.fleet = &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, timeout: opts.CallTimeout, log: opts.Log}
+	return &Client{shared: s, tenant: opts.Tenant}, nil
 }
 
-// Runtimes lists the runtimes of every executor with a live heartbeat,
-// including executors that report a problem (jobs for them wait queued).
-func (c *Client) Runtimes(ctx context.Context) ([]contracts.Runtime, error) {
-	keys, err := c.executors.ListKeys(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list executors: %w", err)
-	}
-	var out []contracts.Runtime
-	for key := range keys.Keys() {
-		entry, err := c.executors.Get(ctx, key)
-		if err != nil {
-			continue // expired between the listing and the read
-		}
-		var info contracts.ExecutorInfo
-		if json.Unmarshal(entry.Value(), &info) == nil {
-			out = append(out, info.Runtimes...)
-		}
-	}
-	return out, nil
+// As is a view of c for another tenant: it shares c's connection, caches and
+// waiters. tenant must be valid (contracts.ValidTenant); an invalid one makes
+// every call of the view fail.
+func (c *Client) As(tenant string) *Client {
+	return &Client{shared: c.shared, tenant: tenant}
 }
 
-// Submit validates req like the gateway does and queues it. The id is new,
-// or derived from idempotencyKey when one is given (the same key within the
-// de-duplication window names the same execution and runs nothing twice).
-// A rule broken by the request is returned as a *contracts.ValidationError.
-func (c *Client) Submit(ctx context.Context, req contracts.ExecutionRequest, idempotencyKey string) (string, error) {
-	runtimes, err := c.Runtimes(ctx)
-	if err != nil {
-		return "", err
+// Tenant is the tenant this client acts for.
+func (c *Client) Tenant() string { return c.tenant }
+
+// Policy is the request policy the client validates with.
+func (c *Client) Policy() contracts.Policy { return c.validator.Policy() }
+
+// Validator validates requests with the client's policy (the same rules
+// Submit applies), for front doors that check a request before submitting
+// it.
+func (c *Client) Validator() *contracts.Validator { return c.validator }
+
+// Connected reports whether the NATS connection is up.
+func (c *Client) Connected() bool { return c.nc.IsConnected() }
+
+// MaxPayload is the largest message the NATS server accepts.
+func (c *Client) MaxPayload() int64 { return c.nc.MaxPayload() }
+
+func (c *Client) checkTenant() error {
+	if !contracts.ValidTenant(c.tenant) {
+		return fmt.Errorf("tenant %q: letters, digits, - and _ only", c.tenant)
 	}
-	if len(runtimes) == 0 {
-		return "", ErrNoExecutor
-	}
-	if _, verr := c.validator.Resolve(&req, runtimes); verr != nil {
-		return "", verr
-	}
-	id := contracts.NewID()
-	if idempotencyKey != "" {
-		id = contracts.IDFromKey(c.opts.Tenant, idempotencyKey)
-	}
-	_, err = Enqueue(ctx, c.js, c.opts.Topology, contracts.Job{ID: id, Tenant: c.opts.Tenant, Request: req, CreatedAt: time.Now().UTC()}, c.nc.MaxPayload())
-	if err != nil && !errors.Is(err, ErrQueuedEventLost) {
-		return "", err
-	}
-	return id, nil // queued: Wait sees it at the latest once an executor takes it
+	return nil
 }
 
-// Enqueue publishes a validated job on its tenant's subject with the job id
-// as Nats-Msg-Id, then its queued event. It reports whether the job was a
-// duplicate (already queued within the window: nothing was published). When
-// only the queued event fails, the error is ErrQueuedEventLost: the job is
-// queued all the same. The gateway and Client share it.
-func Enqueue(ctx context.Context, js jetstream.JetStream, topo contracts.Topology, job contracts.Job, maxPayload int64) (duplicate bool, err error) {
-	data, err := json.Marshal(job)
-	if err != nil {
-		return false, fmt.Errorf("encode job: %w", err)
-	}
-	if maxPayload > 0 && int64(len(data)) > maxPayload {
-		return false, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(data), maxPayload)
-	}
-	// A publish that fails while a NATS node goes away is retried briefly:
-	// the Nats-Msg-Id makes a repeat harmless.
-	var ack *jetstream.PubAck
-	for attempt := 1; ; attempt++ {
-		ack, err = js.Publish(ctx, topo.JobSubject(job.Tenant), data,
-			jetstream.WithMsgID(job.ID), jetstream.WithExpectStream(contracts.JobsStream))
-		if err == nil || attempt == 4 || ctx.Err() != nil ||
-			!(errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
-		}
-	}
-	switch {
-	case err == nil:
-	case contracts.IsTenantQueueFull(err):
-		return false, ErrTenantQueueFull
-	case contracts.IsQueueFull(err):
-		return false, ErrQueueFull
-	case errors.Is(err, nats.ErrMaxPayload), contracts.IsMessageTooLarge(err):
-		return false, ErrTooLarge
-	default:
-		return false, fmt.Errorf("publish job: %w", err)
-	}
-	if ack.Duplicate {
-		return true, nil
-	}
-	queued := contracts.Execution{ID: job.ID, Tenant: job.Tenant, Status: contracts.StatusQueued,
-		Language: job.Request.Language, Version: job.Request.Version, CreatedAt: job.CreatedAt}
-	ev, _ := json.Marshal(queued)
-	// The job is durably queued; a lost queued event only delays visibility.
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queuedEventTimeout)
-	defer cancel()
-	if _, err := js.Publish(ectx, topo.EventSubject(job.ID), ev,
-		jetstream.WithMsgID(job.ID+":queued"), jetstream.WithExpectStream(contracts.ResultsStream)); err != nil {
-		return false, fmt.Errorf("%w: %w", ErrQueuedEventLost, err)
-	}
-	return false, nil
-}
-
-// Wait blocks until the execution completes or ctx ends (then it returns the
-// latest state known, if any, with ctx's error).
-func (c *Client) Wait(ctx context.Context, id string) (contracts.Execution, error) {
-	if !contracts.ValidID(id) {
-		return contracts.Execution{}, fmt.Errorf("%q is not an execution id", id)
-	}
-	// Watch first: it delivers the current value, then every update.
-	w, err := c.executions.Watch(ctx, id)
-	if err != nil {
-		return contracts.Execution{}, fmt.Errorf("watch execution: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	var latest contracts.Execution
-	for {
-		select {
-		case <-ctx.Done():
-			return latest, ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return latest, errors.New("watch ended")
-			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue
-			}
-			var exec contracts.Execution
-			if json.Unmarshal(e.Value(), &exec) != nil {
-				continue
-			}
-			if exec.Tenant != "" && exec.Tenant != c.opts.Tenant {
-				return contracts.Execution{}, fmt.Errorf("execution %s belongs to another tenant", id)
-			}
-			latest = exec
-			if exec.Terminal() {
-				return exec, nil
-			}
-		}
-	}
-}
-
-// Get returns the current state of an execution: from the bucket, or from
-// the RESULTS stream before the results service has stored it. ok is false
-// for an id nobody knows (or another tenant's).
-func (c *Client) Get(ctx context.Context, id string) (exec contracts.Execution, ok bool, err error) {
-	if !contracts.ValidID(id) {
-		return exec, false, nil
-	}
-	var data []byte
-	entry, err := c.executions.Get(ctx, id)
-	switch {
-	case err == nil:
-		data = entry.Value()
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		msg, err := c.results.GetLastMsgForSubject(ctx, c.opts.Topology.EventSubject(id))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return exec, false, nil
-		}
-		if err != nil {
-			return exec, false, fmt.Errorf("read events of %s: %w", id, err)
-		}
-		data = msg.Data
-	default:
-		return exec, false, fmt.Errorf("read execution %s: %w", id, err)
-	}
-	if err := json.Unmarshal(data, &exec); err != nil {
-		return exec, false, fmt.Errorf("decode execution %s: %w", id, err)
-	}
-	if exec.Tenant != "" && exec.Tenant != c.opts.Tenant {
-		return contracts.Execution{}, false, nil
-	}
-	return exec, true, nil
+// call bounds one NATS round trip.
+func (c *Client) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.opts.CallTimeout)
 }
 
 // Execute submits req and waits for its result.
 func (c *Client) Execute(ctx context.Context, req contracts.ExecutionRequest) (contracts.Execution, error) {
-	id, err := c.Submit(ctx, req, "")
+	sub, err := c.Submit(ctx, &req, SubmitOptions{})
 	if err != nil {
 		return contracts.Execution{}, err
 	}
-	return c.Wait(ctx, id)
+	return c.Wait(ctx, sub.ID, WaitOptions{})
 }
