@@ -44,6 +44,9 @@ var (
 	// ErrTooManyWaiters: the client already waits on its maximum of
 	// executions (in total or for this tenant).
 	ErrTooManyWaiters = errors.New("too many requests are waiting for executions")
+	// ErrIdempotencyKeyReused: the idempotency key already names an
+	// execution whose request differs from this one.
+	ErrIdempotencyKeyReused = errors.New("the idempotency key was used for another request")
 	// ErrQueuedEventLost: the job IS queued and will run, but its queued
 	// event could not be published, so its id is unknown to reads until an
 	// executor takes it. Submit logs it and answers as for a queued job.
