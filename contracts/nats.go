@@ -276,7 +276,7 @@ func (t Topology) ensureOnce(ctx context.Context, js jetstream.JetStream, o ensu
 			return err
 		}
 	}
-	for _, kc := range []jetstream.KeyValueConfig{t.ExecutionsBucketConfig(), t.ExecutorsBucketConfig()} {
+	for _, kc := range []jetstream.KeyValueConfig{t.ExecutionsBucketConfig(), t.ExecutorsBucketConfig(), t.KeysBucketConfig()} {
 		cctx, cancel := call()
 		err := o.ensureBucket(cctx, js, kc)
 		cancel()

@@ -110,7 +110,7 @@ func kvStream(bucket string) string { return "KV_" + bucket }
 // explains each rule and what JetStream does not let us narrow.
 func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 	p := t.Prefix
-	streams := []string{JobsStream, ResultsStream, kvStream(ExecutionsBucket), kvStream(ExecutorsBucket)}
+	streams := []string{JobsStream, ResultsStream, kvStream(ExecutionsBucket), kvStream(ExecutorsBucket), kvStream(KeysBucket)}
 	prefixed := func(format string, names ...string) []string {
 		out := make([]string, len(names))
 		for i, n := range names {
@@ -140,6 +140,11 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		}
 	}
 	inbox := []string{InboxPrefix(role, tenant) + ".>"}
+	// keyAccess reads the keys bucket and creates its entries (create-only
+	// is a publish with an expected revision): the gateway and the results
+	// service, never an executor.
+	ks := kvStream(KeysBucket)
+	keyAccess := []string{jsAPI + "DIRECT.GET." + ks, jsAPI + "DIRECT.GET." + ks + ".>", jsAPI + "STREAM.MSG.GET." + ks, "$KV." + KeysBucket + ".>"}
 	var perm Permissions
 	switch role {
 	case RoleGateway:
@@ -159,6 +164,8 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		for _, b := range []string{ExecutionsBucket, ExecutorsBucket, EvaluationsBucket} {
 			pub = append(pub, readKV(b)...)
 		}
+		// The result-token key: read it, or create it when it starts first.
+		pub = append(pub, keyAccess...)
 		// The gateway keeps evaluations in their own bucket; it publishes
 		// jobs (any tenant: it authenticated the API key) and their queued
 		// events. It never writes the executions bucket.
@@ -189,6 +196,7 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		pub = append(pub, durable(ResultsStream, ResultsConsumer)...)
 		s := kvStream(ExecutionsBucket)
 		pub = append(pub, jsAPI+"DIRECT.GET."+s, jsAPI+"DIRECT.GET."+s+".>", jsAPI+"STREAM.MSG.GET."+s, "$KV."+ExecutionsBucket+".>")
+		pub = append(pub, keyAccess...)
 		perm = Permissions{
 			Publish:   SubjectRule{Allow: pub},
 			Subscribe: SubjectRule{Allow: inbox},

@@ -245,6 +245,9 @@ type Job struct {
 	Tenant    string           `json:"tenant,omitempty"`
 	Request   ExecutionRequest `json:"request"`
 	CreatedAt time.Time        `json:"created_at"`
+	// ResultToken is the job's result token (ResultSealer): the executor
+	// that takes the job sends it with every event it publishes for it.
+	ResultToken string `json:"result_token,omitempty"`
 }
 
 // LimitSet is a fully resolved set of limits (every field set).

@@ -172,9 +172,9 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 	if _, err := kv.Put(ctx, info.ID, beat); err != nil {
 		t.Fatalf("executor: heartbeat: %v", err)
 	}
-	publish := func(e contracts.Execution, msgID string) error {
+	publish := func(e contracts.Execution, token, msgID string) error {
 		data, _ := json.Marshal(e)
-		_, err := js.Publish(ctx, topo.EventSubject(e.ID), data, jetstream.WithMsgID(msgID))
+		_, err := js.PublishMsg(ctx, topo.EventMsg(e.ID, token, data), jetstream.WithMsgID(msgID))
 		return err
 	}
 	go func() {
@@ -192,13 +192,13 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 				e := contracts.Execution{ID: job.ID, Tenant: tenant, Language: job.Request.Language, Version: "5",
 					Executor: info.ID, Attempt: 1, CreatedAt: job.CreatedAt, StartedAt: &now, Status: contracts.StatusRunning,
 					CallbackURL: job.Request.CallbackURL}
-				if err := publish(e, job.ID+":running:1"); err != nil {
+				if err := publish(e, job.ResultToken, job.ID+":running:1"); err != nil {
 					t.Errorf("executor: publish running: %v", err)
 				}
 				_ = msg.InProgress()
 				e.Status, e.Verdict, e.FinishedAt = contracts.StatusCompleted, contracts.VerdictAccepted, &now
 				e.Run = &contracts.Stage{Stdout: "ok\n"}
-				if err := publish(e, job.ID+":done"); err != nil {
+				if err := publish(e, job.ResultToken, job.ID+":done"); err != nil {
 					t.Errorf("executor: publish result: %v", err)
 				}
 				if err := msg.Ack(); err != nil {
@@ -275,6 +275,9 @@ func attackBus(t *testing.T, ids busIdentities, base contracts.NATSConn, topo co
 	refused(t, errs, "executor submits a job as tenant acme", topo.JobSubject("acme"))
 	_ = nc.Publish("$JS.API.STREAM.PURGE."+contracts.JobsStream, nil)
 	refused(t, errs, "executor purges the job queue", "$JS.API.STREAM.PURGE."+contracts.JobsStream)
+	keyGet := "$JS.API.DIRECT.GET.KV_" + contracts.KeysBucket + ".$KV." + contracts.KeysBucket + ".result-token"
+	_ = nc.Publish(keyGet, nil)
+	refused(t, errs, "executor reads the result-token key", keyGet)
 
 	// An internal client of tenant acme.
 	nc, errs = asyncErrors(t, ids.conn(base, "client-acme"), "attacker-client")
@@ -298,6 +301,53 @@ func attackBus(t *testing.T, ids busIdentities, base contracts.NATSConn, topo co
 	nc, errs = asyncErrors(t, ids.conn(base, "gateway"), "attacker-gateway")
 	_ = nc.Publish("$KV."+contracts.ExecutionsBucket+"."+victimID, forged)
 	refused(t, errs, "gateway writes the executions bucket", "$KV.executions."+victimID)
+}
+
+// forgeResult: a compromised executor publishes a terminal result, with a
+// callback, for a job it never held. The server lets it (an executor may
+// publish every event subject); the results service refuses to store it
+// and the gateway refuses to POST it, because it lacks the job's result
+// token. A real job run afterwards orders the check: the results service
+// and the callbacks handle RESULTS in order.
+func forgeResult(t *testing.T, ids busIdentities, base contracts.NATSConn, topo contracts.Topology, gatewayURL, callbackURL string, callbacks chan string) {
+	t.Helper()
+	nc, _ := asyncErrors(t, ids.conn(base, "executor"), "forging-executor")
+	js, _ := jetstream.New(nc)
+	forged := contracts.Execution{ID: contracts.NewID(), Status: contracts.StatusCompleted, Verdict: contracts.VerdictAccepted,
+		CallbackURL: callbackURL + "/forged", Run: &contracts.Stage{Stdout: "forged\n"}}
+	data, _ := json.Marshal(forged)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+	defer cancel()
+	for _, token := range []string{"", "not-the-token"} {
+		if _, err := js.PublishMsg(ctx, topo.EventMsg(forged.ID, token, data)); err != nil {
+			t.Fatalf("the forged result was not even published: %v", err)
+		}
+	}
+	later := submitAs(t, ids.conn(base, "client-acme"), topo, "acme")
+	if later.Status != contracts.StatusCompleted {
+		t.Fatalf("the job after the forgery: %s", dump(later))
+	}
+	resp, err := http.Get(gatewayURL + "/v1/executions/" + forged.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a forged result was stored: GET answered %d %s", resp.StatusCode, body)
+	}
+	for {
+		select {
+		case b := <-callbacks:
+			if strings.Contains(b, forged.ID) {
+				t.Fatalf("a forged result was POSTed to its callback: %s", b)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	t.Logf("REFUSED executor publishes a forged terminal result for a job it never held: not stored (GET %d), no callback (no result token)", resp.StatusCode)
 }
 
 // TestNATSRoles runs the gateway and the results service in process, each
@@ -394,6 +444,7 @@ func runBusServices(t *testing.T, ids busIdentities, base contracts.NATSConn, to
 	httpPaths(t, "http://"+ln.Addr().String(), recv.URL, callbacks)
 
 	attackBus(t, ids, base, topo, exec.ID)
+	forgeResult(t, ids, base, topo, "http://"+ln.Addr().String(), recv.URL, callbacks)
 
 	select {
 	case err := <-execErrs:

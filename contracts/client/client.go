@@ -89,6 +89,7 @@ type shared struct {
 	executions jetstream.KeyValue
 	results    jetstream.Stream
 	fleet      *fleet
+	sealer     *contracts.ResultSealer
 	log        *slog.Logger
 }
 
@@ -137,6 +138,9 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Client, error) {
 	}
 	if s.results, err = js.Stream(ctx, contracts.ResultsStream); err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", contracts.ResultsStream, err)
+	}
+	if s.sealer, err = contracts.LoadResultSealer(ctx, js); err != nil {
+		return nil, err
 	}
 	s.fleet = &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, timeout: opts.CallTimeout, log: opts.Log}
 	return &Client{shared: s, tenant: opts.Tenant}, nil

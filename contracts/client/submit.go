@@ -74,7 +74,7 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	if !c.nc.IsConnected() {
 		return Submitted{}, fmt.Errorf("%w: NATS is %s", ErrUnavailable, c.nc.Status())
 	}
-	job := contracts.Job{ID: id, Tenant: c.tenant, Request: *req, CreatedAt: time.Now().UTC()}
+	job := contracts.Job{ID: id, Tenant: c.tenant, Request: *req, CreatedAt: time.Now().UTC(), ResultToken: c.sealer.Token(id)}
 	pctx, cancel := c.call(context.WithoutCancel(ctx))
 	defer cancel()
 	dup, err := Enqueue(pctx, c.js, c.opts.Topology, job, c.nc.MaxPayload())
@@ -111,7 +111,7 @@ func (c *Client) submissionID(opts SubmitOptions) (string, error) {
 }
 
 // Enqueue publishes a validated job on its tenant's subject with the job id
-// as Nats-Msg-Id, then its queued event. It reports whether the job was a
+// as Nats-Msg-Id, then its queued event (with the job's result token). It reports whether the job was a
 // duplicate (already queued within the window: nothing was published). When
 // only the queued event fails, the error is ErrQueuedEventLost: the job is
 // queued all the same. Submit is the way to queue a request; Enqueue is
@@ -159,7 +159,7 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, topo contracts.Topolog
 	// The job is durably queued; a lost queued event only delays visibility.
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queuedEventTimeout)
 	defer cancel()
-	if _, err := js.Publish(ectx, topo.EventSubject(job.ID), ev,
+	if _, err := js.PublishMsg(ectx, topo.EventMsg(job.ID, job.ResultToken, ev),
 		jetstream.WithMsgID(job.ID+":queued"), jetstream.WithExpectStream(contracts.ResultsStream)); err != nil {
 		return false, fmt.Errorf("%w: %w", ErrQueuedEventLost, err)
 	}

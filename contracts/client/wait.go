@@ -61,8 +61,14 @@ func (c *Client) read(ctx context.Context, id string) (exec contracts.Execution,
 	case err != nil:
 		return exec, false, fmt.Errorf("%w: read the events of %s: %w", ErrUnavailable, id, err)
 	}
+	if !c.sealer.Sealed(c.opts.Topology, msg.Subject, msg.Header, id) {
+		// Not published by the job's gateway or executor: ignored, as the
+		// results service ignores it.
+		c.log.Warn("ignoring an event without its job's result token", "id", id)
+		return exec, false, nil
+	}
 	exec, ok = c.decode(id, msg.Data)
-	return exec, ok, nil
+	return exec, ok && exec.ID == id, nil
 }
 
 // decode decodes a stored execution and applies the tenant rule; an

@@ -86,7 +86,11 @@ func TestCallbackConsumerStartsAtPresent(t *testing.T) {
 		ex := completed(id)
 		ex.CallbackURL = rcv.srv.URL + "/hook"
 		data, _ := json.Marshal(ex)
-		if _, err := n.JS.Publish(context.Background(), topo.EventSubject(id), data); err != nil {
+		sealer, err := contracts.LoadResultSealer(context.Background(), n.JS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.JS.PublishMsg(context.Background(), topo.EventMsg(id, sealer.Token(id), data)); err != nil {
 			t.Fatal(err)
 		}
 	}

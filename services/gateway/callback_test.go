@@ -79,7 +79,11 @@ func (e *env) complete(id, callbackURL, tenant string) {
 	ex := completed(id)
 	ex.CallbackURL, ex.Tenant = callbackURL, tenant
 	data, _ := json.Marshal(ex)
-	if _, err := e.nats.JS.Publish(context.Background(), e.topo.EventSubject(id), data); err != nil {
+	sealer, err := contracts.LoadResultSealer(context.Background(), e.nats.JS)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.nats.JS.PublishMsg(context.Background(), e.topo.EventMsg(id, sealer.Token(id), data)); err != nil {
 		e.t.Fatal(err)
 	}
 }

@@ -109,6 +109,10 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("open bucket %s: %w", contracts.ExecutionsBucket, err)
 	}
+	sealer, err := contracts.LoadResultSealer(ctx, js)
+	if err != nil {
+		return err
+	}
 	cons, err := ensureConsumer(ctx, js, cfg, log)
 	if err != nil {
 		return err
@@ -120,7 +124,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	}
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "airlock_result_events_total",
-		Help: "Status events handled by the results service, by status and outcome (created, updated, skipped, dropped, error).",
+		Help: "Status events handled by the results service, by status and outcome (created, updated, skipped, dropped, refused, error).",
 	}, []string{"status", "outcome"})
 	if err := reg.Register(events); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
@@ -136,7 +140,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 	}
-	s := &service{cfg: cfg, kv: kv, log: log, baseCtx: context.WithoutCancel(ctx), events: events}
+	s := &service{cfg: cfg, kv: kv, sealer: sealer, log: log, baseCtx: context.WithoutCancel(ctx), events: events}
 	log.Info("results service started",
 		"stream", contracts.ResultsStream, "consumer", contracts.ResultsConsumer, "bucket", contracts.ExecutionsBucket)
 	defer log.Info("results service stopped")
@@ -171,9 +175,10 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, log
 }
 
 type service struct {
-	cfg Config
-	kv  jetstream.KeyValue
-	log *slog.Logger
+	cfg    Config
+	kv     jetstream.KeyValue
+	sealer *contracts.ResultSealer
+	log    *slog.Logger
 	// baseCtx outlives cancellation so the event in hand can finish.
 	baseCtx context.Context
 	events  *prometheus.CounterVec
@@ -233,6 +238,14 @@ func (s *service) handle(msg jetstream.Msg) {
 	if ev.Status.Rank() == 0 {
 		s.log.Warn("dropping event with unknown status", "subject", msg.Subject(), "id", ev.ID, "status", ev.Status)
 		s.term(msg)
+		return
+	}
+	if !s.sealer.Sealed(s.cfg.Topology, msg.Subject(), msg.Headers(), ev.ID) {
+		// Published by an identity that never held the job (every event
+		// subject is open to every executor): a forged result.
+		s.log.Warn("refusing an event without its job's result token", "subject", msg.Subject(), "id", ev.ID, "status", ev.Status)
+		s.events.WithLabelValues(string(ev.Status), "refused").Inc()
+		_ = msg.Term()
 		return
 	}
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -126,13 +127,34 @@ func event(id string, status contracts.Status, stdout string) contracts.Executio
 	return ex
 }
 
+// publish publishes an event as its job's executor does: with the job's
+// result token.
 func publish(t testing.TB, js jetstream.JetStream, ex contracts.Execution) {
+	publishSealed(t, js, ex, sealer(t, js).Token(ex.ID))
+}
+
+func publishSealed(t testing.TB, js jetstream.JetStream, ex contracts.Execution, token string) {
 	data, err := json.Marshal(ex)
 	if err != nil {
 		t.Errorf("marshal: %v", err)
 		return
 	}
-	publishRaw(t, js, contracts.DefaultTopology().EventSubject(ex.ID), data)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if _, err := js.PublishMsg(ctx, contracts.DefaultTopology().EventMsg(ex.ID, token, data)); err != nil {
+		t.Errorf("publish event of %s: %v", ex.ID, err)
+	}
+}
+
+// sealer is the fleet's result sealer (the key the results service uses).
+func sealer(t testing.TB, js jetstream.JetStream) *contracts.ResultSealer {
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	s, err := contracts.LoadResultSealer(ctx, js)
+	if err != nil {
+		t.Fatalf("result sealer: %v", err)
+	}
+	return s
 }
 
 func publishRaw(t testing.TB, js jetstream.JetStream, subject string, data []byte) {
@@ -257,6 +279,15 @@ func TestBadEventsDoNotBlock(t *testing.T) {
 	publishRaw(t, n.JS, topo.EventSubject("badid"), bad)
 	unknown := contracts.NewID()
 	publish(t, n.JS, event(unknown, "exploded", ""))
+	// Forged results: no token, another execution's token, and the
+	// right token on another execution's subject.
+	victim := contracts.NewID()
+	publish(t, n.JS, event(victim, contracts.StatusRunning, ""))
+	other := contracts.NewID()
+	forged, _ := json.Marshal(event(victim, contracts.StatusCompleted, "forged"))
+	publishRaw(t, n.JS, topo.EventSubject(victim), forged)
+	publishSealed(t, n.JS, event(victim, contracts.StatusCompleted, "forged"), sealer(t, n.JS).Token(other))
+	publishRaw(t, n.JS, topo.EventSubject(other), forged)
 	good := contracts.NewID()
 	publish(t, n.JS, event(good, contracts.StatusCompleted, "ok"))
 
@@ -273,8 +304,14 @@ func TestBadEventsDoNotBlock(t *testing.T) {
 	for k := range keys.Keys() {
 		all = append(all, k)
 	}
-	if len(all) != 1 || all[0] != good {
-		t.Errorf("keys = %v, want only %s", all, good)
+	slices.Sort(all)
+	want := []string{good, victim}
+	slices.Sort(want)
+	if !slices.Equal(all, want) {
+		t.Errorf("keys = %v, want %v", all, want)
+	}
+	if ex := stored(t, kv, victim); ex == nil || ex.Status != contracts.StatusRunning {
+		t.Errorf("a forged result was stored: %+v", ex)
 	}
 }
 

@@ -84,6 +84,7 @@ type API struct {
 	executions jetstream.KeyValue
 	results    jetstream.Stream
 	validator  *contracts.Validator
+	sealer     *contracts.ResultSealer
 	fleet      *fleet
 	auth       *auth
 	site       *siteGuard
@@ -115,6 +116,10 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", contracts.ResultsStream, err)
 	}
+	sealer, err := contracts.LoadResultSealer(ctx, js)
+	if err != nil {
+		return nil, err
+	}
 	site, err := newSiteGuard(opts.AllowedHosts, opts.AllowedOrigins, len(opts.APIKeys) == 0)
 	if err != nil {
 		return nil, err
@@ -137,6 +142,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 		executions: executions,
 		results:    results,
 		validator:  contracts.NewValidator(opts.Policy),
+		sealer:     sealer,
 		fleet:      &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, log: opts.Log},
 		site:       site,
 		auth:       newAuth(opts.APIKeys, opts.OperatorKey, opts.RateLimit, opts.RateBurst),

@@ -106,7 +106,7 @@ func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRe
 		return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
 			message: "the job queue is unavailable; try again shortly", retryAfter: "1"}
 	}
-	job := contracts.Job{ID: id, Tenant: tenantOf(ctx), Request: *req, CreatedAt: time.Now().UTC()}
+	job := contracts.Job{ID: id, Tenant: tenantOf(ctx), Request: *req, CreatedAt: time.Now().UTC(), ResultToken: a.sealer.Token(id)}
 	// Once the job is being published, finish even if the client leaves.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), natsTimeout)
 	defer cancel()

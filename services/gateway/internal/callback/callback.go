@@ -224,19 +224,29 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg Config, log
 // head is what the worker reads of an event to decide whether it needs a
 // delivery, without decoding the outputs.
 type head struct {
+	ID             string           `json:"id"`
 	Status         contracts.Status `json:"status"`
 	CallbackURL    string           `json:"callback_url"`
 	CallbackStatus string           `json:"callback_status"`
 }
 
 // needsDelivery reports whether an event is the completed state of an
-// execution with a callback, and not the record of a callback's outcome.
-func needsDelivery(data []byte) bool {
+// execution with a callback, and not the record of a callback's outcome,
+// published by the job's executor: an event without the job's result
+// token is a forgery and is never POSTed (signed with the tenant's secret).
+func (w *worker) needsDelivery(msg jetstream.Msg) bool {
 	var h head
-	if json.Unmarshal(data, &h) != nil {
+	if json.Unmarshal(msg.Data(), &h) != nil {
 		return false
 	}
-	return h.Status == contracts.StatusCompleted && h.CallbackURL != "" && h.CallbackStatus == ""
+	if h.Status != contracts.StatusCompleted || h.CallbackURL == "" || h.CallbackStatus != "" {
+		return false
+	}
+	if !w.sealer.Sealed(w.cfg.Topology, msg.Subject(), msg.Headers(), h.ID) {
+		w.log.Warn("refusing a callback for an event without its job's result token", "subject", msg.Subject(), "id", h.ID)
+		return false
+	}
+	return true
 }
 
 // Run delivers callbacks until ctx ends. Each completed execution with a
@@ -260,7 +270,15 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logg
 		}
 		return fmt.Errorf("create callbacks consumer: %w", err)
 	}
+	sealer, err := contracts.LoadResultSealer(ctx, js)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	w := &worker{
+		sealer:  sealer,
 		cfg:     cfg,
 		js:      js,
 		log:     log,
@@ -282,6 +300,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logg
 }
 
 type worker struct {
+	sealer  *contracts.ResultSealer
 	cfg     Config
 	js      jetstream.JetStream
 	log     *slog.Logger
@@ -294,7 +313,7 @@ type worker struct {
 // that needs no delivery, and otherwise waits for a slot (sending progress
 // acks meanwhile) and starts the delivery in it.
 func (w *worker) take(ctx context.Context, msg jetstream.Msg) {
-	if !needsDelivery(msg.Data()) {
+	if !w.needsDelivery(msg) {
 		_ = msg.Ack()
 		return
 	}
@@ -441,10 +460,10 @@ func (w *worker) record(ctx context.Context, exec contracts.Execution, status, c
 		log.Error("record callback outcome", "err", err)
 		return
 	}
-	subject := w.cfg.Topology.EventSubject(exec.ID)
+	msg := w.cfg.Topology.EventMsg(exec.ID, w.sealer.Token(exec.ID), data)
 	for try := range 3 {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_, err = w.js.Publish(pctx, subject, data, jetstream.WithMsgID(exec.ID+":callback:"+status))
+		_, err = w.js.PublishMsg(pctx, msg, jetstream.WithMsgID(exec.ID+":callback:"+status))
 		cancel()
 		if err == nil {
 			return
