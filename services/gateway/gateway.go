@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 	"github.com/airlockrun/airlock/services/gateway/internal/api"
 	"github.com/airlockrun/airlock/services/gateway/internal/callback"
 	"github.com/nats-io/nats.go"
@@ -207,23 +208,26 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 			policy.TenantSecrets[k.Tenant] = k.CallbackSecret
 		}
 	}
-	a, err := api.New(ctx, nc, js, api.Options{
-		Topology:         cfg.Topology,
-		Policy:           cfg.Policy,
-		MaxBodyBytes:     cfg.MaxBodyBytes,
-		WaitTimeout:      cfg.WaitTimeout,
-		MaxWaitTimeout:   cfg.MaxWaitTimeout,
-		MaxBatch:         cfg.MaxBatch,
-		APIKeys:          cfg.APIKeys,
-		OperatorKey:      cfg.OperatorKey,
-		AllowedHosts:     cfg.AllowedHosts,
-		AllowedOrigins:   cfg.AllowedOrigins,
-		RateLimit:        cfg.RateLimit,
-		RateBurst:        cfg.RateBurst,
-		Callbacks:        policy,
-		Registry:         cfg.Registry,
-		ExecutorCacheTTL: cfg.ExecutorCacheTTL,
-		Log:              log,
+	c, err := client.New(ctx, nc, client.Options{Topology: cfg.Topology, Policy: cfg.Policy,
+		ExecutorCacheTTL: cfg.ExecutorCacheTTL, Log: log})
+	if err != nil {
+		return fmt.Errorf("bus client: %w", err)
+	}
+	a, err := api.New(c, js, api.Options{
+		Topology:       cfg.Topology,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		WaitTimeout:    cfg.WaitTimeout,
+		MaxWaitTimeout: cfg.MaxWaitTimeout,
+		MaxBatch:       cfg.MaxBatch,
+		APIKeys:        cfg.APIKeys,
+		OperatorKey:    cfg.OperatorKey,
+		AllowedHosts:   cfg.AllowedHosts,
+		AllowedOrigins: cfg.AllowedOrigins,
+		RateLimit:      cfg.RateLimit,
+		RateBurst:      cfg.RateBurst,
+		Callbacks:      policy,
+		Registry:       cfg.Registry,
+		Log:            log,
 	})
 	if err != nil {
 		return fmt.Errorf("gateway api: %w", err)

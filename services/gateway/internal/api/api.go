@@ -9,19 +9,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 	"github.com/airlockrun/airlock/services/gateway/internal/callback"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// natsTimeout bounds every single NATS round trip made for a request, so that
-// a slow or disconnected server turns into a 503 rather than a hang.
+// natsTimeout bounds every single NATS round trip made for a request that
+// the client does not bound itself, so that a slow or disconnected server
+// turns into a 503 rather than a hang.
 const natsTimeout = 5 * time.Second
 
 // bodyReadTimeout bounds how long a client may take to send a request body.
@@ -31,7 +31,6 @@ const bodyReadTimeout = time.Minute
 // caller (the gateway package applies its defaults).
 type Options struct {
 	Topology contracts.Topology
-	Policy   contracts.Policy
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
 	// WaitTimeout is how long ?wait=true waits without ?timeout=.
@@ -68,52 +67,36 @@ type Options struct {
 	// Registry receives the gateway's metrics and is served at /metrics
 	// (with everything else registered there, in a one-process stack).
 	Registry *prometheus.Registry
-	// ExecutorCacheTTL is how long a non-empty list of live executors is
-	// reused; zero or negative reads the executors bucket on every request.
-	ExecutorCacheTTL time.Duration
 	// Log receives request logs (debug) and problems.
 	Log *slog.Logger
 }
 
 // API serves the gateway's HTTP endpoints. Create it with New.
 type API struct {
-	opts       Options
-	log        *slog.Logger
-	nc         *nats.Conn
-	js         jetstream.JetStream
-	executions jetstream.KeyValue
-	results    jetstream.Stream
-	validator  *contracts.Validator
-	fleet      *fleet
-	auth       *auth
-	site       *siteGuard
-	queue      *queueStats
-	gatherer   prometheus.Gatherer
-	httpm      *httpMetrics
+	opts Options
+	log  *slog.Logger
+	// client is the bus client; each request takes its tenant's view (As).
+	client   *client.Client
+	js       jetstream.JetStream
+	auth     *auth
+	site     *siteGuard
+	queue    *queueStats
+	gatherer prometheus.Gatherer
+	httpm    *httpMetrics
+	evals    *evaluator
 	// pseudonymKey keys the executor names shown to tenants (executorName).
 	pseudonymKey [32]byte
 
-	stopOnce sync.Once
-	stopping chan struct{}
+	// stop ends when the server stops: every wait then answers at once.
+	stop     context.Context
+	stopWait context.CancelFunc
 }
 
 // New builds the API. The streams and buckets of opts.Topology must exist
 // (see contracts.Topology.Ensure).
-func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Options) (*API, error) {
+func New(c *client.Client, js jetstream.JetStream, opts Options) (*API, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	executions, err := js.KeyValue(ctx, contracts.ExecutionsBucket)
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", contracts.ExecutionsBucket, err)
-	}
-	executors, err := js.KeyValue(ctx, contracts.ExecutorsBucket)
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", contracts.ExecutorsBucket, err)
-	}
-	results, err := js.Stream(ctx, contracts.ResultsStream)
-	if err != nil {
-		return nil, fmt.Errorf("open stream %s: %w", contracts.ResultsStream, err)
 	}
 	site, err := newSiteGuard(opts.AllowedHosts, opts.AllowedOrigins, len(opts.APIKeys) == 0)
 	if err != nil {
@@ -127,22 +110,21 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 	if err := reg.Register(newQueueCollector(queue)); err != nil {
 		return nil, fmt.Errorf("register queue metrics: %w", err)
 	}
+	stop, stopWait := context.WithCancel(context.Background())
 	a := &API{
-		gatherer:   reg,
-		httpm:      newHTTPMetrics(reg),
-		opts:       opts,
-		log:        opts.Log,
-		nc:         nc,
-		js:         js,
-		executions: executions,
-		results:    results,
-		validator:  contracts.NewValidator(opts.Policy),
-		fleet:      &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, log: opts.Log},
-		site:       site,
-		auth:       newAuth(opts.APIKeys, opts.OperatorKey, opts.RateLimit, opts.RateBurst),
-		queue:      queue,
-		stopping:   make(chan struct{}),
+		gatherer: reg,
+		httpm:    newHTTPMetrics(reg),
+		opts:     opts,
+		log:      opts.Log,
+		client:   c,
+		js:       js,
+		site:     site,
+		auth:     newAuth(opts.APIKeys, opts.OperatorKey, opts.RateLimit, opts.RateBurst),
+		queue:    queue,
+		stop:     stop,
+		stopWait: stopWait,
 	}
+	a.evals = newEvaluator(c, js, opts.Topology, stop, opts.Log)
 	if _, err := rand.Read(a.pseudonymKey[:]); err != nil {
 		return nil, fmt.Errorf("executor pseudonym key: %w", err)
 	}
@@ -152,9 +134,7 @@ func New(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, opts Option
 // Shutdown makes every request that is waiting for an execution answer at
 // once with the state known so far, so that a graceful server shutdown does
 // not sit out long polls. It is safe to call more than once.
-func (a *API) Shutdown() {
-	a.stopOnce.Do(func() { close(a.stopping) })
-}
+func (a *API) Shutdown() { a.stopWait() }
 
 // Handler returns the HTTP handler of every endpoint, wrapped in panic
 // recovery and request logging.

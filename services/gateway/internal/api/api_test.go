@@ -2,15 +2,15 @@ package api
 
 import (
 	"encoding/json"
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/airlockrun/airlock/contracts"
 )
@@ -75,12 +75,12 @@ func TestExecutionID(t *testing.T) {
 	tests := []struct {
 		name   string
 		values []string
-		want   string // "random", an id, or "" for a 400
+		want   string // "none", the key, or "" for a 400
 	}{
-		{name: "none", values: nil, want: "random"},
-		{name: "key", values: []string{"abc"}, want: contracts.IDFromKey(contracts.DefaultTenant, "abc")},
-		{name: "printable", values: []string{"a b~!"}, want: contracts.IDFromKey(contracts.DefaultTenant, "a b~!")},
-		{name: "255", values: []string{strings.Repeat("x", 255)}, want: contracts.IDFromKey(contracts.DefaultTenant, strings.Repeat("x", 255))},
+		{name: "none", values: nil, want: "none"},
+		{name: "key", values: []string{"abc"}, want: "abc"},
+		{name: "printable", values: []string{"a b~!"}, want: "a b~!"},
+		{name: "255", values: []string{strings.Repeat("x", 255)}, want: strings.Repeat("x", 255)},
 		{name: "256", values: []string{strings.Repeat("x", 256)}},
 		{name: "empty", values: []string{""}},
 		{name: "control", values: []string{"a\x01"}},
@@ -94,14 +94,14 @@ func TestExecutionID(t *testing.T) {
 			if tc.values != nil {
 				h[idempotencyKeyHeader] = tc.values
 			}
-			id, herr := executionID(contracts.DefaultTenant, h)
+			id, herr := idempotencyKey(h)
 			switch tc.want {
 			case "":
 				if herr == nil || herr.status != http.StatusBadRequest {
 					t.Fatalf("got %q %+v, want a 400", id, herr)
 				}
-			case "random":
-				if herr != nil || !contracts.ValidID(id) {
+			case "none":
+				if herr != nil || id != "" {
 					t.Fatalf("got %q %+v", id, herr)
 				}
 			default:
@@ -128,27 +128,5 @@ func TestPanicRecovery(t *testing.T) {
 	}
 	if strings.Contains(rec.Body.String(), "boom") {
 		t.Error("the panic value leaked to the client")
-	}
-}
-
-func TestLiveRuntimes(t *testing.T) {
-	infos := []contracts.ExecutorInfo{
-		{ID: "a", Runtimes: []contracts.Runtime{{Language: "python", Version: "3.9.1"}, {Language: "c", Version: "13.2.0"}}},
-		{ID: "b", Runtimes: []contracts.Runtime{{Language: "python", Version: "3.10.0"}, {Language: "python", Version: "3.9.1"}}},
-		{ID: "c", Problem: "down", Runtimes: []contracts.Runtime{{Language: "go", Version: "1.26.0"}}},
-	}
-	var got []string
-	for _, rt := range liveRuntimes(infos) {
-		if rt.Aliases == nil {
-			t.Errorf("%s has nil aliases", rt.Language)
-		}
-		got = append(got, rt.Language+" "+rt.Version)
-	}
-	want := []string{"c 13.2.0", "python 3.10.0", "python 3.9.1"}
-	if !slices.Equal(got, want) {
-		t.Errorf("got %v, want %v", got, want)
-	}
-	if got := liveRuntimes(nil); got == nil || len(got) != 0 {
-		t.Errorf("no executors: %#v, want an empty list", got)
 	}
 }

@@ -165,18 +165,3 @@ func (a *auth) middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, operatorCtxKey{}, operator)))
 	})
 }
-
-// visible hides an execution of another tenant: to them it does not exist.
-func visible(ctx context.Context, exec *contracts.Execution) *contracts.Execution {
-	if exec == nil {
-		return nil
-	}
-	owner := exec.Tenant
-	if owner == "" {
-		owner = contracts.DefaultTenant
-	}
-	if owner != tenantOf(ctx) {
-		return nil
-	}
-	return exec
-}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 )
 
 // handleBatch serves POST /v1/executions/batch: every entry is validated and
@@ -21,9 +22,8 @@ func (a *API) handleBatch(w http.ResponseWriter, r *http.Request) {
 		herr.write(w)
 		return
 	}
-	key := r.Header.Get(idempotencyKeyHeader)
-	tenant := tenantOf(r.Context())
-	if _, herr := executionID(tenant, r.Header); herr != nil {
+	key, herr := idempotencyKey(r.Header)
+	if herr != nil {
 		herr.write(w)
 		return
 	}
@@ -32,31 +32,47 @@ func (a *API) handleBatch(w http.ResponseWriter, r *http.Request) {
 		herr.write(w)
 		return
 	}
+	if herr := checkBatchKey(key, len(body.Executions)); herr != nil {
+		herr.write(w)
+		return
+	}
+	c := a.client.As(tenantOf(r.Context()))
 	resp := contracts.BatchResponse{Executions: make([]contracts.BatchEntry, len(body.Executions))}
 	for i, raw := range body.Executions {
-		id := contracts.NewID()
-		if key != "" {
-			id = contracts.IDFromKey(tenant, key+"#"+strconv.Itoa(i))
-		}
-		if herr := a.submitOne(r, id, raw); herr != nil {
+		req, herr := decodeRequest(bytes.NewReader(raw))
+		if herr != nil {
 			resp.Executions[i] = contracts.BatchEntry{Error: herr.detail()}
 			continue
 		}
-		resp.Executions[i] = contracts.BatchEntry{ID: id, Status: contracts.StatusQueued}
+		sub, err := a.submit(r.Context(), c, req, client.SubmitOptions{IdempotencyKey: batchKey(key, i)})
+		if err != nil {
+			if failure(a.log, r, err) == nil {
+				return
+			}
+			resp.Executions[i] = contracts.BatchEntry{Error: errorOf(err).detail()}
+			continue
+		}
+		resp.Executions[i] = contracts.BatchEntry{ID: sub.ID, Status: contracts.StatusQueued}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-func (a *API) submitOne(r *http.Request, id string, raw json.RawMessage) *httpError {
-	req, herr := decodeRequest(bytes.NewReader(raw))
-	if herr != nil {
-		return herr
+// batchKey is the idempotency key of entry i of a batch sent with key:
+// "<key>#<i>" ("" without a key).
+func batchKey(key string, i int) string {
+	if key == "" {
+		return ""
 	}
-	rt, herr := a.prepare(r.Context(), req)
-	if herr != nil {
-		return herr
+	return key + "#" + strconv.Itoa(i)
+}
+
+// checkBatchKey refuses a key too long to name the n entries of a batch.
+func checkBatchKey(key string, n int) *httpError {
+	if key == "" || contracts.CheckIdempotencyKey(batchKey(key, n-1)) == nil {
+		return nil
 	}
-	return a.enqueue(r.Context(), id, req, rt)
+	return &httpError{status: http.StatusBadRequest, code: contracts.CodeInvalidHeader, field: idempotencyKeyHeader,
+		message: fmt.Sprintf("Idempotency-Key of a batch of %d must leave room for \"#%d\" within %d characters", n, n-1, contracts.MaxIdempotencyKey)}
 }
 
 func (a *API) readBatch(w http.ResponseWriter, r *http.Request) (*contracts.BatchRequest, *httpError) {
@@ -96,6 +112,7 @@ func (a *API) handleList(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("at most %d ids at once, got %d", a.opts.MaxBatch, len(ids)))
 		return
 	}
+	c := a.client.As(tenantOf(r.Context()))
 	out := contracts.ExecutionList{Executions: make([]contracts.ExecutionOrError, len(ids))}
 	notFound := &contracts.ErrorDetail{Code: contracts.CodeNotFound, Message: "no execution with this id"}
 	for i, id := range ids {
@@ -105,16 +122,16 @@ func (a *API) handleList(w http.ResponseWriter, r *http.Request) {
 			out.Executions[i].Error = notFound
 			continue
 		}
-		exec, err := a.lookup(r.Context(), id)
-		if err != nil {
-			a.unavailable(w, r, "could not read the executions", err)
-			return
-		}
-		if exec == nil {
+		exec, err := c.Get(r.Context(), id)
+		switch {
+		case errors.Is(err, client.ErrNotFound):
 			out.Executions[i].Error = notFound
 			continue
+		case err != nil:
+			a.fail(w, r, err)
+			return
 		}
-		out.Executions[i].Execution = exec
+		out.Executions[i].Execution = &exec
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 	"github.com/airlockrun/airlock/internal/testkit"
 )
 
@@ -22,8 +23,12 @@ func consoleAPI(t *testing.T, keys []APIKey) *API {
 	if err := topo.Ensure(ctx, n.JS); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(ctx, n.Conn, n.JS, Options{
-		Topology: topo, Policy: contracts.DefaultPolicy(), APIKeys: keys,
+	c, err := client.New(ctx, n.Conn, client.Options{Topology: topo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(c, n.JS, Options{
+		Topology: topo, APIKeys: keys,
 		MaxBodyBytes: 1 << 20, WaitTimeout: time.Second, MaxWaitTimeout: time.Second, MaxBatch: 10,
 		Log: slog.New(slog.DiscardHandler),
 	})

@@ -24,7 +24,7 @@ func (a *API) registerEvaluations(mux *http.ServeMux) {
 	mux.HandleFunc("/v1/evaluations", methodNotAllowed("POST"))
 	mux.HandleFunc("GET /v1/evaluations/{id}", a.handleEvaluationGet)
 	mux.HandleFunc("/v1/evaluations/{id}", methodNotAllowed("GET, HEAD"))
-	a.evals().start()
+	a.evals.start()
 }
 
 // evalPlan is a validated evaluation, ready to be stored.
@@ -43,12 +43,13 @@ func (a *API) handleEvaluationSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant := tenantOf(r.Context())
-	if _, herr := executionID(tenant, r.Header); herr != nil {
+	key, herr := idempotencyKey(r.Header)
+	if herr != nil {
 		herr.write(w)
 		return
 	}
 	id := contracts.NewID()
-	if key := r.Header.Get(idempotencyKeyHeader); key != "" {
+	if key != "" {
 		id = contracts.EvaluationIDFromKey(tenant, key)
 	}
 	body, herr := a.readEvaluation(w, r)
@@ -56,7 +57,7 @@ func (a *API) handleEvaluationSubmit(w http.ResponseWriter, r *http.Request) {
 		herr.write(w)
 		return
 	}
-	ev := a.evals()
+	ev := a.evals
 	if _, err := ev.store(r.Context()); err != nil {
 		a.unavailable(w, r, "could not open the evaluations bucket", err)
 		return
@@ -243,18 +244,13 @@ func (a *API) planEvaluation(ctx context.Context, id, tenant string, body *contr
 		plan.harnesses = []contracts.Harness{h}
 	}
 
-	infos, err := a.fleet.executors(ctx)
+	tc := a.client.As(tenant)
+	runtimes, err := runtimesFor(ctx, tc)
 	if err != nil {
-		a.log.Warn("could not read the executors", "err", err)
-		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
-			message: "could not read the executors; try again shortly", retryAfter: "1"}
+		a.log.Warn("could not read the runtimes", "err", err)
+		return nil, errorOf(err)
 	}
-	runtimes := knownRuntimes(infos)
-	if len(runtimes) == 0 {
-		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeNoExecutor,
-			message: "no executor is running", retryAfter: "5"}
-	}
-	maxPayload := a.nc.MaxPayload()
+	maxPayload := tc.MaxPayload()
 	for i, c := range body.Candidates {
 		cfield := fmt.Sprintf("candidates[%d]", i)
 		if herr := checkLabel(cfield+".id", c.ID); herr != nil {
@@ -280,7 +276,7 @@ func (a *API) planEvaluation(ctx context.Context, id, tenant string, body *contr
 		}
 		h := plan.harnesses[hi]
 		req := h.ExecutionRequest(body.Language, body.Version, c.Files)
-		rt, ve := a.validator.Resolve(&req, runtimes)
+		rt, ve := tc.Validator().Resolve(&req, runtimes)
 		if ve != nil {
 			herr := validationError(ve)
 			herr.field = evalField(ve.Field, len(h.Files), hfield, cfield)
@@ -354,7 +350,7 @@ func (a *API) handleEvaluationGet(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ev := a.evals()
+	ev := a.evals
 	m, err := ev.meta(r.Context(), id)
 	if err != nil {
 		a.unavailable(w, r, "could not read the evaluation", err)
@@ -380,7 +376,7 @@ func (a *API) handleEvaluationGet(w http.ResponseWriter, r *http.Request) {
 				select {
 				case <-r.Context().Done():
 					return
-				case <-a.stopping:
+				case <-a.stop.Done():
 				case <-time.After(min(left, 500*time.Millisecond)):
 					continue
 				}

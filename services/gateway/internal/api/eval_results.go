@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync"
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 )
 
 // view reads an evaluation's progress and the state of every queued
@@ -50,17 +52,18 @@ func (ev *evaluator) view(ctx context.Context, m *evalMeta) (*contracts.Evaluati
 	}
 	ev.mu.Unlock()
 
+	c := ev.client.As(m.Tenant)
 	var mu sync.Mutex
 	err = parallel(len(need), evalLookupConc, func(j int) error {
 		i := need[j]
-		exec, err := ev.a.lookup(ctx, out.Candidates[i].ExecutionID)
-		if err != nil {
+		exec, err := c.Get(ctx, out.Candidates[i].ExecutionID)
+		switch {
+		case errors.Is(err, client.ErrNotFound): // its queued event was not recorded (yet): still queued
+			return nil
+		case err != nil:
 			return err
 		}
-		if exec == nil { // its queued event was not recorded (yet): still queued
-			return nil
-		}
-		res := candidateOf(exec)
+		res := candidateOf(&exec)
 		res.Index, res.ID, res.Problem, res.ExecutionID = i, out.Candidates[i].ID, out.Candidates[i].Problem, exec.ID
 		mu.Lock()
 		out.Candidates[i] = res

@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -39,7 +40,7 @@ const (
 )
 
 // Timings of the submission loop.
-var (
+const (
 	evalSaveEvery   = time.Second      // progress (and heartbeat) write interval
 	evalStaleAfter  = 10 * time.Second // a heartbeat older than this is taken over
 	evalScanEvery   = 3 * time.Second  // how often orphaned evaluations are looked for
@@ -109,9 +110,13 @@ func keyFiles(id string, i int) string   { return id + ".c." + strconv.Itoa(i) }
 // evaluator is the evaluation state of one API: the bucket, the submission
 // loops this gateway runs, and caches of immutable data.
 type evaluator struct {
-	a     *API
-	owner string
-	ctx   context.Context
+	client *client.Client
+	js     jetstream.JetStream
+	topo   contracts.Topology
+	log    *slog.Logger
+	owner  string
+	// ctx ends when the gateway stops: the loops hand their work over.
+	ctx context.Context
 
 	startOnce sync.Once
 
@@ -123,20 +128,13 @@ type evaluator struct {
 	done    map[string]contracts.CandidateResult // completed executions by execution id
 }
 
-var evaluators sync.Map // *API -> *evaluator
-
-// evals returns the API's evaluator, creating it on first use.
-func (a *API) evals() *evaluator {
-	if ev, ok := evaluators.Load(a); ok {
-		return ev.(*evaluator)
-	}
+// newEvaluator builds the evaluation state of a gateway; its loops stop
+// when stop ends.
+func newEvaluator(c *client.Client, js jetstream.JetStream, topo contracts.Topology, stop context.Context, log *slog.Logger) *evaluator {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() { <-a.stopping; cancel() }()
-	ev, _ := evaluators.LoadOrStore(a, &evaluator{a: a, owner: hex.EncodeToString(b[:]), ctx: ctx,
-		running: map[string]bool{}, live: map[string]evalProgress{}, metas: map[string]*evalMeta{}, done: map[string]contracts.CandidateResult{}})
-	return ev.(*evaluator)
+	return &evaluator{client: c, js: js, topo: topo, log: log, owner: hex.EncodeToString(b[:]), ctx: stop,
+		running: map[string]bool{}, live: map[string]evalProgress{}, metas: map[string]*evalMeta{}, done: map[string]contracts.CandidateResult{}}
 }
 
 // start begins looking for evaluations whose submission nobody carries on
@@ -155,7 +153,7 @@ func (ev *evaluator) store(ctx context.Context) (jetstream.KeyValue, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
 	defer cancel()
-	kv, err := ev.a.opts.Topology.EnsureEvaluations(ctx, ev.a.js, contracts.As(contracts.RoleGateway), contracts.WithLog(ev.a.log))
+	kv, err := ev.topo.EnsureEvaluations(ctx, ev.js, contracts.As(contracts.RoleGateway), contracts.WithLog(ev.log))
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +313,7 @@ func (ev *evaluator) create(ctx context.Context, plan *evalPlan) (uint64, error)
 	prog.State = evalStateSubmitting
 	if err := ev.saveProgress(ctx, id, &prog, &rev, false); err != nil {
 		// The scanner takes it over once the heartbeat is stale.
-		ev.a.log.Warn("could not mark the evaluation submitting", "evaluation", id, "err", err)
+		ev.log.Warn("could not mark the evaluation submitting", "evaluation", id, "err", err)
 	}
 	return rev, nil
 }
@@ -377,8 +375,7 @@ func (ev *evaluator) publish(id string, p *evalProgress) {
 // with backoff. The caller has claimed id.
 func (ev *evaluator) submitLoop(id string, p *evalProgress, rev uint64, resumed bool) {
 	defer ev.unclaim(id)
-	a := ev.a
-	log := a.log.With("evaluation", id)
+	log := ev.log.With("evaluation", id)
 	ctx := ev.ctx
 	var meta *evalMeta
 	harnesses := map[int]*contracts.Harness{}
@@ -445,39 +442,39 @@ func (ev *evaluator) submitLoop(id string, p *evalProgress, rev uint64, resumed 
 			grow()
 			continue
 		}
-		tctx := context.WithValue(ctx, tenantKey{}, meta.Tenant)
+		tc := ev.client.As(meta.Tenant)
 		execID := contracts.EvaluationExecutionID(meta.Tenant, id, i)
 		if resumed {
 			// The previous owner may have queued a few candidates after it
 			// last saved its progress: skip them (candidates are queued in
 			// order, so the first unknown one ends the check).
-			exec, err := a.lookup(tctx, execID)
-			if err != nil {
-				grow()
-				continue
-			}
-			if exec != nil {
+			_, err := tc.Get(ctx, execID)
+			switch {
+			case err == nil:
 				p.Submitted++
+				continue
+			case !errors.Is(err, client.ErrNotFound):
+				grow()
 				continue
 			}
 			resumed = false
 		}
 		req := h.ExecutionRequest(meta.Language, meta.Version, files.Files)
-		herr := a.enqueue(tctx, execID, &req,
-			&contracts.Runtime{Language: meta.Language, Version: meta.Version})
+		_, err = tc.Submit(ctx, &req, client.SubmitOptions{ID: execID})
 		switch {
-		case herr == nil:
+		case err == nil:
 			p.Submitted++
 			backoff = 0
-		case herr.status == http.StatusTooManyRequests:
+		case errors.Is(err, client.ErrQueueFull), errors.Is(err, client.ErrTenantQueueFull):
 			p.QueueFullRetries++
 			grow()
-		case herr.status == http.StatusServiceUnavailable:
+		case errors.Is(err, client.ErrUnavailable), errors.Is(err, client.ErrNoExecutor), ctx.Err() != nil:
 			grow()
 		default:
-			log.Warn("a candidate could not be queued", "index", i, "code", herr.code, "err", herr.message)
+			detail := errorOf(err).detail()
+			log.Warn("a candidate could not be queued", "index", i, "code", detail.Code, "err", err)
 			if len(p.Rejected) < evalMaxRejected {
-				p.Rejected = append(p.Rejected, evalRejected{Index: i, Error: *herr.detail()})
+				p.Rejected = append(p.Rejected, evalRejected{Index: i, Error: *detail})
 			}
 			p.Submitted++
 		}
@@ -502,7 +499,7 @@ func (ev *evaluator) scanLoop() {
 		case <-t.C:
 		}
 		if err := ev.scan(ev.ctx); err != nil && ev.ctx.Err() == nil {
-			ev.a.log.Debug("could not scan the evaluations", "err", err)
+			ev.log.Debug("could not scan the evaluations", "err", err)
 		}
 		t.Reset(evalScanEvery)
 	}
@@ -566,7 +563,7 @@ func (ev *evaluator) scan(ctx context.Context) error {
 			ev.unclaim(id)
 			continue
 		}
-		ev.a.log.Info("resuming the submission of an evaluation", "evaluation", id, "submitted", p.Submitted)
+		ev.log.Info("resuming the submission of an evaluation", "evaluation", id, "submitted", p.Submitted)
 		go ev.submitLoop(id, p, rev, true)
 	}
 	return nil

@@ -2,19 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/contracts/client"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// queueFullRetryAfter is the Retry-After (seconds) of a 429 queue_full.
-const queueFullRetryAfter = "2"
 
 // handleSubmit serves POST /v1/executions and, with forceWait, POST /v1/execute.
 func (a *API) handleSubmit(forceWait bool) http.HandlerFunc {
@@ -28,7 +21,7 @@ func (a *API) handleSubmit(forceWait bool) http.HandlerFunc {
 			herr.write(w)
 			return
 		}
-		id, herr := executionID(tenantOf(r.Context()), r.Header)
+		key, herr := idempotencyKey(r.Header)
 		if herr != nil {
 			herr.write(w)
 			return
@@ -38,99 +31,49 @@ func (a *API) handleSubmit(forceWait bool) http.HandlerFunc {
 			herr.write(w)
 			return
 		}
-		rt, herr := a.prepare(r.Context(), req)
-		if herr != nil {
-			herr.write(w)
+		c := a.client.As(tenantOf(r.Context()))
+		sub, err := a.submit(r.Context(), c, req, client.SubmitOptions{IdempotencyKey: key})
+		if err != nil {
+			a.fail(w, r, err)
 			return
 		}
-		// Watch before publishing: the watcher then sees every state the
-		// execution will ever have.
-		var watcher jetstream.KeyWatcher
-		if wait {
-			var err error
-			if watcher, err = a.executions.Watch(r.Context(), id); err != nil {
-				a.unavailable(w, r, "could not watch the execution", err)
-				return
-			}
-			defer func() { _ = watcher.Stop() }()
-		}
-		if herr := a.enqueue(r.Context(), id, req, rt); herr != nil {
-			herr.write(w)
-			return
-		}
-		w.Header().Set("Location", "/v1/executions/"+id)
+		w.Header().Set("Location", "/v1/executions/"+sub.ID)
 		if !wait {
-			writeJSON(w, http.StatusAccepted, contracts.Accepted{ID: id, Status: contracts.StatusQueued})
+			writeJSON(w, http.StatusAccepted, contracts.Accepted{ID: sub.ID, Status: contracts.StatusQueued})
 			return
 		}
-		a.respondAwait(w, r, watcher, id, timeout, false)
+		a.respondWait(w, r, c, sub.ID, timeout, false)
 	}
 }
 
-// prepare checks a decoded request against the rules, the runtimes of the
-// executors and their limits (contracts.Validator.Resolve), and normalises
-// its language and version.
-func (a *API) prepare(ctx context.Context, req *contracts.ExecutionRequest) (*contracts.Runtime, *httpError) {
-	if ve := a.validator.Request(req); ve != nil {
-		return nil, validationError(ve)
-	}
-	infos, err := a.fleet.executors(ctx)
-	if err != nil {
-		a.log.Warn("could not read the executors", "err", err)
-		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
-			message: "could not read the executors; try again shortly", retryAfter: "1"}
-	}
-	runtimes := knownRuntimes(infos)
-	if len(runtimes) == 0 {
-		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeNoExecutor,
-			message: "no executor is running", retryAfter: "5"}
-	}
-	rt, ve := a.validator.Resolve(req, runtimes)
-	if ve != nil {
-		return nil, validationError(ve)
-	}
-	if req.CallbackURL != "" {
-		if err := a.opts.Callbacks.Check(tenantOf(ctx), req.CallbackURL); err != nil {
-			return nil, &httpError{status: http.StatusUnprocessableEntity, code: contracts.CodeInvalidRequest,
-				field: "callback_url", message: err.Error()}
+// submit queues req through c with the gateway's callback policy as the
+// front door's own check (client.SubmitOptions.Check).
+func (a *API) submit(ctx context.Context, c *client.Client, req *contracts.ExecutionRequest, opts client.SubmitOptions) (client.Submitted, error) {
+	tenant := c.Tenant()
+	opts.Check = func(req *contracts.ExecutionRequest) *contracts.ValidationError {
+		if req.CallbackURL == "" {
+			return nil
 		}
+		if err := a.opts.Callbacks.Check(tenant, req.CallbackURL); err != nil {
+			return &contracts.ValidationError{Code: contracts.CodeInvalidRequest, Field: "callback_url", Message: err.Error()}
+		}
+		return nil
 	}
-	return rt, nil
+	sub, err := c.Submit(ctx, req, opts)
+	if err == nil {
+		a.log.Debug("job queued", "id", sub.ID, "language", sub.Runtime.Language, "version", sub.Runtime.Version, "duplicate", sub.Duplicate)
+	}
+	return sub, err
 }
 
-// enqueue publishes the job (with its id as Nats-Msg-Id, so a repeat is a
-// no-op) and then its queued event.
-func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRequest, rt *contracts.Runtime) *httpError {
-	if !a.nc.IsConnected() {
-		a.log.Warn("the job queue is unavailable", "id", id, "status", a.nc.Status().String())
-		return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
-			message: "the job queue is unavailable; try again shortly", retryAfter: "1"}
+// runtimes are the runtimes a submission through c resolves against
+// (client.Client.Runtimes); none is client.ErrNoExecutor.
+func runtimesFor(ctx context.Context, c *client.Client) ([]contracts.Runtime, error) {
+	rts, err := c.Runtimes(ctx)
+	if err == nil && len(rts) == 0 {
+		err = client.ErrNoExecutor
 	}
-	job := contracts.Job{ID: id, Tenant: tenantOf(ctx), Request: *req, CreatedAt: time.Now().UTC()}
-	// Once the job is being published, finish even if the client leaves.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), natsTimeout)
-	defer cancel()
-	dup, err := client.Enqueue(pctx, a.js, a.opts.Topology, job, a.nc.MaxPayload())
-	switch {
-	case err == nil:
-	case errors.Is(err, client.ErrQueuedEventLost):
-		a.log.Warn("job queued without its queued event: reads answer 404 until an executor takes it", "id", id, "err", err)
-	case errors.Is(err, client.ErrTenantQueueFull):
-		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeTenantQueueFull, retryAfter: queueFullRetryAfter,
-			message: fmt.Sprintf("this API key already has %d jobs queued or running (the per-key maximum); retry later", a.opts.Topology.TenantQueueMax)}
-	case errors.Is(err, client.ErrQueueFull):
-		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeQueueFull,
-			message: "the job queue is full; retry later", retryAfter: queueFullRetryAfter}
-	case errors.Is(err, client.ErrTooLarge):
-		return &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeBodyTooLarge,
-			message: err.Error()}
-	default:
-		a.log.Warn("the job queue is unavailable", "id", id, "err", err)
-		return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
-			message: "the job queue is unavailable; try again shortly", retryAfter: "1"}
-	}
-	a.log.Debug("job queued", "id", id, "language", rt.Language, "version", rt.Version, "duplicate", dup)
-	return nil
+	return rts, err
 }
 
 // readBody reads and decodes the request body within MaxBodyBytes and the
@@ -149,7 +92,7 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) (*contracts.Execu
 func (a *API) handleGet(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if !contracts.ValidID(id) {
-		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no execution with this id")
+		a.fail(w, r, client.ErrNotFound)
 		return
 	}
 	wait, timeout, herr := waitParams(r.URL.Query(), false, a.opts.WaitTimeout, a.opts.MaxWaitTimeout)
@@ -157,169 +100,34 @@ func (a *API) handleGet(w http.ResponseWriter, r *http.Request) {
 		herr.write(w)
 		return
 	}
+	c := a.client.As(tenantOf(r.Context()))
 	if wait {
-		watcher, err := a.executions.Watch(r.Context(), id)
-		if err != nil {
-			a.unavailable(w, r, "could not watch the execution", err)
-			return
-		}
-		defer func() { _ = watcher.Stop() }()
-		a.respondAwait(w, r, watcher, id, timeout, true)
+		a.respondWait(w, r, c, id, timeout, true)
 		return
 	}
-	exec, err := a.lookup(r.Context(), id)
+	exec, err := c.Get(r.Context(), id)
 	if err != nil {
-		a.unavailable(w, r, "could not read the execution", err)
-		return
-	}
-	if exec == nil {
-		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no execution with this id")
+		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, exec)
 }
 
-// lookup finds an execution in the executions bucket or, before the results
-// service has stored it, as the last event on the RESULTS stream. It returns
-// nil when neither knows the id.
-func (a *API) lookup(ctx context.Context, id string) (*contracts.Execution, error) {
-	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
-	defer cancel()
-	entry, err := a.executions.Get(ctx, id)
+// respondWait waits for an execution and answers: 200 with the completed
+// execution, 202 with the latest known state when the wait runs out, 404
+// for an id nobody knows (mustExist).
+func (a *API) respondWait(w http.ResponseWriter, r *http.Request, c *client.Client, id string, timeout time.Duration, mustExist bool) {
+	exec, done, err := a.waitFor(r.Context(), c, id, timeout, client.WaitOptions{MustExist: mustExist})
 	switch {
-	case err == nil:
-		if exec := visible(ctx, a.decodeExecution(id, entry.Value())); exec != nil {
-			return exec, nil
-		}
-	case !errors.Is(err, jetstream.ErrKeyNotFound):
-		return nil, fmt.Errorf("get execution %s: %w", id, err)
-	}
-	return a.lastEvent(ctx, id)
-}
-
-// lastEvent returns the last status event of an execution on the RESULTS
-// stream, or nil when there is none.
-func (a *API) lastEvent(ctx context.Context, id string) (*contracts.Execution, error) {
-	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
-	defer cancel()
-	msg, err := a.results.GetLastMsgForSubject(ctx, a.opts.Topology.EventSubject(id))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get last event of %s: %w", id, err)
-	}
-	return visible(ctx, a.decodeExecution(id, msg.Data)), nil
-}
-
-// decodeExecution decodes a stored Execution; an unreadable one is logged
-// and treated as absent.
-func (a *API) decodeExecution(id string, data []byte) *contracts.Execution {
-	var exec contracts.Execution
-	if err := json.Unmarshal(data, &exec); err != nil {
-		a.log.Warn("ignoring unreadable execution", "id", id, "err", err)
-		return nil
-	}
-	if exec.ID == "" {
-		exec.ID = id
-	}
-	return &exec
-}
-
-// waitOutcome is how a wait for an execution ended.
-type waitOutcome int
-
-const (
-	waitDone     waitOutcome = iota // the execution completed
-	waitTimeout                     // time ran out (or the server is stopping)
-	waitNotFound                    // the id was never seen
-	waitGone                        // the client went away
-	waitFailed                      // NATS failed
-)
-
-// await follows an execution through watcher until it completes, the timeout
-// passes, the client leaves or the server stops. It returns the latest state
-// seen. With mustExist, an id that neither the bucket nor the RESULTS stream
-// knows ends the wait at once with waitNotFound.
-func (a *API) await(ctx context.Context, watcher jetstream.KeyWatcher, id string, timeout time.Duration, mustExist bool) (*contracts.Execution, waitOutcome, error) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	var latest *contracts.Execution
-	for {
-		select {
-		case e, ok := <-watcher.Updates():
-			if !ok {
-				return latest, waitTimeout, nil
-			}
-			if e == nil { // the current value (if any) has been delivered
-				if latest != nil || !mustExist {
-					continue
-				}
-				ev, err := a.lastEvent(ctx, id)
-				if err != nil {
-					return nil, waitFailed, err
-				}
-				if ev == nil {
-					return nil, waitNotFound, nil
-				}
-				latest = ev
-				if latest.Terminal() {
-					return latest, waitDone, nil
-				}
-				continue
-			}
-			if e.Operation() != jetstream.KeyValuePut {
-				continue
-			}
-			exec := visible(ctx, a.decodeExecution(id, e.Value()))
-			if exec == nil {
-				continue
-			}
-			if latest == nil || exec.Status.Rank() >= latest.Status.Rank() {
-				latest = exec
-			}
-			if latest.Terminal() {
-				return latest, waitDone, nil
-			}
-		case <-timer.C:
-			return latest, waitTimeout, nil
-		case <-a.stopping:
-			return latest, waitTimeout, nil
-		case <-ctx.Done():
-			return latest, waitGone, nil
-		}
-	}
-}
-
-// respondAwait waits for an execution and answers: 200 with the completed
-// execution, 202 with the latest known state on timeout, 404 for an unknown id.
-func (a *API) respondAwait(w http.ResponseWriter, r *http.Request, watcher jetstream.KeyWatcher, id string, timeout time.Duration, mustExist bool) {
-	exec, outcome, err := a.await(r.Context(), watcher, id, timeout, mustExist)
-	if outcome == waitTimeout && exec == nil {
-		// Nothing stored yet: the RESULTS stream may still know more (at
-		// least the queued event).
-		exec, err = a.lastEvent(r.Context(), id)
-		if err != nil {
-			outcome = waitFailed
-		}
-	}
-	switch outcome {
-	case waitDone:
+	case err != nil:
+		a.fail(w, r, err)
+	case done:
 		writeJSON(w, http.StatusOK, exec)
-	case waitTimeout:
-		switch {
-		case exec != nil:
-			writeJSON(w, http.StatusAccepted, exec)
-		case mustExist:
-			writeError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no execution with this id")
-		default:
-			writeJSON(w, http.StatusAccepted, contracts.Accepted{ID: id, Status: contracts.StatusQueued})
-		}
-	case waitNotFound:
-		writeError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no execution with this id")
-	case waitGone:
-		a.log.Debug("client went away while waiting", "id", id)
-	case waitFailed:
-		a.unavailable(w, r, "could not read the execution", err)
+	case exec.ID != "":
+		writeJSON(w, http.StatusAccepted, exec)
+	case mustExist:
+		a.fail(w, r, client.ErrNotFound)
+	default:
+		writeJSON(w, http.StatusAccepted, contracts.Accepted{ID: id, Status: contracts.StatusQueued})
 	}
 }

@@ -1,150 +1,18 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/airlockrun/airlock/contracts"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// fleet reads the executors bucket and caches what it found for a short time.
-type fleet struct {
-	kv  jetstream.KeyValue
-	ttl time.Duration
-	log *slog.Logger
-
-	mu    sync.Mutex
-	at    time.Time
-	infos []contracts.ExecutorInfo
-}
-
-// executors returns every executor heartbeat in the bucket (with or without
-// a Problem). A non-empty answer is cached for the fleet's TTL; an empty one
-// never is, so that a starting executor is seen at once.
-func (f *fleet) executors(ctx context.Context) ([]contracts.ExecutorInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.infos) > 0 && f.ttl > 0 && time.Since(f.at) < f.ttl {
-		return f.infos, nil
-	}
-	infos, err := f.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	f.infos, f.at = infos, time.Now()
-	return infos, nil
-}
-
-// read lists the current heartbeats: a watcher delivers the last value of
-// every key, then a nil marker.
-func (f *fleet) read(ctx context.Context) ([]contracts.ExecutorInfo, error) {
-	ctx, cancel := context.WithTimeout(ctx, natsTimeout)
-	defer cancel()
-	w, err := f.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("watch %s: %w", contracts.ExecutorsBucket, err)
-	}
-	defer func() { _ = w.Stop() }()
-	var infos []contracts.ExecutorInfo
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("watch %s: watcher closed", contracts.ExecutorsBucket)
-			}
-			if e == nil {
-				return infos, nil
-			}
-			var info contracts.ExecutorInfo
-			if err := json.Unmarshal(e.Value(), &info); err != nil {
-				f.log.Warn("ignoring unreadable executor heartbeat", "key", e.Key(), "err", err)
-				continue
-			}
-			if info.ID == "" {
-				info.ID = e.Key()
-			}
-			infos = append(infos, info)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("list %s: %w", contracts.ExecutorsBucket, ctx.Err())
-		}
-	}
-}
-
-// liveRuntimes is the union of the runtimes of the executors without a
-// Problem, deduplicated by language and version, sorted by language and
-// then newest version first (so that FindRuntime without a version picks the
-// newest).
-func liveRuntimes(infos []contracts.ExecutorInfo) []contracts.Runtime {
-	return runtimesOf(infos, false)
-}
-
-// knownRuntimes also counts executors that report a problem (for example a
-// Docker engine restarting): a job for them waits in the queue until they
-// recover, instead of being refused.
-func knownRuntimes(infos []contracts.ExecutorInfo) []contracts.Runtime {
-	return runtimesOf(infos, true)
-}
-
-func runtimesOf(infos []contracts.ExecutorInfo, withProblems bool) []contracts.Runtime {
-	seen := map[string]bool{}
-	out := []contracts.Runtime{}
-	for _, info := range infos {
-		if info.Problem != "" && !withProblems {
-			continue
-		}
-		for _, rt := range info.Runtimes {
-			key := rt.Language + "\x00" + rt.Version
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			if rt.Aliases == nil {
-				rt.Aliases = []string{}
-			}
-			out = append(out, rt)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b contracts.Runtime) int {
-		if c := cmp.Compare(a.Language, b.Language); c != 0 {
-			return c
-		}
-		return -compareVersions(a.Version, b.Version)
-	})
-	return out
-}
-
-// compareVersions orders dotted versions, numerically where both parts are numbers.
-func compareVersions(a, b string) int {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) && i < len(bs); i++ {
-		an, aerr := strconv.Atoi(as[i])
-		bn, berr := strconv.Atoi(bs[i])
-		var c int
-		if aerr == nil && berr == nil {
-			c = cmp.Compare(an, bn)
-		} else {
-			c = cmp.Compare(as[i], bs[i])
-		}
-		if c != 0 {
-			return c
-		}
-	}
-	return cmp.Compare(len(as), len(bs))
-}
 
 // runtimesBody is the answer of GET /v1/runtimes.
 type runtimesBody struct {
@@ -153,12 +21,12 @@ type runtimesBody struct {
 
 // handleRuntimes serves GET /v1/runtimes.
 func (a *API) handleRuntimes(w http.ResponseWriter, r *http.Request) {
-	infos, err := a.fleet.executors(r.Context())
+	runtimes, err := a.client.LiveRuntimes(r.Context())
 	if err != nil {
-		a.unavailable(w, r, "could not read the executors", err)
+		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, runtimesBody{Runtimes: liveRuntimes(infos)})
+	writeJSON(w, http.StatusOK, runtimesBody{Runtimes: runtimes})
 }
 
 // handleHealth serves GET /healthz: the process is up.
@@ -187,10 +55,10 @@ func (a *API) handleReady(w http.ResponseWriter, r *http.Request) {
 		ready = false
 	}
 
-	if a.nc.IsConnected() {
+	if a.client.Connected() {
 		checks["nats"] = "ok"
 	} else {
-		fail("nats", "not connected ("+strings.ToLower(a.nc.Status().String())+")")
+		fail("nats", "not connected")
 	}
 
 	var missing []string
@@ -211,7 +79,7 @@ func (a *API) handleReady(w http.ResponseWriter, r *http.Request) {
 		checks["buckets"] = "ok"
 	}
 
-	infos, err := a.fleet.executors(ctx)
+	infos, err := a.client.Executors(ctx)
 	if err != nil {
 		fail("executors", err.Error())
 	} else {

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -28,6 +29,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 )
 
 // judge0Status is an entry of GET /statuses (app/enumerations/status.rb).
@@ -745,7 +747,7 @@ func (a *API) judge0Request(p map[string]any, b64 bool, runtimes []contracts.Run
 	var extra []contracts.File
 	if s, ok := judge0String(p, "additional_files"); ok && !isBlank(s) {
 		var msg string
-		extra, msg = judge0Unzip(decodeBase64Lenient(s), a.validator.Policy().MaxSourceBytes)
+		extra, msg = judge0Unzip(decodeBase64Lenient(s), a.client.Policy().MaxSourceBytes)
 		if msg != "" {
 			errs.add("additional_files", msg)
 		}
@@ -884,12 +886,17 @@ func judge0Unzip(data []byte, limit int64) ([]contracts.File, string) {
 
 // judge0Runtimes reads the runtimes for rendering (language ids and names);
 // a failure only loses the language fields.
-func (a *API) judge0Runtimes(r *http.Request) []contracts.Runtime {
-	infos, err := a.fleet.executors(r.Context())
-	if err != nil {
-		return nil
+func judge0Runtimes(r *http.Request, c *client.Client) []contracts.Runtime {
+	runtimes, _ := c.Runtimes(r.Context())
+	return runtimes
+}
+
+// judge0Fail answers a client error in Judge0's shape (nothing when the
+// client has gone).
+func (a *API) judge0Fail(w http.ResponseWriter, r *http.Request, err error) {
+	if herr := failure(a.log, r, err); herr != nil {
+		writeJudge0HTTPError(w, herr)
 	}
-	return knownRuntimes(infos)
 }
 
 // handleJudge0Create serves POST /submissions.
@@ -902,7 +909,7 @@ func (a *API) handleJudge0Create(w http.ResponseWriter, r *http.Request) {
 		writeJudge0Error(w, http.StatusBadRequest, bad)
 		return
 	}
-	id, herr := executionID(tenantOf(r.Context()), r.Header)
+	key, herr := idempotencyKey(r.Header)
 	if herr != nil {
 		writeJudge0HTTPError(w, herr)
 		return
@@ -912,9 +919,10 @@ func (a *API) handleJudge0Create(w http.ResponseWriter, r *http.Request) {
 		writeJudge0HTTPError(w, herr)
 		return
 	}
-	runtimes, herr := a.compatRuntimes(r)
-	if herr != nil {
-		writeJudge0HTTPError(w, herr)
+	c := a.client.As(tenantOf(r.Context()))
+	runtimes, err := runtimesFor(r.Context(), c)
+	if err != nil {
+		a.judge0Fail(w, r, err)
 		return
 	}
 	req, errs := a.judge0Request(p, b64, runtimes)
@@ -922,23 +930,25 @@ func (a *API) handleJudge0Create(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnprocessableEntity, errs)
 		return
 	}
-	exec, outcome, herr := a.compatRun(r, id, req, wait, a.opts.MaxWaitTimeout)
-	if herr != nil {
-		writeJudge0HTTPError(w, herr)
+	sub, err := a.submit(r.Context(), c, req, client.SubmitOptions{IdempotencyKey: key})
+	if err != nil {
+		a.judge0Fail(w, r, err)
 		return
 	}
 	if !wait {
-		writeJSON(w, http.StatusCreated, orderedObject{{"token", id}})
+		writeJSON(w, http.StatusCreated, orderedObject{{"token", sub.ID}})
 		return
 	}
-	if outcome == waitGone {
+	exec, _, err := a.waitFor(r.Context(), c, sub.ID, a.opts.MaxWaitTimeout, client.WaitOptions{})
+	if err != nil {
+		a.judge0Fail(w, r, err)
 		return
 	}
-	if exec == nil { // nothing recorded yet: still in the queue
-		exec = &contracts.Execution{ID: id, Status: contracts.StatusQueued, Language: req.Language,
+	if exec.ID == "" { // nothing recorded yet: still in the queue
+		exec = contracts.Execution{ID: sub.ID, Status: contracts.StatusQueued, Language: req.Language,
 			Version: req.Version, CreatedAt: time.Now().UTC()}
 	}
-	writeJSON(w, http.StatusCreated, judge0Render(exec, fields, b64, runtimes, isOperator(r.Context())))
+	writeJSON(w, http.StatusCreated, judge0Render(&exec, fields, b64, runtimes, isOperator(r.Context())))
 }
 
 // handleJudge0Get serves GET /submissions/{token}.
@@ -949,21 +959,17 @@ func (a *API) handleJudge0Get(w http.ResponseWriter, r *http.Request) {
 		writeJudge0Error(w, http.StatusBadRequest, bad)
 		return
 	}
-	token := r.PathValue("token")
-	var exec *contracts.Execution
-	if contracts.ValidID(token) {
-		var err error
-		if exec, err = a.lookup(r.Context(), token); err != nil {
-			a.log.Warn("could not read the execution", "id", token, "err", err)
-			writeJudge0HTTPError(w, unavailableError("could not read the submission"))
-			return
-		}
-	}
-	if exec == nil {
+	c := a.client.As(tenantOf(r.Context()))
+	exec, err := c.Get(r.Context(), r.PathValue("token"))
+	switch {
+	case errors.Is(err, client.ErrNotFound):
 		writeJSON(w, http.StatusNotFound, orderedObject{{"error", "Not Found"}})
 		return
+	case err != nil:
+		a.judge0Fail(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, judge0Render(exec, fields, q.Get("base64_encoded") == "true", a.judge0Runtimes(r), isOperator(r.Context())))
+	writeJSON(w, http.StatusOK, judge0Render(&exec, fields, q.Get("base64_encoded") == "true", judge0Runtimes(r, c), isOperator(r.Context())))
 }
 
 // judge0BatchSizeError checks the number of entries of a batch.
@@ -983,9 +989,8 @@ func (a *API) judge0BatchSizeError(n int) string {
 // Idempotency-Key, entry i gets the id of the key "<key>#<i>".
 func (a *API) handleJudge0BatchCreate(w http.ResponseWriter, r *http.Request) {
 	b64 := r.URL.Query().Get("base64_encoded") == "true"
-	tenant := tenantOf(r.Context())
-	key := r.Header.Get(idempotencyKeyHeader)
-	if _, herr := executionID(tenant, r.Header); herr != nil {
+	key, herr := idempotencyKey(r.Header)
+	if herr != nil {
 		writeJudge0HTTPError(w, herr)
 		return
 	}
@@ -1005,9 +1010,14 @@ func (a *API) handleJudge0BatchCreate(w http.ResponseWriter, r *http.Request) {
 		writeJudge0Error(w, http.StatusBadRequest, msg)
 		return
 	}
-	runtimes, herr := a.compatRuntimes(r)
-	if herr != nil {
+	if herr := checkBatchKey(key, len(items)); herr != nil {
 		writeJudge0HTTPError(w, herr)
+		return
+	}
+	c := a.client.As(tenantOf(r.Context()))
+	runtimes, err := runtimesFor(r.Context(), c)
+	if err != nil {
+		a.judge0Fail(w, r, err)
 		return
 	}
 	out := make([]any, len(items))
@@ -1022,16 +1032,16 @@ func (a *API) handleJudge0BatchCreate(w http.ResponseWriter, r *http.Request) {
 			out[i] = errs
 			continue
 		}
-		id := contracts.NewID()
-		if key != "" {
-			id = contracts.IDFromKey(tenant, key+"#"+strconv.Itoa(i))
-		}
-		if _, _, herr := a.compatRun(r, id, req, false, 0); herr != nil {
-			_, body := judge0ErrorOf(herr)
+		sub, err := a.submit(r.Context(), c, req, client.SubmitOptions{IdempotencyKey: batchKey(key, i)})
+		if err != nil {
+			if failure(a.log, r, err) == nil {
+				return
+			}
+			_, body := judge0ErrorOf(errorOf(err))
 			out[i] = body
 			continue
 		}
-		out[i] = orderedObject{{"token", id}}
+		out[i] = orderedObject{{"token", sub.ID}}
 		queued = true
 	}
 	status := http.StatusCreated
@@ -1061,21 +1071,19 @@ func (a *API) handleJudge0BatchGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b64 := q.Get("base64_encoded") == "true"
-	runtimes := a.judge0Runtimes(r)
+	c := a.client.As(tenantOf(r.Context()))
+	runtimes := judge0Runtimes(r, c)
 	out := make([]any, len(tokens))
 	for i, token := range tokens {
-		if !contracts.ValidID(token) {
+		exec, err := c.Get(r.Context(), token)
+		switch {
+		case errors.Is(err, client.ErrNotFound):
 			continue
-		}
-		exec, err := a.lookup(r.Context(), token)
-		if err != nil {
-			a.log.Warn("could not read the execution", "id", token, "err", err)
-			writeJudge0HTTPError(w, unavailableError("could not read the submissions"))
+		case err != nil:
+			a.judge0Fail(w, r, err)
 			return
 		}
-		if exec != nil {
-			out[i] = judge0Render(exec, fields, b64, runtimes, isOperator(r.Context()))
-		}
+		out[i] = judge0Render(&exec, fields, b64, runtimes, isOperator(r.Context()))
 	}
 	writeJSON(w, http.StatusOK, orderedObject{{"submissions", out}})
 }
@@ -1084,14 +1092,13 @@ func (a *API) handleJudge0BatchGet(w http.ResponseWriter, r *http.Request) {
 // languages, sorted by name; /languages/all adds is_archived.
 func (a *API) handleJudge0Languages(all bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		infos, err := a.fleet.executors(r.Context())
+		runtimes, err := a.client.LiveRuntimes(r.Context())
 		if err != nil {
-			a.log.Warn("could not read the executors", "err", err)
-			writeJudge0HTTPError(w, unavailableError("could not read the executors"))
+			a.judge0Fail(w, r, err)
 			return
 		}
 		out := []orderedObject{}
-		for _, l := range judge0ListLanguages(liveRuntimes(infos)) {
+		for _, l := range judge0ListLanguages(runtimes) {
 			o := orderedObject{{"id", l.lang.id}, {"name", l.lang.name(l.rt)}}
 			if all {
 				o = append(o, orderedField{"is_archived", false})
@@ -1105,13 +1112,11 @@ func (a *API) handleJudge0Languages(all bool) http.HandlerFunc {
 // handleJudge0Language serves GET /languages/{id}: any served id, listed or
 // not, with its source file; Airlock has no compile_cmd or run_cmd to show.
 func (a *API) handleJudge0Language(w http.ResponseWriter, r *http.Request) {
-	infos, err := a.fleet.executors(r.Context())
+	runtimes, err := a.client.LiveRuntimes(r.Context())
 	if err != nil {
-		a.log.Warn("could not read the executors", "err", err)
-		writeJudge0HTTPError(w, unavailableError("could not read the executors"))
+		a.judge0Fail(w, r, err)
 		return
 	}
-	runtimes := liveRuntimes(infos)
 	id, err := strconv.Atoi(r.PathValue("id"))
 	var l *judge0Language
 	var rt *contracts.Runtime

@@ -149,9 +149,9 @@ func (a *API) handleFleet(w http.ResponseWriter, r *http.Request) {
 		a.unavailable(w, r, "could not read the queue", err)
 		return
 	}
-	infos, err := a.fleet.executors(r.Context())
+	infos, err := a.client.Executors(r.Context())
 	if err != nil {
-		a.unavailable(w, r, "could not read the executors", err)
+		a.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, fleetBody{Queue: q, Executors: a.fleetView(r.Context(), infos), At: time.Now().UTC()})

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 )
 
 // Headers of the NATS request/reply endpoint.
@@ -53,7 +54,8 @@ func (a *API) MicroService(nc *nats.Conn, version string, subjectTenantOnly bool
 			select {
 			case sem <- struct{}{}:
 			default:
-				_ = req.Error("429", "too many requests in flight on this gateway", errorBody(contracts.CodeQueueFull, "too many requests in flight on this gateway; retry later"))
+				replyError(req, &httpError{status: http.StatusTooManyRequests, code: contracts.CodeQueueFull,
+					message: "too many requests in flight on this gateway; retry later"})
 				return
 			}
 			tenant, herr := tenantOf(req)
@@ -108,11 +110,6 @@ func tenantFromHeader(req micro.Request) (string, *httpError) {
 	return tenant, nil
 }
 
-func errorBody(code, message string) []byte {
-	b, _ := json.Marshal(contracts.ErrorBody{Error: contracts.ErrorDetail{Code: code, Message: message}})
-	return b
-}
-
 func replyError(req micro.Request, herr *httpError) {
 	b, _ := json.Marshal(contracts.ErrorBody{Error: *herr.detail()})
 	_ = req.Error(strconv.Itoa(herr.status), herr.message, b)
@@ -129,38 +126,37 @@ func (a *API) serveNATS(req micro.Request, tenant string) {
 		}
 		timeout = min(d, a.opts.MaxWaitTimeout)
 	}
-	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), tenantKey{}, tenant), timeout+natsTimeout)
-	defer cancel()
-
 	parsed, herr := decodeRequest(bytes.NewReader(req.Data()))
 	if herr != nil {
 		replyError(req, herr)
 		return
 	}
-	rt, herr := a.prepare(ctx, parsed)
-	if herr != nil {
-		replyError(req, herr)
-		return
-	}
-	id := contracts.NewID()
-	watcher, err := a.executions.Watch(ctx, id)
+	c := a.client.As(tenant)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+natsTimeout)
+	defer cancel()
+	sub, err := a.submit(ctx, c, parsed, client.SubmitOptions{})
 	if err != nil {
-		replyError(req, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable, message: "could not watch the execution"})
+		a.replyFailure(req, err)
 		return
 	}
-	defer func() { _ = watcher.Stop() }()
-	if herr := a.enqueue(ctx, id, parsed, rt); herr != nil {
-		replyError(req, herr)
-		return
-	}
-	exec, outcome, err := a.await(ctx, watcher, id, timeout, false)
+	exec, done, err := a.waitFor(ctx, c, sub.ID, timeout, client.WaitOptions{})
 	switch {
 	case err != nil:
-		replyError(req, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable, message: "lost track of the execution: " + err.Error()})
-	case outcome == waitDone:
+		a.replyFailure(req, err)
+	case done:
 		_ = req.RespondJSON(exec)
 	default:
-		b, _ := json.Marshal(contracts.Accepted{ID: id, Status: contracts.StatusQueued})
-		_ = req.Error("504", "the execution did not finish in time; it goes on: read it with GET /v1/executions/"+id, b)
+		b, _ := json.Marshal(contracts.Accepted{ID: sub.ID, Status: contracts.StatusQueued})
+		_ = req.Error("504", "the execution did not finish in time; it goes on: read it with GET /v1/executions/"+sub.ID, b)
 	}
+}
+
+// replyFailure answers a client error as the HTTP API would (errorOf), the
+// status as the service error code.
+func (a *API) replyFailure(req micro.Request, err error) {
+	herr := errorOf(err)
+	if herr.status >= http.StatusInternalServerError {
+		a.log.Warn("NATS request failed", "subject", req.Subject(), "err", err)
+	}
+	replyError(req, herr)
 }

@@ -22,6 +22,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 )
 
 // pistonRuntime is an entry of GET /api/v2/runtimes.
@@ -91,15 +92,13 @@ func pistonMethodNotAllowed(allow string) http.HandlerFunc {
 // handlePistonRuntimes serves GET /api/v2/runtimes: one entry per live
 // runtime, as GET /v1/runtimes lists them.
 func (a *API) handlePistonRuntimes(w http.ResponseWriter, r *http.Request) {
-	infos, err := a.fleet.executors(r.Context())
+	runtimes, err := a.client.LiveRuntimes(r.Context())
 	if err != nil {
-		a.log.Warn("could not read the executors", "err", err)
-		w.Header().Set("Retry-After", "1")
-		writePistonError(w, http.StatusServiceUnavailable, "could not read the executors; try again shortly")
+		a.pistonFail(w, r, err)
 		return
 	}
 	out := []pistonRuntime{}
-	for _, rt := range liveRuntimes(infos) {
+	for _, rt := range runtimes {
 		out = append(out, pistonRuntime{Language: rt.Language, Version: rt.Version, Aliases: rt.Aliases})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -184,42 +183,57 @@ func (a *API) handlePistonExecute(w http.ResponseWriter, r *http.Request) {
 		}
 		fields = map[string]json.RawMessage{} // a JSON array, string, ...: nothing is given
 	}
-	req, rt, order, status, msg := a.pistonRequest(r, fields)
+	c := a.client.As(tenantOf(r.Context()))
+	req, rt, order, msg, err := pistonRequest(fields, func() ([]contracts.Runtime, error) { return runtimesFor(r.Context(), c) })
+	if err != nil {
+		a.pistonFail(w, r, err)
+		return
+	}
 	if msg != "" {
-		if status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "5")
+		writePistonError(w, http.StatusBadRequest, msg)
+		return
+	}
+	key, herr := idempotencyKey(r.Header)
+	if herr != nil {
+		writePistonHTTPError(w, herr)
+		return
+	}
+	sub, err := a.submit(r.Context(), c, req, client.SubmitOptions{IdempotencyKey: key})
+	if err != nil {
+		var ve *contracts.ValidationError
+		if errors.As(err, &ve) {
+			ve.Field = pistonFileField(ve.Field, order)
 		}
-		writePistonError(w, status, msg)
+		a.pistonFail(w, r, err)
 		return
 	}
-	id, herr := executionID(tenantOf(r.Context()), r.Header)
-	if herr != nil {
-		writePistonHTTPError(w, herr)
-		return
-	}
-	exec, outcome, herr := a.compatRun(r, id, req, true, a.opts.MaxWaitTimeout)
-	if herr != nil {
-		herr.field = pistonFileField(herr.field, order)
-		writePistonHTTPError(w, herr)
-		return
-	}
-	switch outcome {
-	case waitGone:
-		return
-	case waitDone:
-		writeJSON(w, http.StatusOK, pistonResultOf(exec, rt))
+	exec, done, err := a.waitFor(r.Context(), c, sub.ID, a.opts.MaxWaitTimeout, client.WaitOptions{})
+	switch {
+	case err != nil:
+		a.pistonFail(w, r, err)
+	case done:
+		writeJSON(w, http.StatusOK, pistonResultOf(&exec, rt))
 	default:
 		writePistonError(w, http.StatusGatewayTimeout, fmt.Sprintf(
-			"the execution did not finish within %s; GET /v1/executions/%s has its state", a.opts.MaxWaitTimeout, id))
+			"the execution did not finish within %s; GET /v1/executions/%s has its state", a.opts.MaxWaitTimeout, sub.ID))
+	}
+}
+
+// pistonFail answers a client error in Piston's shape (nothing when the
+// client has gone).
+func (a *API) pistonFail(w http.ResponseWriter, r *http.Request, err error) {
+	if herr := failure(a.log, r, err); herr != nil {
+		writePistonHTTPError(w, herr)
 	}
 }
 
 // pistonRequest translates a Piston request body, checking it in Piston's
-// order with Piston's messages. A non-empty msg is the error to answer.
-// order[i] is the index in the request of req.Files[i].
-func (a *API) pistonRequest(r *http.Request, fields map[string]json.RawMessage) (req *contracts.ExecutionRequest, rt *contracts.Runtime, order []int, status int, msg string) {
-	bad := func(m string) (*contracts.ExecutionRequest, *contracts.Runtime, []int, int, string) {
-		return nil, nil, nil, http.StatusBadRequest, m
+// order with Piston's messages (the runtimes are read once the body's
+// shape is checked). A non-empty msg is the error to answer; err is the
+// runtimes' error. order[i] is the index in the request of req.Files[i].
+func pistonRequest(fields map[string]json.RawMessage, runtimesOf func() ([]contracts.Runtime, error)) (req *contracts.ExecutionRequest, rt *contracts.Runtime, order []int, msg string, err error) {
+	bad := func(m string) (*contracts.ExecutionRequest, *contracts.Runtime, []int, string, error) {
+		return nil, nil, nil, m, nil
 	}
 	var language, version string
 	if json.Unmarshal(fields["language"], &language) != nil || language == "" {
@@ -246,9 +260,9 @@ func (a *API) pistonRequest(r *http.Request, fields map[string]json.RawMessage) 
 		}
 	}
 
-	runtimes, herr := a.compatRuntimes(r)
-	if herr != nil {
-		return nil, nil, nil, herr.status, herr.message
+	runtimes, err := runtimesOf()
+	if err != nil {
+		return nil, nil, nil, "", err
 	}
 	rt = pistonFindRuntime(runtimes, language, version)
 	if rt == nil {
@@ -364,7 +378,7 @@ func (a *API) pistonRequest(r *http.Request, fields map[string]json.RawMessage) 
 		}
 		req.Files = append(req.Files, f)
 	}
-	return req, rt, order, 0, ""
+	return req, rt, order, "", nil
 }
 
 // pistonFileField turns "files[i]..." of the translated request back into
@@ -383,23 +397,17 @@ func pistonFileField(field string, order []int) string {
 }
 
 // pistonFindRuntime picks, like Piston, the newest runtime whose language or
-// alias is language and whose version satisfies the SemVer range version.
+// alias is language and whose version satisfies the SemVer range version:
+// the first, since the client lists each language's newest version first.
 func pistonFindRuntime(runtimes []contracts.Runtime, language, version string) *contracts.Runtime {
 	language = strings.ToLower(strings.TrimSpace(language))
-	var best *contracts.Runtime
 	for i := range runtimes {
 		rt := &runtimes[i]
-		if rt.Language != language && !slices.Contains(rt.Aliases, language) {
-			continue
-		}
-		if !semverSatisfies(rt.Version, version) {
-			continue
-		}
-		if best == nil || compareVersions(rt.Version, best.Version) > 0 {
-			best = rt
+		if (rt.Language == language || slices.Contains(rt.Aliases, language)) && semverSatisfies(rt.Version, version) {
+			return rt
 		}
 	}
-	return best
+	return nil
 }
 
 // pistonResultOf translates a completed execution.

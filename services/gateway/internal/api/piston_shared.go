@@ -1,8 +1,7 @@
 package api
 
 // Helpers shared by the Piston- and Judge0-compatible APIs (piston.go,
-// judge0.go): submitting a translated request and waiting for it, reading a
-// raw body, lenient base64 and signal numbers.
+// judge0.go): reading a raw body, lenient base64 and signal numbers.
 
 import (
 	"encoding/base64"
@@ -12,70 +11,7 @@ import (
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// compatRun admits req (a.prepare: the same rules, runtimes and limits as the
-// native API), queues it under id and, with wait, waits up to timeout. The
-// execution is nil without wait. An error is an httpError in the native
-// shape; the caller translates it. waitGone means the client left (answer
-// nothing).
-func (a *API) compatRun(r *http.Request, id string, req *contracts.ExecutionRequest, wait bool, timeout time.Duration) (*contracts.Execution, waitOutcome, *httpError) {
-	ctx := r.Context()
-	rt, herr := a.prepare(ctx, req)
-	if herr != nil {
-		return nil, waitFailed, herr
-	}
-	var watcher jetstream.KeyWatcher
-	if wait {
-		// Watch before publishing, so that no state is missed.
-		var err error
-		if watcher, err = a.executions.Watch(ctx, id); err != nil {
-			a.log.Warn("could not watch the execution", "id", id, "err", err)
-			return nil, waitFailed, unavailableError("could not watch the execution")
-		}
-		defer func() { _ = watcher.Stop() }()
-	}
-	if herr := a.enqueue(ctx, id, req, rt); herr != nil {
-		return nil, waitFailed, herr
-	}
-	if !wait {
-		return nil, waitDone, nil
-	}
-	exec, outcome, err := a.await(ctx, watcher, id, timeout, false)
-	if outcome == waitTimeout && exec == nil {
-		exec, err = a.lastEvent(ctx, id)
-		if err != nil {
-			outcome = waitFailed
-		}
-	}
-	if outcome == waitFailed {
-		a.log.Warn("could not read the execution", "id", id, "err", err)
-		return nil, waitFailed, unavailableError("could not read the execution")
-	}
-	return exec, outcome, nil
-}
-
-func unavailableError(what string) *httpError {
-	return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
-		message: what + "; try again shortly", retryAfter: "1"}
-}
-
-// compatRuntimes returns the runtimes submissions are resolved against (the
-// same set a.prepare uses), or a 503.
-func (a *API) compatRuntimes(r *http.Request) ([]contracts.Runtime, *httpError) {
-	infos, err := a.fleet.executors(r.Context())
-	if err != nil {
-		a.log.Warn("could not read the executors", "err", err)
-		return nil, unavailableError("could not read the executors")
-	}
-	rts := knownRuntimes(infos)
-	if len(rts) == 0 {
-		return nil, &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeNoExecutor,
-			message: "no executor is running", retryAfter: "5"}
-	}
-	return rts, nil
-}
 
 // readRawBody reads the whole body within MaxBodyBytes and the body read
 // timeout.

@@ -59,30 +59,22 @@ func checkContentType(r *http.Request) *httpError {
 // idempotencyKeyHeader names the header a client retries a submission with.
 const idempotencyKeyHeader = "Idempotency-Key"
 
-// executionID derives the id of a submission: from its Idempotency-Key when
-// there is one (1-255 printable ASCII characters), else a fresh random id.
-func executionID(tenant string, h http.Header) (string, *httpError) {
+// idempotencyKey reads the Idempotency-Key header ("" without one): given
+// once, and a valid key (contracts.CheckIdempotencyKey).
+func idempotencyKey(h http.Header) (string, *httpError) {
 	values := h.Values(idempotencyKeyHeader)
-	if len(values) == 0 {
-		return contracts.NewID(), nil
+	switch {
+	case len(values) == 0:
+		return "", nil
+	case len(values) > 1:
+		return "", &httpError{status: http.StatusBadRequest, code: contracts.CodeInvalidHeader,
+			field: idempotencyKeyHeader, message: "Idempotency-Key must be given once"}
 	}
-	bad := func(msg string) *httpError {
-		return &httpError{status: http.StatusBadRequest, code: contracts.CodeInvalidHeader,
-			field: idempotencyKeyHeader, message: msg}
+	if err := contracts.CheckIdempotencyKey(values[0]); err != nil {
+		return "", &httpError{status: http.StatusBadRequest, code: contracts.CodeInvalidHeader,
+			field: idempotencyKeyHeader, message: "Idempotency-Key: " + err.Error()}
 	}
-	if len(values) > 1 {
-		return "", bad("Idempotency-Key must be given once")
-	}
-	key := values[0]
-	if key == "" || len(key) > 255 {
-		return "", bad(fmt.Sprintf("Idempotency-Key must be 1 to 255 characters, got %d", len(key)))
-	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x20 || key[i] > 0x7e {
-			return "", bad(fmt.Sprintf("Idempotency-Key must be printable ASCII; byte %d is 0x%02x", i, key[i]))
-		}
-	}
-	return contracts.IDFromKey(tenant, key), nil
+	return values[0], nil
 }
 
 // waitParams reads ?wait= and ?timeout=. wait accepts true/1/yes and
