@@ -82,9 +82,9 @@ const (
 
 // judge0LanguageByID finds an id of the table.
 func judge0LanguageByID(id int) *judge0Language {
-	for i := range judge0Languages {
-		if judge0Languages[i].id == id {
-			return &judge0Languages[i]
+	for _, l := range judge0Languages {
+		if l.id == id {
+			return &l
 		}
 	}
 	return nil
@@ -133,10 +133,9 @@ type judge0Listed struct {
 // judge0ListLanguages lists the served ids, sorted by name as Judge0 does.
 func judge0ListLanguages(runtimes []contracts.Runtime) []judge0Listed {
 	var out []judge0Listed
-	for i := range judge0Languages {
-		l := &judge0Languages[i]
+	for _, l := range judge0Languages {
 		if rt, listed := l.resolve(runtimes); rt != nil && listed {
-			out = append(out, judge0Listed{lang: l, rt: rt})
+			out = append(out, judge0Listed{lang: &l, rt: rt})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b judge0Listed) int {
@@ -148,8 +147,7 @@ func judge0ListLanguages(runtimes []contracts.Runtime) []judge0Listed {
 // judge0IDOf is the listed id of an Airlock language (the one a submission
 // reports as language_id): the first id whose own names resolve to it.
 func judge0IDOf(language string, runtimes []contracts.Runtime) (int, string) {
-	for i := range judge0Languages {
-		l := &judge0Languages[i]
+	for _, l := range judge0Languages {
 		if slices.Contains(l.names, language) {
 			return l.id, l.format
 		}
@@ -159,8 +157,7 @@ func judge0IDOf(language string, runtimes []contracts.Runtime) (int, string) {
 		if runtimes[i].Language != language {
 			continue
 		}
-		for j := range judge0Languages {
-			l := &judge0Languages[j]
+		for _, l := range judge0Languages {
 			for _, n := range l.names {
 				if slices.Contains(runtimes[i].Aliases, n) {
 					return l.id, l.format
