@@ -371,9 +371,12 @@ func (ev *evaluator) publish(id string, p *evalProgress) {
 	ev.mu.Unlock()
 }
 
-// submitLoop feeds an evaluation's candidates into the job queue, from
-// p.Submitted on, retrying a full queue (429) or an unavailable one (503)
-// with backoff. The caller has claimed id.
+// submitLoop feeds an evaluation's candidates into the job queue through
+// the bus client, as the evaluation's tenant and with each candidate's
+// deterministic id, from p.Submitted on, retrying with backoff while the
+// client answers ErrQueueFull, ErrTenantQueueFull, ErrUnavailable or
+// ErrNoExecutor; any other error rejects the candidate. The caller has
+// claimed id.
 func (ev *evaluator) submitLoop(id string, p *evalProgress, rev uint64, resumed bool) {
 	defer ev.unclaim(id)
 	log := ev.log.With("evaluation", id)

@@ -1,15 +1,13 @@
-// Package judge0 serves the Judge0 CE API subset judges use, on the bus
-// client.
-package judge0
-
-// The Judge0 CE API subset judges use (judge0/judge0 1.13: config/routes.rb,
-// app/controllers/submissions_controller.rb, app/models/submission.rb,
-// app/serializers/submission_serializer.rb, app/jobs/isolate_job.rb):
-// submissions (single and batch, ?wait=, ?base64_encoded=, ?fields=),
-// languages and statuses. Submissions are translated into ExecutionRequests
-// and go through the same admission as /v1; tokens are execution ids, and a
+// Package judge0 serves the Judge0 CE API subset judges use (judge0/judge0
+// 1.13: config/routes.rb, app/controllers/submissions_controller.rb,
+// app/models/submission.rb, app/serializers/submission_serializer.rb,
+// app/jobs/isolate_job.rb): submissions (single and batch, ?wait=,
+// ?base64_encoded=, ?fields=), languages and statuses. Submissions are
+// translated into ExecutionRequests and go through the same bus client as
+// /v1 (web.Core.Submit and Wait); tokens are execution ids, and a
 // submission is rendered from its Execution alone (the gateway keeps no
 // other state). docs/compat.md lists every difference from Judge0.
+package judge0
 
 import (
 	"bytes"

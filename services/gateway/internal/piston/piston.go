@@ -1,11 +1,10 @@
-// Package piston serves the Piston v2 API on the bus client.
+// Package piston serves the Piston v2 API (engineer-man/piston 3.x,
+// api/src/api/v2.js and api/src/job.js): POST /api/v2/execute runs a
+// program synchronously and GET /api/v2/runtimes lists the runtimes.
+// Requests are translated into ExecutionRequests and go through the same
+// bus client as /v1 (web.Core.Submit and Wait); results are translated
+// back. docs/compat.md lists every difference from Piston.
 package piston
-
-// The Piston v2 API (engineer-man/piston 3.x, api/src/api/v2.js and
-// api/src/job.js): POST /api/v2/execute runs a program synchronously and
-// GET /api/v2/runtimes lists the runtimes. Requests are translated into
-// ExecutionRequests and go through the same admission as /v1; results are
-// translated back. docs/compat.md lists every difference from Piston.
 
 import (
 	"bytes"
