@@ -14,9 +14,6 @@ import (
 //go:embed openapi.json
 var openAPIDocument []byte
 
-// OpenAPI returns the OpenAPI 3.1 document served at /openapi.json.
-func OpenAPI() []byte { return openAPIDocument }
-
 // handleOpenAPI serves GET /openapi.json.
 func (a *API) handleOpenAPI(w http.ResponseWriter, _ *http.Request) {
 	h := w.Header()
