@@ -43,9 +43,6 @@ const (
 	exitTrouble exitCode = 2
 )
 
-// cliStdin is what `--stdin -` reads (a variable for tests).
-var cliStdin io.Reader = os.Stdin
-
 const defaultURL = "http://127.0.0.1:8080"
 
 // maxServerWait is the gateway's default cap on ?timeout= (--max-wait-timeout);
@@ -274,7 +271,8 @@ func (c *apiClient) execute(ctx context.Context, req *contracts.ExecutionRequest
 }
 
 // cliRun implements `airlock run`.
-func cliRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cliRun(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.err
 	fs := flag.NewFlagSet("airlock run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -343,7 +341,7 @@ func cliRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	switch stdinFile {
 	case "":
 	case "-":
-		data, err := io.ReadAll(cliStdin)
+		data, err := io.ReadAll(std.in)
 		if err != nil {
 			return fail(stderr, "reading stdin: %v", err)
 		}

@@ -38,8 +38,14 @@ func (r cliResult) exit() int {
 
 func runCLI(t *testing.T, args ...string) cliResult {
 	t.Helper()
+	return runCLIWithStdin(t, "", args...)
+}
+
+// runCLIWithStdin runs the command with stdin as its standard input.
+func runCLIWithStdin(t *testing.T, stdin string, args ...string) cliResult {
+	t.Helper()
 	var out, errb bytes.Buffer
-	err := run(context.Background(), args, &out, &errb)
+	err := run(context.Background(), args, stdio{in: strings.NewReader(stdin), out: &out, err: &errb})
 	r := cliResult{err: err, stdout: out.String(), stderr: errb.String()}
 	t.Logf("airlock %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.exit(), r.stdout, r.stderr)
 	return r
@@ -99,10 +105,7 @@ func TestCLI(t *testing.T) {
 	})
 
 	t.Run("stdin from -", func(t *testing.T) {
-		old := cliStdin
-		cliStdin = strings.NewReader("piped\n")
-		defer func() { cliStdin = old }()
-		r := runCLI(t, append([]string{"run", "--lang", "py", "--stdin", "-", greet, util}, roomy...)...)
+		r := runCLIWithStdin(t, "piped\n", append([]string{"run", "--lang", "py", "--stdin", "-", greet, util}, roomy...)...)
 		if r.exit() != 0 || !strings.HasPrefix(r.stdout, "PIPED! []") {
 			t.Fatalf("exit %d, stdout %q", r.exit(), r.stdout)
 		}

@@ -23,7 +23,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}); err != nil {
 		var code exitCode // the client commands choose their exit status
 		if errors.As(err, &code) {
 			os.Exit(int(code))
@@ -56,7 +56,15 @@ with the environment variable shown in its help (flags win).
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// stdio are a command's standard streams: the process's in main, buffers
+// in tests.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func run(ctx context.Context, args []string, std stdio) error {
+	stdout, stderr := std.out, std.err
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
@@ -68,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "gateway", "executor", "results":
 		return runService(ctx, cmd, rest, stderr)
 	case "run":
-		return cliRun(ctx, rest, stdout, stderr)
+		return cliRun(ctx, rest, std)
 	case "runtimes":
 		return cliRuntimes(ctx, rest, stdout, stderr)
 	case "nats-auth":

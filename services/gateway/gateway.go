@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
-	"github.com/airlockrun/airlock/services/gateway/internal/api"
+	"github.com/airlockrun/airlock/contracts/client"
 	"github.com/airlockrun/airlock/services/gateway/internal/callback"
+	"github.com/airlockrun/airlock/services/gateway/internal/natsapi"
+	"github.com/airlockrun/airlock/services/gateway/internal/web"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,7 +111,7 @@ type Config struct {
 }
 
 // APIKey gives a tenant access to the API; see Config.APIKeys.
-type APIKey = api.APIKey
+type APIKey = web.APIKey
 
 // CallbackRule opens an internal network to callbacks; see Config.CallbackAllow.
 type CallbackRule = callback.Rule
@@ -207,24 +209,18 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 			policy.TenantSecrets[k.Tenant] = k.CallbackSecret
 		}
 	}
-	a, err := api.New(ctx, nc, js, api.Options{
-		Topology:         cfg.Topology,
-		Policy:           cfg.Policy,
-		MaxBodyBytes:     cfg.MaxBodyBytes,
-		WaitTimeout:      cfg.WaitTimeout,
-		MaxWaitTimeout:   cfg.MaxWaitTimeout,
-		MaxBatch:         cfg.MaxBatch,
-		APIKeys:          cfg.APIKeys,
-		OperatorKey:      cfg.OperatorKey,
-		AllowedHosts:     cfg.AllowedHosts,
-		AllowedOrigins:   cfg.AllowedOrigins,
-		RateLimit:        cfg.RateLimit,
-		RateBurst:        cfg.RateBurst,
-		Callbacks:        policy,
-		Registry:         cfg.Registry,
-		ExecutorCacheTTL: cfg.ExecutorCacheTTL,
-		Log:              log,
-	})
+	c, err := client.New(ctx, nc, client.Options{Topology: cfg.Topology, Policy: cfg.Policy,
+		ExecutorCacheTTL: cfg.ExecutorCacheTTL, Log: log})
+	if err != nil {
+		return fmt.Errorf("bus client: %w", err)
+	}
+	// stop ends every wait (long polls, the NATS endpoint) and the
+	// evaluation loops when the server shuts down.
+	stop, stopWaits := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWaits()
+	core := &web.Core{Client: c, Callbacks: policy, MaxBodyBytes: cfg.MaxBodyBytes, WaitTimeout: cfg.WaitTimeout,
+		MaxWaitTimeout: cfg.MaxWaitTimeout, MaxBatch: cfg.MaxBatch, Stop: stop, Log: log}
+	handler, evals, err := newHandler(cfg, core, js)
 	if err != nil {
 		return fmt.Errorf("gateway api: %w", err)
 	}
@@ -248,7 +244,8 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		}
 	}()
 
-	svc, err := a.MicroService(nc, cfg.Version, cfg.NATSTenantFromSubjectOnly)
+	svc, err := natsapi.Start(nc, core, natsapi.Config{Topology: cfg.Topology, Version: cfg.Version,
+		SubjectTenantOnly: cfg.NATSTenantFromSubjectOnly})
 	if err != nil {
 		return fmt.Errorf("nats service: %w", err)
 	}
@@ -261,7 +258,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		}
 	}
 	srv := &http.Server{
-		Handler:           a.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// A response may legitimately take as long as the longest wait.
 		WriteTimeout:   cfg.MaxWaitTimeout + time.Minute,
@@ -269,6 +266,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	evals.Start()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	addr := ln.Addr().String()
@@ -283,7 +281,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 	case <-ctx.Done():
 	}
 	log.Info("gateway shutting down")
-	a.Shutdown()
+	stopWaits()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -79,13 +79,13 @@ func TestRatios(t *testing.T) {
 }
 
 func TestReportKeepsNotes(t *testing.T) {
-	slots = 8 // -slots 8
-	defer func() { slots = 0 }()
+	m := sample()
+	m.slots = 8 // -slots 8
 	path := filepath.Join(t.TempDir(), "benchmarks.md")
 	if err := os.WriteFile(path, []byte("# old\n\nold figures\n\n## Runs and noise\n\nkept by hand\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := report(path, sample(), "2 cores", "commit abc", time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)); err != nil {
+	if err := report(path, m, "2 cores", "commit abc", time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)
@@ -115,10 +115,10 @@ func TestReportKeepsNotes(t *testing.T) {
 // TestReportNamesTheDefaults: without -slots the stacks run the executor's
 // defaults, and the report says which they were.
 func TestReportNamesTheDefaults(t *testing.T) {
-	observed = devstack.Executor{Slots: 4, WarmPool: map[string]int{pythonImage: 2}}
-	defer func() { observed = devstack.Executor{} }()
+	m := sample()
+	m.observed = devstack.Executor{Slots: 4, WarmPool: map[string]int{pythonImage: 2}}
 	path := filepath.Join(t.TempDir(), "benchmarks.md")
-	if err := report(path, sample(), "2 cores", "commit abc", time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)); err != nil {
+	if err := report(path, m, "2 cores", "commit abc", time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)

@@ -158,7 +158,7 @@ func run() error {
 	docker := flag.Bool("docker", true, "measure `docker run --rm` (the baseline of the targets)")
 	bare := flag.Bool("bare", true, "measure the bare process on the host (the floor)")
 	python := flag.String("python", "/usr/bin/python3", "the host's Python for the bare baseline (not a pyenv shim: it adds about 350 ms a start)")
-	flag.IntVar(&slots, "slots", 0, "executor slots and warm Python sandboxes of every stack (0: the executor's defaults, which is what `go tool task up` runs)")
+	slots := flag.Int("slots", 0, "executor slots and warm Python sandboxes of every stack (0: the executor's defaults, which is what `go tool task up` runs)")
 	n1 := flag.Int("n1", 30, "requests at concurrency 1")
 	n8 := flag.Int("n8", 120, "requests at concurrency 8")
 	nAsync := flag.Int("async", 5000, "submissions for the async submit rate (0: skip)")
@@ -172,7 +172,7 @@ func run() error {
 		return errors.New("need -n1 >= 1 and -n8 >= 1")
 	}
 
-	m := &measured{modes: modes, airlock: map[string]*pair{}, rss: map[string]int64{}}
+	m := &measured{modes: modes, airlock: map[string]*pair{}, rss: map[string]int64{}, slots: *slots}
 	if *bare { // before the stacks: a missing Python should not cost their minutes
 		v, err := exec.Command(*python, "--version").CombinedOutput()
 		if err != nil {
@@ -181,7 +181,7 @@ func run() error {
 		m.bareVersion = strings.TrimSpace(string(v))
 	}
 	for _, mode := range modes {
-		p, rss, err := measureMode(*bin, mode, *n1, *n8)
+		p, rss, err := m.measureMode(*bin, mode, *n1, *n8)
 		if err != nil {
 			return fmt.Errorf("isolation %s: %w", mode, err)
 		}
@@ -252,21 +252,14 @@ func run() error {
 	return nil
 }
 
-// slots is the -slots flag; observed is what the last stack's executor
-// reported once it had settled after its start.
-var (
-	slots    int
-	observed devstack.Executor
-)
-
 // measureMode starts a stack in one isolation mode, measures the hello at
 // concurrency 1 and 8 and stops it; it returns the series and the peak RSS.
 // The stack runs with the executor's defaults (slots, warm pool) unless
 // -slots names a number of slots (and as many warm Python sandboxes).
-func measureMode(bin, mode string, n1, n8 int) (*pair, int64, error) {
+func (m *measured) measureMode(bin, mode string, n1, n8 int) (*pair, int64, error) {
 	args := []string{"--isolation", mode, "--languages", "python"}
-	if slots > 0 {
-		args = append(args, "--slots", strconv.Itoa(slots), "--pool", "python="+strconv.Itoa(slots))
+	if m.slots > 0 {
+		args = append(args, "--slots", strconv.Itoa(m.slots), "--pool", "python="+strconv.Itoa(m.slots))
 	}
 	st, err := devstack.Start(bin, "bench-"+mode, args...)
 	if err != nil {
@@ -274,7 +267,7 @@ func measureMode(bin, mode string, n1, n8 int) (*pair, int64, error) {
 	}
 	defer st.Stop()
 	e := st.Settle(pythonImage)
-	observed = e
+	m.observed = e
 	fmt.Printf("== airlock, isolation %s: stack started (slots %d, warm Python sandboxes %d)\n", mode, e.Slots, e.WarmPool[pythonImage])
 	for range 5 { // warm up; the first answer must say the mode it ran in
 		if _, err := execute(st, mode); err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airlockrun/airlock/tools/internal/devstack"
 	"github.com/airlockrun/airlock/tools/internal/figures"
 )
 
@@ -24,6 +25,10 @@ type measured struct {
 	results     []*series // in the order they ran
 	asyncRate   float64
 	asyncRSS    int64
+	// slots is the -slots flag; observed is what the last stack's executor
+	// reported once it had settled after its start.
+	slots    int
+	observed devstack.Executor
 }
 
 // The targets of issue 16, for the namespace mode against `docker run`.
@@ -123,7 +128,7 @@ func report(path string, m *measured, machine, commit string, now time.Time) err
 	for _, mode := range m.modes {
 		fmt.Fprintf(&b, "- **airlock %s**: through `POST /v1/execute` of a stack started for this mode alone (`airlock dev\n"+
 			"  --isolation %s --languages python%s`: embedded NATS, gateway, executor, results\n"+
-			"  service) and stopped before the next system; %s;\n", mode, mode, slotArgs(), modeWords[mode])
+			"  service) and stopped before the next system; %s;\n", mode, mode, m.slotArgs(), modeWords[mode])
 	}
 	if m.docker != nil {
 		b.WriteString("- **docker run**: bare `docker run --rm` with the same image and limits (no network, 256 MB, 1 CPU,\n" +
@@ -148,7 +153,7 @@ func report(path string, m *measured, machine, commit string, now time.Time) err
 	}
 	for _, mode := range m.modes {
 		fmt.Fprintf(&b, "| peak RSS of the whole one-process stack, isolation %s, %d slots | %d MB | executor under 150 MB |\n",
-			mode, stackSlots(), m.rss[mode]>>20)
+			mode, m.stackSlots(), m.rss[mode]>>20)
 	}
 	if m.asyncRSS > 0 {
 		fmt.Fprintf(&b, "| peak RSS after the async submit run | %d MB | |\n", m.asyncRSS>>20)
@@ -222,17 +227,17 @@ func chart(res []*series) []byte {
 // slotArgs are the flags the stacks were started with beyond the mode: the
 // slots and warm pool of -slots, or none (the executor's defaults, what
 // `go tool task up` runs).
-func slotArgs() string {
-	if slots > 0 {
-		return fmt.Sprintf(" --slots %d --pool python=%d", slots, slots)
+func (m *measured) slotArgs() string {
+	if m.slots > 0 {
+		return fmt.Sprintf(" --slots %d --pool python=%d", m.slots, m.slots)
 	}
-	return fmt.Sprintf("`, the executor's defaults: %d slots, warm pool `python=%d", observed.Slots, observed.WarmPool[pythonImage])
+	return fmt.Sprintf("`, the executor's defaults: %d slots, warm pool `python=%d", m.observed.Slots, m.observed.WarmPool[pythonImage])
 }
 
 // stackSlots is the stacks' number of slots.
-func stackSlots() int {
-	if slots > 0 {
-		return slots
+func (m *measured) stackSlots() int {
+	if m.slots > 0 {
+		return m.slots
 	}
-	return observed.Slots
+	return m.observed.Slots
 }
