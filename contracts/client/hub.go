@@ -88,6 +88,7 @@ type hub struct {
 	maxTotal int
 	maxTen   int
 	every    time.Duration
+	timeout  time.Duration
 	log      *slog.Logger
 
 	mu        sync.Mutex
@@ -102,7 +103,7 @@ type hub struct {
 func newHub(s *shared) *hub {
 	return &hub{
 		nc: s.nc, prefix: "$KV." + contracts.ExecutionsBucket + ".", load: s.load,
-		maxTotal: s.opts.MaxWaiters, maxTen: s.opts.MaxWaitersPerTenant, every: s.opts.ResyncInterval, log: s.log,
+		maxTotal: s.opts.MaxWaiters, maxTen: s.opts.MaxWaitersPerTenant, every: s.opts.ResyncInterval, timeout: s.opts.CallTimeout, log: s.log,
 		stop: make(chan struct{}), waiters: map[string]map[*waiter]struct{}{}, perTenant: map[string]int{},
 	}
 }
@@ -145,12 +146,13 @@ func (h *hub) subscribe() error {
 	if err != nil {
 		return fmt.Errorf("%w: subscribe to %s>: %w", ErrUnavailable, h.prefix, err)
 	}
-	// The server handles a connection's messages in order, so after this
-	// round trip it has the interest: a write stored after a read that
-	// follows is delivered.
-	if err := h.nc.Flush(); err != nil {
-		_ = sub.Unsubscribe()
-		return fmt.Errorf("%w: subscribe to %s>: %w", ErrUnavailable, h.prefix, err)
+	// The server handles a connection's messages in order, so the read
+	// that follows the SUB on this connection comes after the interest:
+	// a write stored after that read is delivered. The round trip only
+	// makes sure the server has it; when it fails (a reconnect), the
+	// subscription is renewed with the connection and the guard resyncs.
+	if err := h.nc.FlushTimeout(h.timeout); err != nil {
+		h.log.Warn("subscription to the executions' writes not confirmed", "err", err)
 	}
 	h.sub = sub
 	go h.guard(sub)
@@ -240,19 +242,22 @@ func (h *hub) guard(sub *nats.Subscription) {
 			h.close()
 			return
 		}
+		// A trigger is kept until the connection is up to act on it.
+		r := h.nc.Stats().Reconnects
+		d, _ := sub.Dropped()
 		var why string
-		if r := h.nc.Stats().Reconnects; r != reconnects {
-			reconnects, why = r, "reconnected"
-		}
-		if d, err := sub.Dropped(); err == nil && d != dropped {
-			dropped, why = d, "messages dropped (slow consumer)"
-		}
-		if why == "" && h.every > 0 && time.Since(last) >= h.every {
+		switch {
+		case r != reconnects:
+			why = "reconnected"
+		case d != dropped:
+			why = "messages dropped (slow consumer)"
+		case h.every > 0 && time.Since(last) >= h.every:
 			why = "periodic"
 		}
 		if why == "" || !h.nc.IsConnected() {
-			continue // after a reconnect, the next tick sees it
+			continue
 		}
+		reconnects, dropped = r, d
 		if why != "periodic" {
 			h.log.Warn("waiters re-read their executions: updates may have been missed", "why", why)
 		}

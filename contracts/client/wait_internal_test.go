@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/internal/testkit"
@@ -34,6 +37,25 @@ func clientOnBus(t *testing.T, ctx context.Context, opts Options) (*Client, func
 			t.Error(err)
 		}
 	}
+}
+
+// waitInBackground starts the only wait of c, on id, and returns once it is
+// registered; result blocks until the wait ends.
+func waitInBackground(t *testing.T, ctx context.Context, c *Client, id string) (result func() (contracts.Execution, error)) {
+	t.Helper()
+	type answer struct {
+		exec contracts.Execution
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		exec, err := c.Wait(ctx, id, WaitOptions{})
+		done <- answer{exec, err}
+	}()
+	if !testkit.Eventually(testkit.Patience, func() bool { return c.Waiting() == 1 }) {
+		t.Fatal("the wait did not register")
+	}
+	return func() (contracts.Execution, error) { a := <-done; return a.exec, a.err }
 }
 
 // TestWaitTakesAWriteBetweenReadAndWait: the write that completes the
@@ -67,16 +89,7 @@ func TestWaitResyncsAfterDroppedMessages(t *testing.T) {
 	defer cancel()
 	c, put := clientOnBus(t, ctx, Options{ResyncInterval: -1})
 	id := contracts.NewID()
-	done := make(chan error, 1)
-	var got contracts.Execution
-	go func() {
-		var err error
-		got, err = c.Wait(ctx, id, WaitOptions{})
-		done <- err
-	}()
-	if !testkit.Eventually(testkit.Patience, func() bool { return c.Waiting() == 1 }) {
-		t.Fatal("the wait did not register")
-	}
+	result := waitInBackground(t, ctx, c, id)
 	c.hub.mu.Lock()
 	sub := c.hub.sub
 	// With the hub locked, the subscription's goroutine blocks on the first
@@ -97,7 +110,56 @@ func TestWaitResyncsAfterDroppedMessages(t *testing.T) {
 	if !dropped {
 		t.Fatal("NATS dropped no message")
 	}
-	if err := <-done; err != nil || got.Status != contracts.StatusCompleted {
+	if got, err := result(); err != nil || got.Status != contracts.StatusCompleted {
 		t.Fatalf("Wait: %+v, %v; want the completed state", got, err)
+	}
+}
+
+// TestWaitResyncsAfterReconnect: the server drops the client's connection
+// and the execution completes before the client is back; the write never
+// reaches the subscription, and the re-read after the reconnect ends the
+// wait.
+func TestWaitResyncsAfterReconnect(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+	defer cancel()
+	n := testkit.StartNATS(t, "")
+	topo := contracts.DefaultTopology()
+	if err := topo.Ensure(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := n.JS.KeyValue(ctx, contracts.ExecutionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The waiting client has its own connection, back a second after it
+	// is dropped: long enough for the write to land while it is away.
+	nc, err := nats.Connect(n.Server.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Name("waiter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c, err := New(ctx, nc, Options{Topology: topo, ResyncInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id := contracts.NewID()
+	result := waitInBackground(t, ctx, c, id)
+	cid, err := nc.GetClientID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Server.DisconnectClientByID(cid); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(contracts.Execution{ID: id, Tenant: contracts.DefaultTenant, Status: contracts.StatusCompleted})
+	if _, err := kv.Put(ctx, id, data); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := result(); err != nil || got.Status != contracts.StatusCompleted {
+		t.Fatalf("Wait: %+v, %v; want the completed state", got, err)
+	}
+	if r := nc.Stats().Reconnects; r == 0 {
+		t.Errorf("the client never reconnected (the test did not drop the connection)")
 	}
 }
