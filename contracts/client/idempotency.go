@@ -33,8 +33,22 @@ const ExecutionScope = "execution"
 type reservation struct {
 	ID string `json:"id"`
 	// RequestSHA256 is the hash of the request's fingerprint, hex.
-	RequestSHA256 string    `json:"request_sha256"`
-	CreatedAt     time.Time `json:"created_at"`
+	RequestSHA256 string `json:"request_sha256"`
+	// ResolvedSHA256, for an execution, is the hash of the request as it
+	// was queued (language and version resolved), hex.
+	ResolvedSHA256 string    `json:"resolved_sha256,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// sameRequest reports whether a reservation and a request name the same
+// request: the same fingerprint, or both resolved to the same request.
+func (r reservation) sameRequest(o reservation) bool {
+	return r.RequestSHA256 == o.RequestSHA256 || r.ResolvedSHA256 != "" && r.ResolvedSHA256 == o.ResolvedSHA256
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // reservations opens the idempotency bucket on first use (a client that
@@ -63,8 +77,7 @@ func (r *reservations) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 // reservationKey is the bucket key of an idempotency key: the key itself
 // may hold characters a bucket key cannot.
 func reservationKey(tenant, scope, key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return tenant + "." + scope + "." + hex.EncodeToString(sum[:])
+	return tenant + "." + scope + "." + sha256Hex([]byte(key))
 }
 
 // Reserve reserves the idempotency key for the client's tenant in scope (a
@@ -89,6 +102,11 @@ func reservationKey(tenant, scope, key string) string {
 // moment it is made, across NATS restarts. A failed bus call is
 // ErrUnavailable.
 func (c *Client) Reserve(ctx context.Context, scope, key string, fingerprint []byte, id string) (storedID string, fresh bool, err error) {
+	return c.reserve(ctx, scope, key, id, reservation{RequestSHA256: sha256Hex(fingerprint)})
+}
+
+// reserve is Reserve of want, whose hashes are set.
+func (c *Client) reserve(ctx context.Context, scope, key, id string, want reservation) (storedID string, fresh bool, err error) {
 	k, err := c.reservationKey(scope, key)
 	if err != nil {
 		return "", false, err
@@ -96,8 +114,7 @@ func (c *Client) Reserve(ctx context.Context, scope, key string, fingerprint []b
 	if !contracts.ValidID(id) {
 		return "", false, fmt.Errorf("%q is not an id", id)
 	}
-	sum := sha256.Sum256(fingerprint)
-	want := reservation{ID: id, RequestSHA256: hex.EncodeToString(sum[:]), CreatedAt: time.Now().UTC()}
+	want.ID, want.CreatedAt = id, time.Now().UTC()
 	value, err := json.Marshal(want)
 	if err != nil {
 		return "", false, fmt.Errorf("encode reservation: %w", err)
@@ -129,7 +146,7 @@ func (c *Client) Reserve(ctx context.Context, scope, key string, fingerprint []b
 		if err := json.Unmarshal(entry.Value(), &have); err != nil || !contracts.ValidID(have.ID) {
 			return "", false, fmt.Errorf("%w: unreadable reservation of idempotency key %s", ErrUnavailable, k)
 		}
-		if have.RequestSHA256 != want.RequestSHA256 {
+		if !have.sameRequest(want) {
 			return have.ID, false, ErrIdempotencyKeyReused
 		}
 		return have.ID, false, nil

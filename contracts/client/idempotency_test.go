@@ -233,3 +233,29 @@ func TestIdempotencyKeyOfAKnownExecution(t *testing.T) {
 		t.Fatalf("JOBS holds %d messages, last sequence %d; want nothing queued", msgs, last)
 	}
 }
+
+// TestIdempotencyRepeatOfTheResolvedRequest: Submit resolves the request in
+// place (language and version); submitting that same request again, or one
+// that names the version the first resolved to, is the same request.
+func TestIdempotencyRepeatOfTheResolvedRequest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+	defer cancel()
+	b := startBus(t, ctx, "", client.Options{})
+	b.announce(t, ctx)
+	req := pythonRequest("print(1)")
+	req.Language = "  Python"
+	first, err := b.c.Submit(ctx, &req, client.SubmitOptions{IdempotencyKey: "k"})
+	if err != nil || req.Version != "3.12" {
+		t.Fatalf("first submit: %+v, %v; version %q", first, err, req.Version)
+	}
+	pinned := pythonRequest("print(1)")
+	pinned.Version = "3.12"
+	for name, r := range map[string]*contracts.ExecutionRequest{"the resolved request": &req, "the version pinned": &pinned} {
+		if s, err := b.c.Submit(ctx, r, client.SubmitOptions{IdempotencyKey: "k"}); err != nil || s.ID != first.ID || !s.Duplicate {
+			t.Errorf("%s again: %+v, %v; want %s, a duplicate", name, s, err, first.ID)
+		}
+	}
+	if msgs, _ := jobs(t, ctx, b.n.JS); msgs != 1 {
+		t.Fatalf("JOBS holds %d messages, want the first job only", msgs)
+	}
+}

@@ -53,7 +53,9 @@ type Submitted struct {
 // the key (contracts.IDFromKey) and the key is reserved first (Reserve,
 // under ExecutionScope, with the request as normalised by
 // contracts.Validator.Request, before a version is resolved, as its
-// fingerprint). A repeat with the same request answers the same id with
+// fingerprint; a repeat is also the same request when it resolves to the
+// same one, as when a caller submits again the request Submit resolved in
+// place). A repeat with the same request answers the same id with
 // Duplicate and queues nothing, unless that execution is unknown (its
 // submitter died before publishing it): then it is published under the same
 // id, which the JOBS de-duplication guards. The same key with another
@@ -97,7 +99,12 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	}
 	release := func() {}
 	if opts.IdempotencyKey != "" {
-		stored, fresh, err := c.Reserve(ctx, ExecutionScope, opts.IdempotencyKey, fingerprint, id)
+		resolved, err := json.Marshal(req)
+		if err != nil {
+			return Submitted{}, fmt.Errorf("encode request: %w", err)
+		}
+		want := reservation{RequestSHA256: sha256Hex(fingerprint), ResolvedSHA256: sha256Hex(resolved)}
+		stored, fresh, err := c.reserve(ctx, ExecutionScope, opts.IdempotencyKey, id, want)
 		if err != nil {
 			return Submitted{}, err
 		}
