@@ -154,6 +154,41 @@ func (c *Client) reserve(ctx context.Context, scope, key, id string, want reserv
 	return "", false, fmt.Errorf("%w: the reservation of an idempotency key kept changing", ErrUnavailable)
 }
 
+// reserveExecution reserves key for a submission of req (resolved; its
+// fingerprint taken before) under id. It returns the id the key names,
+// whether that execution is known (answer it, queue nothing), and release,
+// which gives the key back when the key was fresh and the publish is then
+// refused (a no-op otherwise).
+func (c *Client) reserveExecution(ctx context.Context, key, id string, fingerprint []byte, req *contracts.ExecutionRequest) (string, bool, func(), error) {
+	nothing := func() {}
+	resolved, err := json.Marshal(req)
+	if err != nil {
+		return "", false, nothing, fmt.Errorf("encode request: %w", err)
+	}
+	want := reservation{RequestSHA256: sha256Hex(fingerprint), ResolvedSHA256: sha256Hex(resolved)}
+	id, fresh, err := c.reserve(ctx, ExecutionScope, key, id, want)
+	if err != nil {
+		return "", false, nothing, err
+	}
+	// A known execution is answered, not queued again: the key's first use
+	// (or, for a fresh reservation, a use older than the bucket remembers,
+	// whose execution is still readable). An unknown one is a first use, or
+	// its submitter did not publish it (or has not yet): publishing under
+	// the same id is safe within the JOBS de-duplication window.
+	_, known, err := c.read(ctx, id)
+	if err != nil || known || !fresh {
+		return id, known, nothing, err
+	}
+	return id, false, func() {
+		rctx, cancel := c.call(context.WithoutCancel(ctx))
+		defer cancel()
+		if err := c.Release(rctx, ExecutionScope, key, id); err != nil {
+			c.log.Warn("idempotency key kept after a refused publish: a retry with another request is refused until it expires",
+				"id", id, "err", err)
+		}
+	}, nil
+}
+
 // Release removes the reservation of key in scope if it still names id: the
 // request it was reserved for was definitely not created (its publish was
 // refused), so a retry, even with another request, may reserve the key

@@ -99,38 +99,12 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	}
 	release := func() {}
 	if opts.IdempotencyKey != "" {
-		resolved, err := json.Marshal(req)
-		if err != nil {
-			return Submitted{}, fmt.Errorf("encode request: %w", err)
-		}
-		want := reservation{RequestSHA256: sha256Hex(fingerprint), ResolvedSHA256: sha256Hex(resolved)}
-		stored, fresh, err := c.reserve(ctx, ExecutionScope, opts.IdempotencyKey, id, want)
-		if err != nil {
-			return Submitted{}, err
-		}
-		id = stored
-		// A known execution is answered, not queued again: the key's first
-		// use (or, for a fresh reservation, a use older than the bucket
-		// remembers, whose execution is still readable).
-		_, known, err := c.read(ctx, id)
-		if err != nil {
+		var known bool
+		if id, known, release, err = c.reserveExecution(ctx, opts.IdempotencyKey, id, fingerprint, req); err != nil {
 			return Submitted{}, err
 		}
 		if known {
 			return Submitted{ID: id, Runtime: *rt, Duplicate: true}, nil
-		}
-		// Unknown: a first use, or its submitter did not publish it (or has
-		// not yet); publishing under the same id is safe within the JOBS
-		// de-duplication window.
-		if fresh {
-			release = func() {
-				rctx, cancel := c.call(context.WithoutCancel(ctx))
-				defer cancel()
-				if err := c.Release(rctx, ExecutionScope, opts.IdempotencyKey, id); err != nil {
-					c.log.Warn("idempotency key kept after a refused publish: a retry with another request is refused until it expires",
-						"id", id, "err", err)
-				}
-			}
 		}
 	}
 	job := contracts.Job{ID: id, Tenant: c.tenant, Request: *req, CreatedAt: time.Now().UTC()}
