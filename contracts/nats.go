@@ -17,6 +17,10 @@ const (
 	ResultsStream    = "RESULTS"
 	ExecutionsBucket = "executions"
 	ExecutorsBucket  = "executors"
+	// IdempotencyBucket holds the idempotency keys' reservations: each
+	// names the execution (or evaluation) its key was first used for and a
+	// hash of that request (see contracts/client's Reserve).
+	IdempotencyBucket = "idempotency"
 	// ExecutorConsumer is the one durable pull consumer all executors share;
 	// its MaxAckPending is the fleet-wide concurrency cap.
 	ExecutorConsumer = "executors"
@@ -74,9 +78,11 @@ type Topology struct {
 	// TenantQueueMax bounds one tenant's queued plus running jobs (its own
 	// subject), so one client cannot fill the queue for everyone; 0: no bound.
 	TenantQueueMax int64
-	// DuplicateWindow is how long a Nats-Msg-Id (and so an Idempotency-Key) is remembered.
+	// DuplicateWindow is how long JOBS and RESULTS remember a Nats-Msg-Id
+	// (an execution id): a job published twice within it is queued once.
 	DuplicateWindow time.Duration
-	// ResultTTL is how long an execution stays readable.
+	// ResultTTL is how long an execution stays readable, and how long an
+	// idempotency key keeps naming its execution.
 	ResultTTL time.Duration
 	// HeartbeatTTL is how long an executor counts as alive after its last beat.
 	HeartbeatTTL time.Duration
@@ -151,9 +157,21 @@ func (t Topology) ResultsStreamConfig() jetstream.StreamConfig {
 
 // ExecutionsBucketConfig is the KV bucket the API reads executions from.
 func (t Topology) ExecutionsBucketConfig() jetstream.KeyValueConfig {
+	return t.resultsBucket(ExecutionsBucket, "Airlock executions by id (latest state)")
+}
+
+// IdempotencyBucketConfig is the KV bucket of idempotency-key reservations:
+// a reservation is created once (never overwritten) and expires with the
+// results (ResultTTL).
+func (t Topology) IdempotencyBucketConfig() jetstream.KeyValueConfig {
+	return t.resultsBucket(IdempotencyBucket, "Airlock idempotency keys: the execution each key names and its request's hash")
+}
+
+// resultsBucket is a bucket whose entries live as long as the results.
+func (t Topology) resultsBucket(name, description string) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
-		Bucket:      ExecutionsBucket,
-		Description: "Airlock executions by id (latest state)",
+		Bucket:      name,
+		Description: description,
 		TTL:         t.ResultTTL,
 		History:     1,
 		Storage:     jetstream.FileStorage,
@@ -276,7 +294,7 @@ func (t Topology) ensureOnce(ctx context.Context, js jetstream.JetStream, o ensu
 			return err
 		}
 	}
-	for _, kc := range []jetstream.KeyValueConfig{t.ExecutionsBucketConfig(), t.ExecutorsBucketConfig(), t.KeysBucketConfig()} {
+	for _, kc := range []jetstream.KeyValueConfig{t.ExecutionsBucketConfig(), t.ExecutorsBucketConfig(), t.IdempotencyBucketConfig(), t.KeysBucketConfig()} {
 		cctx, cancel := call()
 		err := o.ensureBucket(cctx, js, kc)
 		cancel()

@@ -32,7 +32,7 @@ func TestTopologyAndQueueFull(t *testing.T) {
 	if cfg.Retention != jetstream.WorkQueuePolicy || cfg.Discard != jetstream.DiscardNew || cfg.MaxMsgs != 2 || cfg.Storage != jetstream.FileStorage {
 		t.Errorf("JOBS config: %+v", cfg)
 	}
-	for _, b := range []string{contracts.ExecutionsBucket, contracts.ExecutorsBucket} {
+	for _, b := range []string{contracts.ExecutionsBucket, contracts.ExecutorsBucket, contracts.IdempotencyBucket} {
 		if _, err := n.JS.KeyValue(ctx, b); err != nil {
 			t.Errorf("bucket %s: %v", b, err)
 		}

@@ -110,7 +110,7 @@ func kvStream(bucket string) string { return "KV_" + bucket }
 // explains each rule and what JetStream does not let us narrow.
 func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 	p := t.Prefix
-	streams := []string{JobsStream, ResultsStream, kvStream(ExecutionsBucket), kvStream(ExecutorsBucket), kvStream(KeysBucket)}
+	streams := []string{JobsStream, ResultsStream, kvStream(ExecutionsBucket), kvStream(ExecutorsBucket), kvStream(IdempotencyBucket), kvStream(KeysBucket)}
 	prefixed := func(format string, names ...string) []string {
 		out := make([]string, len(names))
 		for i, n := range names {
@@ -161,18 +161,22 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		pub = append(pub, durable(ResultsStream, CallbacksConsumer)...)
 		// The queue depth (metrics) and the fleet's state (readiness).
 		pub = append(pub, jsAPI+"CONSUMER.INFO."+JobsStream+"."+ExecutorConsumer)
-		for _, b := range []string{ExecutionsBucket, ExecutorsBucket, EvaluationsBucket} {
+		for _, b := range []string{ExecutionsBucket, ExecutorsBucket, EvaluationsBucket, IdempotencyBucket} {
 			pub = append(pub, readKV(b)...)
 		}
 		// The result-token key: read it, or create it when it starts first.
 		pub = append(pub, keyAccess...)
-		// The gateway keeps evaluations in their own bucket; it publishes
-		// jobs (any tenant: it authenticated the API key) and their queued
-		// events. It never writes the executions bucket.
-		pub = append(pub, "$KV."+EvaluationsBucket+".>", p+".jobs.*", p+".events.*")
+		// The gateway keeps evaluations and idempotency keys in their own
+		// buckets; it publishes jobs (any tenant: it authenticated the API
+		// key) and their queued events. It never writes the executions
+		// bucket.
+		pub = append(pub, "$KV."+EvaluationsBucket+".>", "$KV."+IdempotencyBucket+".>", p+".jobs.*", p+".events.*")
 		perm = Permissions{
-			Publish:        SubjectRule{Allow: pub, Deny: []string{"$KV." + ExecutionsBucket + ".>"}},
-			Subscribe:      SubjectRule{Allow: append(inbox, p+".api.execute", p+".api.execute.*", "$SRV.>")},
+			Publish: SubjectRule{Allow: pub, Deny: []string{"$KV." + ExecutionsBucket + ".>"}},
+			// Its waiters share one plain subscription to the executions
+			// bucket's writes (no consumer on the server); it reads every
+			// execution anyway (the direct gets above).
+			Subscribe:      SubjectRule{Allow: append(inbox, p+".api.execute", p+".api.execute.*", "$SRV.>", "$KV."+ExecutionsBucket+".>")},
 			AllowResponses: true,
 		}
 	case RoleExecutor:

@@ -64,6 +64,19 @@ func TestPermissions(t *testing.T) {
 			t.Errorf("executor may not publish to %s", s)
 		}
 	}
+	// The gateway's waiters share one subscription to the executions
+	// bucket's writes; it reserves idempotency keys; no other service
+	// identity can read the executions' writes that way.
+	gw := perm(contracts.RoleGateway, "")
+	if !allowed(gw.Subscribe, "$KV.executions.abc") || !allowed(gw.Publish, "$KV.idempotency.acme.execution.abc") ||
+		!allowed(gw.Publish, "$JS.API.STREAM.CREATE.KV_idempotency") || !allowed(gw.Publish, "$JS.API.DIRECT.GET.KV_idempotency.$KV.idempotency.acme.execution.abc") {
+		t.Errorf("gateway cannot wait through the executions bucket or reserve idempotency keys: %+v", gw)
+	}
+	for _, r := range []contracts.Role{contracts.RoleExecutor, contracts.RoleResults, contracts.RoleClient} {
+		if p := perm(r, "acme"); allowed(p.Subscribe, "$KV.executions.abc") || allowed(p.Publish, "$KV.idempotency.acme.execution.abc") {
+			t.Errorf("%s may subscribe to the executions' writes or write an idempotency key", r)
+		}
+	}
 	cl := perm(contracts.RoleClient, "acme")
 	if !allowed(cl.Publish, "airlock.api.execute.acme") || allowed(cl.Publish, "airlock.api.execute.beta") ||
 		allowed(cl.Publish, "airlock.api.execute") || allowed(cl.Subscribe, "_INBOX.tenant.beta.x") || !allowed(cl.Subscribe, "_INBOX.tenant.acme.x") {

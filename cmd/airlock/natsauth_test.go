@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 	"github.com/airlockrun/airlock/internal/testkit"
 	"github.com/airlockrun/airlock/services/gateway"
 	"github.com/airlockrun/airlock/services/results"
@@ -442,6 +443,7 @@ func runBusServices(t *testing.T, ids busIdentities, base contracts.NATSConn, to
 	}
 	t.Logf("job %s of tenant acme: %s, %s", exec.ID, exec.Status, exec.Verdict)
 	httpPaths(t, "http://"+ln.Addr().String(), recv.URL, callbacks)
+	busClientPaths(t, ids.conn(base, "gateway"), topo, log)
 
 	attackBus(t, ids, base, topo, exec.ID)
 	forgeResult(t, ids, base, topo, "http://"+ln.Addr().String(), recv.URL, callbacks)
@@ -502,6 +504,39 @@ func httpPaths(t *testing.T, base, callbackURL string, callbacks chan string) {
 		if code != 202 || time.Now().After(deadline) {
 			t.Fatalf("GET /v1/evaluations/%s: %d %s", acc.ID, code, body)
 		}
+	}
+}
+
+// busClientPaths uses the bus client's paths with the gateway's identity:
+// a submission with an idempotency key (its reservation), its repeat, and
+// a wait through the shared subscription to the executions bucket, so that
+// any permission they lack shows in log.
+func busClientPaths(t *testing.T, c contracts.NATSConn, topo contracts.Topology, log *slog.Logger) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+	defer cancel()
+	nc, err := c.Connect("airlock-gateway-client", log.With("service", "gateway-client"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	cl, err := client.New(ctx, nc, client.Options{Topology: topo, Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := contracts.ExecutionRequest{Language: "bash", Files: []contracts.File{{Name: "main.sh", Content: "echo ok"}}}
+	sub, err := cl.Submit(ctx, &req, client.SubmitOptions{IdempotencyKey: "roles-test"})
+	if err != nil {
+		t.Fatalf("bus client submit: %v", err)
+	}
+	exec, err := cl.Wait(ctx, sub.ID, client.WaitOptions{})
+	if err != nil || exec.Status != contracts.StatusCompleted {
+		t.Fatalf("bus client wait: %s, %v", exec.Status, err)
+	}
+	again := contracts.ExecutionRequest{Language: "bash", Files: []contracts.File{{Name: "main.sh", Content: "echo ok"}}}
+	if dup, err := cl.Submit(ctx, &again, client.SubmitOptions{IdempotencyKey: "roles-test"}); err != nil || dup.ID != sub.ID || !dup.Duplicate {
+		t.Fatalf("bus client repeat: %+v, %v", dup, err)
 	}
 }
 

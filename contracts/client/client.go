@@ -51,6 +51,8 @@ var (
 	// event could not be published, so its id is unknown to reads until an
 	// executor takes it. Submit logs it and answers as for a queued job.
 	ErrQueuedEventLost = errors.New("the job is queued, but its queued event was not published")
+	// ErrClosed: the client was closed (Close), or its connection was.
+	ErrClosed = errors.New("the client is closed")
 )
 
 // Defaults of Options.
@@ -76,6 +78,17 @@ type Options struct {
 	ExecutorCacheTTL time.Duration
 	// CallTimeout bounds each NATS round trip (default DefaultCallTimeout).
 	CallTimeout time.Duration
+	// MaxWaiters bounds the waits in progress of the client and all its
+	// tenant views (default DefaultMaxWaiters; negative: no bound). Beyond
+	// it Wait answers ErrTooManyWaiters.
+	MaxWaiters int
+	// MaxWaitersPerTenant bounds the waits in progress of one tenant
+	// (default DefaultMaxWaitersPerTenant; negative: no bound).
+	MaxWaitersPerTenant int
+	// ResyncInterval is how often the waits re-read their executions, in
+	// case the shared subscription missed a write it could not notice
+	// (default DefaultResyncInterval; negative: never). See hub.go.
+	ResyncInterval time.Duration
 	// Log receives the client's warnings (default: discarded).
 	Log *slog.Logger
 }
@@ -90,7 +103,13 @@ type shared struct {
 	results    jetstream.Stream
 	fleet      *fleet
 	sealer     *contracts.ResultSealer
+	hub        *hub
+	keys       *reservations
 	log        *slog.Logger
+	// afterRead, in tests, runs in Wait between its read of the current
+	// state and its first wait for an update: a write it makes must reach
+	// the waiter.
+	afterRead func(id string)
 }
 
 // Client submits executions, reads them and waits for them, for one tenant.
@@ -124,6 +143,9 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Client, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	opts.MaxWaiters = orDefault(opts.MaxWaiters, DefaultMaxWaiters)
+	opts.MaxWaitersPerTenant = orDefault(opts.MaxWaitersPerTenant, DefaultMaxWaitersPerTenant)
+	opts.ResyncInterval = orDefault(opts.ResyncInterval, DefaultResyncInterval)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -143,8 +165,29 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Client, error) {
 		return nil, err
 	}
 	s.fleet = &fleet{kv: executors, ttl: opts.ExecutorCacheTTL, timeout: opts.CallTimeout, log: opts.Log}
+	s.hub = newHub(s)
+	s.keys = &reservations{js: js, timeout: opts.CallTimeout}
 	return &Client{shared: s, tenant: opts.Tenant}, nil
 }
+
+// orDefault is v, or def when v is zero (a negative v stays: "no bound").
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Close stops the subscription the waits share, for the client and every
+// tenant view: the waits in progress end with the latest state they saw and
+// ErrClosed, and later ones fail with ErrClosed. Submit and Get keep
+// working. A Client that is never closed holds its subscription (started by
+// the first Wait) until its connection closes. Close is idempotent.
+func (c *Client) Close() { c.hub.close() }
+
+// Waiting is the number of waits in progress, of the client and all its
+// tenant views.
+func (c *Client) Waiting() int { return c.hub.count() }
 
 // As is a view of c for another tenant: it shares c's connection, caches and
 // waiters. tenant must be valid (contracts.ValidTenant); an invalid one makes

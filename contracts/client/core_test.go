@@ -7,35 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/contracts/client"
-	"github.com/airlockrun/airlock/internal/testkit"
 )
 
-// bus is an embedded NATS with Airlock's topology and no executor.
-type bus struct {
-	js   jetstream.JetStream
-	exec jetstream.KeyValue
-	c    *client.Client
-}
-
 func newBus(t *testing.T, ctx context.Context) *bus {
-	t.Helper()
-	n := testkit.StartNATS(t, "")
-	if err := contracts.DefaultTopology().Ensure(ctx, n.JS); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(ctx, n.Conn, client.Options{ExecutorCacheTTL: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kv, err := n.JS.KeyValue(ctx, contracts.ExecutionsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &bus{js: n.JS, exec: kv, c: c}
+	return startBus(t, ctx, "", client.Options{ExecutorCacheTTL: -1})
 }
 
 // beat stores an executor heartbeat serving python 3.9 and 3.12 (in that
@@ -49,19 +26,11 @@ func (b *bus) beat(t *testing.T, ctx context.Context, problem string) {
 	}
 	info := contracts.ExecutorInfo{ID: "node-1", Slots: 1, Problem: problem, Runtimes: []contracts.Runtime{rt("3.9.2"), rt("3.12.1")}}
 	data, _ := json.Marshal(info)
-	kv, err := b.js.KeyValue(ctx, contracts.ExecutorsBucket)
+	kv, err := b.n.JS.KeyValue(ctx, contracts.ExecutorsBucket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kv.Put(ctx, "node-1", data); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (b *bus) store(t *testing.T, ctx context.Context, exec contracts.Execution) {
-	t.Helper()
-	data, _ := json.Marshal(exec)
-	if _, err := b.exec.Put(ctx, exec.ID, data); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -15,8 +15,10 @@ import (
 
 // SubmitOptions are the optional parts of a submission.
 type SubmitOptions struct {
-	// IdempotencyKey names the execution: the same key from the same tenant
-	// always names the same execution, and a repeat runs nothing twice.
+	// IdempotencyKey names the execution: within Topology.ResultTTL, the
+	// same key from the same tenant with the same request names the same
+	// execution and queues nothing twice, across NATS restarts; with another
+	// request it is ErrIdempotencyKeyReused (see Reserve).
 	IdempotencyKey string
 	// ID is the execution id to use, for a caller that derives its own
 	// deterministic ids (an evaluation's candidates). It excludes
@@ -33,7 +35,9 @@ type Submitted struct {
 	ID string
 	// Runtime is the language and version the request resolved to.
 	Runtime contracts.Runtime
-	// Duplicate: the id was already queued (a repeat); nothing was queued.
+	// Duplicate: the submission repeats one already made (the same
+	// idempotency key and request, or the same id within the queue's
+	// de-duplication window); nothing was queued.
 	Duplicate bool
 }
 
@@ -42,8 +46,21 @@ type Submitted struct {
 // queues it for the client's tenant. A rule broken by the request is
 // returned as a *contracts.ValidationError; the other failures are this
 // package's errors (ErrNoExecutor, ErrQueueFull, ErrTenantQueueFull,
-// ErrTooLarge, ErrUnavailable). Once the job is being published, the
-// publish finishes even if ctx ends.
+// ErrTooLarge, ErrIdempotencyKeyReused, ErrUnavailable). Once the job is
+// being published, the publish finishes even if ctx ends.
+//
+// With opts.IdempotencyKey the execution id is derived from the tenant and
+// the key (contracts.IDFromKey) and the key is reserved first (Reserve,
+// under ExecutionScope, with the request as normalised by
+// contracts.Validator.Request, before a version is resolved, as its
+// fingerprint; a repeat is also the same request when it resolves to the
+// same one, as when a caller submits again the request Submit resolved in
+// place). A repeat with the same request answers the same id with
+// Duplicate and queues nothing, unless that execution is unknown (its
+// submitter died before publishing it): then it is published under the same
+// id, which the JOBS de-duplication guards. The same key with another
+// request is ErrIdempotencyKeyReused. A publish the bus refused (queue
+// full, too large) releases the key.
 func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, opts SubmitOptions) (Submitted, error) {
 	if err := c.checkTenant(); err != nil {
 		return Submitted{}, err
@@ -54,6 +71,12 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	}
 	if ve := c.validator.Request(req); ve != nil {
 		return Submitted{}, ve
+	}
+	var fingerprint []byte
+	if opts.IdempotencyKey != "" {
+		if fingerprint, err = json.Marshal(req); err != nil {
+			return Submitted{}, fmt.Errorf("encode request: %w", err)
+		}
 	}
 	runtimes, err := c.Runtimes(ctx)
 	if err != nil {
@@ -74,6 +97,16 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	if !c.nc.IsConnected() {
 		return Submitted{}, fmt.Errorf("%w: NATS is %s", ErrUnavailable, c.nc.Status())
 	}
+	release := func() {}
+	if opts.IdempotencyKey != "" {
+		var known bool
+		if id, known, release, err = c.reserveExecution(ctx, opts.IdempotencyKey, id, fingerprint, req); err != nil {
+			return Submitted{}, err
+		}
+		if known {
+			return Submitted{ID: id, Runtime: *rt, Duplicate: true}, nil
+		}
+	}
 	job := contracts.Job{ID: id, Tenant: c.tenant, Request: *req, CreatedAt: time.Now().UTC(), ResultToken: c.sealer.Token(id)}
 	pctx, cancel := c.call(context.WithoutCancel(ctx))
 	defer cancel()
@@ -83,15 +116,19 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	case errors.Is(err, ErrQueuedEventLost):
 		c.log.Warn("job queued without its queued event: reads answer not found until an executor takes it", "id", id, "err", err)
 	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrTenantQueueFull), errors.Is(err, ErrTooLarge):
+		release()
 		return Submitted{}, err
 	default:
+		// Maybe published: the key stays reserved, and a retry publishes
+		// under the same id (de-duplicated).
 		return Submitted{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return Submitted{ID: id, Runtime: *rt, Duplicate: dup}, nil
 }
 
 // submissionID is the id a submission takes: given, derived from the
-// idempotency key, or new.
+// idempotency key (so that every front door gives a key the same id), or
+// new.
 func (c *Client) submissionID(opts SubmitOptions) (string, error) {
 	switch {
 	case opts.ID != "" && opts.IdempotencyKey != "":

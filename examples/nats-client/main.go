@@ -92,6 +92,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		defer c.Close()
 		if exec, err = c.Execute(ctx, req); err != nil {
 			var verr *contracts.ValidationError
 			if errors.As(err, &verr) {
