@@ -121,7 +121,7 @@ func TestEnsureUpdatesExistingObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.CachedInfo().Config; got.MaxAckPending != 20 || got.AckWait != time.Minute || got.MaxDeliver != 4 {
+	if got := c.CachedInfo().Config; got.MaxAckPending != 20 || got.AckWait != time.Minute || got.MaxDeliver != 4+contracts.ExecutorHandBacks {
 		t.Errorf("consumer not updated: %+v", got)
 	}
 	lines = rec.take()
