@@ -146,6 +146,11 @@ func (t Topology) ResultsStreamConfig() jetstream.StreamConfig {
 		MaxAge:      t.ResultTTL,
 		Duplicates:  t.DuplicateWindow,
 		Replicas:    t.replicas(),
+		// Direct gets by subject: an executor reads the last event of the
+		// job it holds ($JS.API.DIRECT.GET.RESULTS.<event subject>), a
+		// permission the server can limit to event subjects, unlike a read
+		// by sequence.
+		AllowDirect: true,
 	}
 }
 

@@ -175,11 +175,13 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		pub := prefixed(jsAPI+"STREAM.INFO.%s", streams...)
 		pub = append(pub, durable(JobsStream, ExecutorConsumer)...)
 		pub = append(pub, "$KV."+ExecutorsBucket+".>", p+".events.*")
-		// A job's last event (was it handed back, is its result stored)
-		// and the backstop for a job past its last delivery: read it and
-		// remove it from JOBS (see ExecutorMaxDeliveriesAdvisory).
-		pub = append(pub, jsAPI+"DIRECT.GET."+ResultsStream, jsAPI+"DIRECT.GET."+ResultsStream+".>", jsAPI+"STREAM.MSG.GET."+ResultsStream)
-		pub = append(pub, jsAPI+"DIRECT.GET."+JobsStream, jsAPI+"STREAM.MSG.GET."+JobsStream, jsAPI+"STREAM.MSG.DELETE."+JobsStream)
+		// The last event of a job it holds (was it handed back, is its
+		// result stored), by subject only: never RESULTS by sequence, so it
+		// reads no execution whose id it does not know. The backstop for a
+		// job past its last delivery: read it and remove it from JOBS (see
+		// ExecutorMaxDeliveriesAdvisory).
+		pub = append(pub, jsAPI+"DIRECT.GET."+ResultsStream+"."+t.EventSubject("*"))
+		pub = append(pub, jsAPI+"STREAM.MSG.GET."+JobsStream, jsAPI+"STREAM.MSG.DELETE."+JobsStream)
 		perm = Permissions{
 			Publish:   SubjectRule{Allow: pub},
 			Subscribe: SubjectRule{Allow: append(inbox, ExecutorMaxDeliveriesAdvisory)},

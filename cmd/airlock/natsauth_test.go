@@ -305,6 +305,10 @@ func attackBus(t *testing.T, ids busIdentities, base contracts.NATSConn, topo co
 	refused(t, errs, "executor submits a job as tenant acme", topo.JobSubject("acme"))
 	_ = nc.Publish("$JS.API.STREAM.PURGE."+contracts.JobsStream, nil)
 	refused(t, errs, "executor purges the job queue", "$JS.API.STREAM.PURGE."+contracts.JobsStream)
+	_ = nc.Publish("$JS.API.STREAM.MSG.GET."+contracts.ResultsStream, []byte(`{"seq":1}`))
+	refused(t, errs, "executor reads results by sequence", "$JS.API.STREAM.MSG.GET."+contracts.ResultsStream)
+	_ = nc.Publish("$JS.API.DIRECT.GET."+contracts.ResultsStream, []byte(`{"seq":1}`))
+	refused(t, errs, "executor reads results by sequence (direct)", "$JS.API.DIRECT.GET."+contracts.ResultsStream)
 
 	// An internal client of tenant acme.
 	nc, errs = asyncErrors(t, ids.conn(base, "client-acme"), "attacker-client")

@@ -99,7 +99,14 @@ func (b *natsBus) PublishAsync(exec contracts.Execution, msgID string) func() er
 	}
 }
 
+// errNoDirectGet: RESULTS was created without direct gets (by a gateway of
+// an earlier release), and the executor may read events only that way.
+var errNoDirectGet = errors.New("RESULTS allows no direct get (the gateway turns it on at its next start)")
+
 func (b *natsBus) Last(ctx context.Context, id string) (*event, error) {
+	if info := b.results.CachedInfo(); info == nil || !info.Config.AllowDirect {
+		return nil, errNoDirectGet
+	}
 	msg, err := b.results.GetLastMsgForSubject(ctx, b.topo.EventSubject(id))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
