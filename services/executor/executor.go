@@ -8,7 +8,8 @@
 // ack or Term) and message.go is the delivery they work on; publish.go writes
 // events to RESULTS; backstop.go ends a job past its last delivery;
 // health.go is the heartbeat and the engine watch; preflight.go checks the
-// init binary and the engine; detect.go finds the languages served.
+// init binary and the engine; detect.go finds the languages served;
+// isolation.go resolves the isolation modes; metrics.go serves the metrics.
 package executor
 
 import (
