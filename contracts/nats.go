@@ -152,6 +152,11 @@ func (t Topology) ResultsStreamConfig() jetstream.StreamConfig {
 		MaxAge:      t.ResultTTL,
 		Duplicates:  t.DuplicateWindow,
 		Replicas:    t.replicas(),
+		// Direct gets by subject: an executor reads the last event of the
+		// job it holds ($JS.API.DIRECT.GET.RESULTS.<event subject>), a
+		// permission the server can limit to event subjects, unlike a read
+		// by sequence.
+		AllowDirect: true,
 	}
 }
 
@@ -193,10 +198,20 @@ func (t Topology) ExecutorsBucketConfig() jetstream.KeyValueConfig {
 	}
 }
 
+// ExecutorHandBacks is how many deliveries of a job beyond its attempts the
+// shared consumer allows for hand-backs: an executor that stops hands its
+// running jobs back, and that delivery is not counted as an attempt.
+const ExecutorHandBacks = 3
+
+// ExecutorMaxDeliveriesAdvisory is the subject of the server's advisory for
+// a job of the executors' consumer that reached MaxDeliver without being
+// acked or terminated; the executors handle it as a backstop.
+const ExecutorMaxDeliveriesAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + "." + ExecutorConsumer
+
 // ExecutorConsumerConfig is the executors' shared consumer on JOBS:
 // MaxAckPending is the fleet-wide cap on running jobs, and MaxDeliver is one
 // delivery more than the attempts (the extra one only records the
-// internal_error and terminates the job).
+// internal_error and terminates the job) plus ExecutorHandBacks.
 func (t Topology) ExecutorConsumerConfig(maxInFlight int, ackWait time.Duration, maxAttempts int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ExecutorConsumer,
@@ -204,7 +219,7 @@ func (t Topology) ExecutorConsumerConfig(maxInFlight int, ackWait time.Duration,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       ackWait,
 		MaxAckPending: maxInFlight,
-		MaxDeliver:    maxAttempts + 1,
+		MaxDeliver:    maxAttempts + 1 + ExecutorHandBacks,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 }

@@ -18,7 +18,8 @@ const (
 	// reads executions, serves the NATS endpoint and sends callbacks.
 	RoleGateway Role = "gateway"
 	// RoleExecutor takes jobs from the shared consumer, acks them,
-	// publishes status events and its heartbeat. Nothing else.
+	// publishes status events and its heartbeat, reads a job's last event,
+	// and removes a job past its last delivery from JOBS. Nothing else.
 	RoleExecutor Role = "executor"
 	// RoleResults turns status events into the executions bucket: the only
 	// identity that writes it.
@@ -185,9 +186,16 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		pub := prefixed(jsAPI+"STREAM.INFO.%s", streams...)
 		pub = append(pub, durable(JobsStream, ExecutorConsumer)...)
 		pub = append(pub, "$KV."+ExecutorsBucket+".>", p+".events.*")
+		// The last event of a job it holds (was it handed back, is its
+		// result stored), by subject only: never RESULTS by sequence, so it
+		// reads no execution whose id it does not know. The backstop for a
+		// job past its last delivery: read it and remove it from JOBS (see
+		// ExecutorMaxDeliveriesAdvisory).
+		pub = append(pub, jsAPI+"DIRECT.GET."+ResultsStream+"."+t.EventSubject("*"))
+		pub = append(pub, jsAPI+"STREAM.MSG.GET."+JobsStream, jsAPI+"STREAM.MSG.DELETE."+JobsStream)
 		perm = Permissions{
 			Publish:   SubjectRule{Allow: pub},
-			Subscribe: SubjectRule{Allow: inbox},
+			Subscribe: SubjectRule{Allow: append(inbox, ExecutorMaxDeliveriesAdvisory)},
 		}
 	case RoleResults:
 		// The results service may create the streams when it starts first

@@ -50,16 +50,19 @@ func TestPermissions(t *testing.T) {
 		t.Error("results may not write the executions bucket")
 	}
 	ex := perm(contracts.RoleExecutor, "")
-	if len(ex.Subscribe.Allow) != 1 || ex.Subscribe.Allow[0] != "_INBOX.executor.>" {
-		t.Errorf("executor subscribes to %v, want its inbox only", ex.Subscribe.Allow)
+	if !slices.Equal(ex.Subscribe.Allow, []string{"_INBOX.executor.>", contracts.ExecutorMaxDeliveriesAdvisory}) {
+		t.Errorf("executor subscribes to %v, want its inbox and the max-deliveries advisory of its consumer only", ex.Subscribe.Allow)
 	}
 	for _, s := range []string{"$JS.API.DIRECT.GET.KV_executions.$KV.executions.abc", "$JS.API.CONSUMER.CREATE.KV_executions.x.$KV.executions.>",
-		"$JS.API.STREAM.MSG.GET.KV_executions", "airlock.jobs.acme", "$JS.API.STREAM.PURGE.JOBS", "$JS.API.CONSUMER.CREATE.RESULTS.results"} {
+		"$JS.API.STREAM.MSG.GET.KV_executions", "airlock.jobs.acme", "$JS.API.STREAM.PURGE.JOBS", "$JS.API.CONSUMER.CREATE.RESULTS.results",
+		"$JS.API.STREAM.MSG.DELETE.RESULTS", "$JS.API.STREAM.DELETE.JOBS", "$JS.API.STREAM.MSG.GET.KV_evaluations",
+		"$JS.API.STREAM.MSG.GET.RESULTS", "$JS.API.DIRECT.GET.RESULTS", "$JS.API.DIRECT.GET.RESULTS.$KV.executions.abc"} {
 		if allowed(ex.Publish, s) {
 			t.Errorf("executor may publish to %s", s)
 		}
 	}
-	for _, s := range []string{"$JS.API.CONSUMER.MSG.NEXT.JOBS.executors", "$JS.ACK.JOBS.executors.1.2.3.4.5.6.7", "airlock.events.abc", "$KV.executors.node-1"} {
+	for _, s := range []string{"$JS.API.CONSUMER.MSG.NEXT.JOBS.executors", "$JS.ACK.JOBS.executors.1.2.3.4.5.6.7", "airlock.events.abc", "$KV.executors.node-1",
+		"$JS.API.DIRECT.GET.RESULTS.airlock.events.abc", "$JS.API.STREAM.MSG.GET.JOBS", "$JS.API.STREAM.MSG.DELETE.JOBS"} {
 		if !allowed(ex.Publish, s) {
 			t.Errorf("executor may not publish to %s", s)
 		}

@@ -173,6 +173,9 @@ func reconcileStream(object string, have, want jetstream.StreamConfig) (jetstrea
 		diffs = add(diffs, "duplicate_window", have.Duplicates, &want.Duplicates, &next.Duplicates)
 	}
 	diffs = add(diffs, "replicas", max(have.Replicas, 1), &want.Replicas, &next.Replicas)
+	if want.AllowDirect { // turned on where wanted, never off (buckets have it by default)
+		diffs = add(diffs, "allow_direct", have.AllowDirect, &want.AllowDirect, &next.AllowDirect)
+	}
 	return next, diffs, nil
 }
 

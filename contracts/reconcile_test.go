@@ -121,7 +121,7 @@ func TestEnsureUpdatesExistingObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.CachedInfo().Config; got.MaxAckPending != 20 || got.AckWait != time.Minute || got.MaxDeliver != 4 {
+	if got := c.CachedInfo().Config; got.MaxAckPending != 20 || got.AckWait != time.Minute || got.MaxDeliver != 4+contracts.ExecutorHandBacks {
 		t.Errorf("consumer not updated: %+v", got)
 	}
 	lines = rec.take()
@@ -375,5 +375,32 @@ func TestEnsureWithRolePermissions(t *testing.T) {
 		if _, err := contracts.EnsureConsumer(ctx, gwjs, contracts.ResultsStream, topo.CallbacksConsumerConfig(time.Minute, attempts), contracts.As(contracts.RoleGateway)); err != nil {
 			t.Fatalf("callbacks consumer: %v", err)
 		}
+	}
+}
+
+// TestEnsureTurnsOnDirectGet: a RESULTS stream created by an earlier
+// release, without direct gets, gets them (executors read a job's last event
+// that way); the buckets keep theirs.
+func TestEnsureTurnsOnDirectGet(t *testing.T) {
+	n := testkit.StartNATS(t, "")
+	ctx := ctxT(t)
+	topo := contracts.DefaultTopology()
+	old := topo.ResultsStreamConfig()
+	old.AllowDirect = false
+	if _, err := n.JS.CreateStream(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	rec := &records{}
+	if err := topo.Ensure(ctx, n.JS, contracts.As(contracts.RoleGateway), contracts.WithLog(slog.New(rec))); err != nil {
+		t.Fatal(err)
+	}
+	if !streamConfig(t, n.JS, contracts.ResultsStream).AllowDirect {
+		t.Error("RESULTS still without direct gets")
+	}
+	if !streamConfig(t, n.JS, "KV_"+contracts.ExecutionsBucket).AllowDirect {
+		t.Error("the executions bucket lost its direct gets")
+	}
+	if lines := rec.take(); !has(lines, "object=stream RESULTS", "field=allow_direct", "old=false", "new=true") {
+		t.Errorf("the change is not logged:\n%s", strings.Join(lines, "\n"))
 	}
 }

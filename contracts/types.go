@@ -169,6 +169,10 @@ type Execution struct {
 	// CallbackURL is copied from the request; the gateway delivers the
 	// completed execution there.
 	CallbackURL string `json:"callback_url,omitempty"`
+	// ResultToken is the job's result token, which the executor holds in
+	// memory and sends in the ResultTokenHeader of each event; it is never
+	// encoded into an execution.
+	ResultToken string `json:"-"`
 	// CallbackStatus is the outcome of the callback once it is known:
 	// CallbackDelivered, or CallbackFailed when every attempt failed or the
 	// address was refused. Absent while a delivery is pending and without a

@@ -173,6 +173,18 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 	if _, err := kv.Put(ctx, info.ID, beat); err != nil {
 		t.Fatalf("executor: heartbeat: %v", err)
 	}
+	// The backstop: the max-deliveries advisory, shared in a queue group.
+	if _, err := nc.QueueSubscribe(contracts.ExecutorMaxDeliveriesAdvisory, contracts.ExecutorConsumer, func(*nats.Msg) {}); err != nil {
+		t.Fatalf("executor: subscribe to the advisory: %v", err)
+	}
+	jobs, err := js.Stream(ctx, contracts.JobsStream)
+	if err != nil {
+		t.Fatalf("executor: jobs stream: %v", err)
+	}
+	results, err := js.Stream(ctx, contracts.ResultsStream)
+	if err != nil {
+		t.Fatalf("executor: results stream: %v", err)
+	}
 	publish := func(e contracts.Execution, token, msgID string) error {
 		data, _ := json.Marshal(e)
 		_, err := js.PublishMsg(ctx, topo.EventMsg(e.ID, token, data), jetstream.WithMsgID(msgID))
@@ -189,6 +201,19 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 				var job contracts.Job
 				_ = json.Unmarshal(msg.Data(), &job)
 				tenant, _ := topo.TenantOfJobSubject(msg.Subject())
+				// The job's last event (if any: the gateway's queued one) and the
+				// job read back by its stream sequence, as the backstop does.
+				if _, err := results.GetLastMsgForSubject(ctx, topo.EventSubject(job.ID)); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+					t.Errorf("executor: read the job's last event: %v", err)
+				}
+				meta, err := msg.Metadata()
+				if err != nil {
+					t.Errorf("executor: metadata: %v", err)
+					continue
+				}
+				if _, err := jobs.GetMsg(ctx, meta.Sequence.Stream); err != nil {
+					t.Errorf("executor: read the job by its sequence: %v", err)
+				}
 				now := time.Now().UTC()
 				e := contracts.Execution{ID: job.ID, Tenant: tenant, Language: job.Request.Language, Version: "5",
 					Executor: info.ID, Attempt: 1, CreatedAt: job.CreatedAt, StartedAt: &now, Status: contracts.StatusRunning,
@@ -202,8 +227,13 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 				if err := publish(e, job.ResultToken, job.ID+":done"); err != nil {
 					t.Errorf("executor: publish result: %v", err)
 				}
-				if err := msg.Ack(); err != nil {
+				if err := msg.DoubleAck(ctx); err != nil {
 					t.Errorf("executor: ack: %v", err)
+				}
+				// The backstop's delete (the job is gone already: the
+				// server answers, it does not refuse).
+				if err := jobs.DeleteMsg(ctx, meta.Sequence.Stream); err != nil && !errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
+					t.Errorf("executor: delete a job: %v", err)
 				}
 			}
 		}
@@ -279,6 +309,10 @@ func attackBus(t *testing.T, ids busIdentities, base contracts.NATSConn, topo co
 	keyGet := "$JS.API.DIRECT.GET.KV_" + contracts.KeysBucket + ".$KV." + contracts.KeysBucket + ".result-token"
 	_ = nc.Publish(keyGet, nil)
 	refused(t, errs, "executor reads the result-token key", keyGet)
+	_ = nc.Publish("$JS.API.STREAM.MSG.GET."+contracts.ResultsStream, []byte(`{"seq":1}`))
+	refused(t, errs, "executor reads results by sequence", "$JS.API.STREAM.MSG.GET."+contracts.ResultsStream)
+	_ = nc.Publish("$JS.API.DIRECT.GET."+contracts.ResultsStream, []byte(`{"seq":1}`))
+	refused(t, errs, "executor reads results by sequence (direct)", "$JS.API.DIRECT.GET."+contracts.ResultsStream)
 
 	// An internal client of tenant acme.
 	nc, errs = asyncErrors(t, ids.conn(base, "client-acme"), "attacker-client")

@@ -65,8 +65,9 @@ func TestExecutorSIGTERMFinishesJob(t *testing.T) {
 
 // TestExecutorSIGTERMHandsBack gives an executor --shutdown-timeout 1s and
 // sends it SIGTERM during a long job: the job is handed back (Nak) at once
-// and completed by the other executor on its second attempt; the stopped
-// executor exits 0 and removes its sandbox.
+// after a hand-back event, and completed by the other executor on the same
+// attempt (a hand-back is not an attempt); the stopped executor exits 0 and
+// removes its sandbox.
 func TestExecutorSIGTERMHandsBack(t *testing.T) {
 	n := testkit.StartNATS(t, "")
 	f := newFleet(t, n.Server.ClientURL())
@@ -107,11 +108,21 @@ func TestExecutorSIGTERMHandsBack(t *testing.T) {
 	if e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != "handed over\n" {
 		t.Fatalf("want accepted with %q, got %s", "handed over\n", dump(e))
 	}
-	if e.Executor != other || e.Attempt != 2 {
-		t.Errorf("completed by %s on attempt %d, want %s on attempt 2", e.Executor, e.Attempt, other)
+	if e.Executor != other || e.Attempt != 1 {
+		t.Errorf("completed by %s on attempt %d, want %s on attempt 1", e.Executor, e.Attempt, other)
 	}
-	if c := countStatus(storedEvents(t, n.JS, topo, id), contracts.StatusCompleted); c != 1 {
+	events := storedEvents(t, n.JS, topo, id)
+	if c := countStatus(events, contracts.StatusCompleted); c != 1 {
 		t.Errorf("RESULTS holds %d completed events, want 1", c)
+	}
+	handBacks := 0
+	for _, ev := range events {
+		if ev.Status == contracts.StatusQueued && ev.Executor == stopping {
+			handBacks++
+		}
+	}
+	if handBacks != 1 {
+		t.Errorf("RESULTS holds %d hand-back events of %s, want 1", handBacks, stopping)
 	}
 }
 

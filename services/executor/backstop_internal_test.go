@@ -1,0 +1,147 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/internal/testkit"
+)
+
+// failingBus is RESULTS through JetStream, except that while down is set
+// every terminal result is refused.
+type failingBus struct {
+	eventBus
+	down    atomic.Bool
+	refused atomic.Int32
+}
+
+func (b *failingBus) Publish(ctx context.Context, exec contracts.Execution, msgID string) error {
+	if exec.Terminal() && b.down.Load() {
+		b.refused.Add(1)
+		return errors.New("nats: timeout")
+	}
+	return b.eventBus.Publish(ctx, exec, msgID)
+}
+
+// TestStuckJobEndsStored is the stuck-job case against the real embedded
+// server: a job on its last delivery whose executor cannot store the
+// internal_error (RESULTS refuses it) and then stops hands the job back; the
+// server then has no delivery left, and a work-queue stream would keep the
+// message for good with the execution shown running. The MAX_DELIVERIES
+// advisory reaches another executor's backstop, which stores internal_error
+// and removes the message: JOBS ends empty, the job is never run again.
+func TestStuckJobEndsStored(t *testing.T) {
+	n := testkit.StartNATS(t, "")
+	ctx := context.Background()
+	topo := contracts.DefaultTopology()
+	if err := topo.Ensure(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	cc := topo.ExecutorConsumerConfig(16, time.Second, 1)
+	cons, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := newNATSBus(ctx, n.JS, topo, n.Conn.MaxPayload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := &failingBus{eventBus: real}
+	bus.down.Store(true)
+	run := &fakeRunner{run: accepted}
+	a := newTestLifecycle(t, 1, run, bus)
+	a.maxDeliver = cc.MaxDeliver
+
+	id, data := newJob(t)
+	if _, err := n.JS.Publish(ctx, topo.JobSubject("acme"), data); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(wait time.Duration) jetstream.Msg {
+		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(wait))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range batch.Messages() {
+			return m
+		}
+		return nil
+	}
+	// Every delivery but the last died with its executor before it ran.
+	for i := 1; i < cc.MaxDeliver; i++ {
+		m := fetch(5 * time.Second)
+		if m == nil {
+			t.Fatalf("delivery %d did not come", i)
+		}
+		if err := m.Nak(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := fetch(5 * time.Second)
+	if meta, err := last.Metadata(); err != nil || int(meta.NumDelivered) != cc.MaxDeliver {
+		t.Fatalf("last delivery: %+v, %v; want delivery %d", meta, err, cc.MaxDeliver)
+	}
+	// The last delivery gives up (no attempt left), cannot store its
+	// internal_error, and its executor stops.
+	jobCtx, stop := context.WithCancel(ctx)
+	handled := make(chan struct{})
+	go func() { defer close(handled); a.handle(jobCtx, natsDelivery{msg: last, nc: n.Conn}) }()
+	if !testkit.Eventually(testkit.Patience, func() bool { return bus.refused.Load() >= 3 }) {
+		t.Fatal("the executor did not try to store the result")
+	}
+	stop()
+	<-handled
+	if run.runs.Load() != 0 {
+		t.Fatalf("the job ran %d times, want 0 (no attempt left)", run.runs.Load())
+	}
+
+	// Another executor: its backstop and its slot asking for jobs.
+	bus.down.Store(false)
+	b := newTestLifecycle(t, 1, run, real)
+	stopBackstop, err := startBackstop(ctx, n.Conn, n.JS, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopBackstop()
+	jobs, err := n.JS.Stream(ctx, contracts.JobsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := testkit.Eventually(testkit.Patience, func() bool {
+		if m := fetch(200 * time.Millisecond); m != nil {
+			t.Fatalf("the job was delivered again past MaxDeliver: %s", m.Data())
+		}
+		info, err := jobs.Info(ctx)
+		return err == nil && info.State.Msgs == 0
+	})
+	info, _ := jobs.Info(ctx)
+	t.Logf("messages left in JOBS: %d", info.State.Msgs)
+	if !empty {
+		t.Fatal("JOBS still holds the job after its last delivery")
+	}
+	results, err := n.JS.Stream(ctx, contracts.ResultsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := results.GetLastMsgForSubject(ctx, topo.EventSubject(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e contracts.Execution
+	if err := json.Unmarshal(msg.Data, &e); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stored: %s %s (%s)", e.Status, e.Verdict, e.Message)
+	if e.Status != contracts.StatusCompleted || e.Verdict != contracts.VerdictInternalError {
+		t.Errorf("the execution's last event is %s %s, want completed internal_error", e.Status, e.Verdict)
+	}
+	if run.runs.Load() != 0 {
+		t.Errorf("the job ran %d times", run.runs.Load())
+	}
+}
