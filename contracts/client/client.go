@@ -31,6 +31,10 @@ var (
 	ErrNoExecutor = errors.New("no executor is running")
 	// ErrTooLarge: the job does not fit in one NATS message.
 	ErrTooLarge = errors.New("the job is larger than the message bus accepts")
+	// ErrStoreUnavailable: JetStream could not store the job (its store is
+	// failing, or the server's or account's storage is used up); retry
+	// later. The wrapped error says which.
+	ErrStoreUnavailable = errors.New("the job store is unavailable")
 	// ErrQueuedEventLost: the job IS queued and will run, but its queued
 	// event could not be published, so its id is unknown to reads until an
 	// executor takes it. Callers answer as for a queued job and log it.
@@ -176,6 +180,8 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, topo contracts.Topolog
 		return false, ErrQueueFull
 	case errors.Is(err, nats.ErrMaxPayload), contracts.IsMessageTooLarge(err):
 		return false, ErrTooLarge
+	case contracts.IsStoreUnavailable(err):
+		return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	default:
 		return false, fmt.Errorf("publish job: %w", err)
 	}

@@ -147,7 +147,8 @@ type executor struct {
 	validator *contracts.Validator
 	langs     []served
 	busy      *atomic.Int32 // shared with the busy-slots gauge
-	// maxPayload is the largest message the NATS server accepts.
+	// maxPayload is the largest result this executor publishes: the NATS
+	// server's max_payload or the topology's MaxResultBytes, the smaller.
 	maxPayload int64
 	started    time.Time
 	// problem is why this executor cannot take work now (nil: it can). It is
@@ -166,6 +167,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		return errors.New("executor config: slots, max attempts, ack wait (>= 1s) and id are required")
 	}
 	cfg.ID = sanitizeID(cfg.ID)
+	cfg.Topology = cfg.Topology.WithDefaults()
 	cat, err := catalog.Load(cfg.CatalogPath)
 	if err != nil {
 		return err
@@ -280,6 +282,9 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	}
 	rn := runner.New(sb)
 	maxPayload := nc.MaxPayload()
+	if m := cfg.Topology.MaxResultBytes; m > 0 && (maxPayload <= 0 || m < maxPayload) {
+		maxPayload = m
+	}
 	rn.Isolation = iso
 	e := &executor{
 		sandbox: sb,
@@ -1071,13 +1076,19 @@ func prepareCells(ctx context.Context, sb *sandbox.Runner, cfg Config, iso runne
 }
 
 // shrink shortens the stored outputs of an execution whose JSON would not fit
-// in one NATS message: every stdout and stderr is cut to an equal share of
-// the budget, and the message says so. Verdicts and measurements stay.
+// in one result (the smaller of the NATS payload limit and the topology's
+// MaxResultBytes): every stdout and stderr is cut to an equal share of the
+// budget, each stage cut is marked truncated, and the message says so.
+// Verdicts and measurements stay.
 func shrink(exec contracts.Execution, maxPayload int64) ([]byte, error) {
-	var streams []*string
+	type stream struct {
+		text  *string
+		stage *contracts.Stage
+	}
+	var streams []stream
 	add := func(st *contracts.Stage) {
 		if st != nil {
-			streams = append(streams, &st.Stdout, &st.Stderr)
+			streams = append(streams, stream{&st.Stdout, st}, stream{&st.Stderr, st})
 		}
 	}
 	if exec.Compile != nil {
@@ -1097,8 +1108,9 @@ func shrink(exec contracts.Execution, maxPayload int64) ([]byte, error) {
 	// JSON escaping can grow a byte up to six times (\u00XX).
 	share := int(maxPayload/2) / max(len(streams), 1) / 6
 	for _, s := range streams {
-		if len(*s) > share {
-			*s = strings.ToValidUTF8((*s)[:share], "")
+		if len(*s.text) > share {
+			*s.text = strings.ToValidUTF8((*s.text)[:share], "")
+			s.stage.Truncated = true
 		}
 	}
 	note := "outputs were shortened to fit the result size limit"

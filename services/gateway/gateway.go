@@ -142,12 +142,7 @@ func DefaultConfig() Config {
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	setDefault(&c.Listen, d.Listen)
-	setDefault(&c.Topology.Prefix, d.Topology.Prefix)
-	setDefault(&c.Topology.QueueMax, d.Topology.QueueMax)
-	setDefault(&c.Topology.DuplicateWindow, d.Topology.DuplicateWindow)
-	setDefault(&c.Topology.ResultTTL, d.Topology.ResultTTL)
-	setDefault(&c.Topology.HeartbeatTTL, d.Topology.HeartbeatTTL)
-	setDefault(&c.Topology.Replicas, d.Topology.Replicas)
+	c.Topology = c.Topology.WithDefaults()
 	setDefault(&c.Policy.MaxFiles, d.Policy.MaxFiles)
 	setDefault(&c.Policy.MaxFileBytes, d.Policy.MaxFileBytes)
 	setDefault(&c.Policy.MaxSourceBytes, d.Policy.MaxSourceBytes)

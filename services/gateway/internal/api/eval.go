@@ -292,7 +292,7 @@ func (a *API) planEvaluation(ctx context.Context, id, tenant string, body *contr
 		if maxPayload > 0 {
 			job, _ := json.Marshal(contracts.Job{ID: id, Tenant: tenant, Request: req, CreatedAt: plan.meta.CreatedAt})
 			if int64(len(job)) > maxPayload {
-				return nil, &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeBodyTooLarge, field: cfield,
+				return nil, &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeJobTooLarge, field: cfield,
 					message: fmt.Sprintf("the candidate's job is %d bytes; the message bus accepts at most %d", len(job), maxPayload)}
 			}
 		}

@@ -16,6 +16,11 @@ import (
 // queueFullRetryAfter is the Retry-After (seconds) of a 429 queue_full.
 const queueFullRetryAfter = "2"
 
+// storeUnavailableRetryAfter is the Retry-After (seconds) of a 503
+// store_unavailable: storage comes back when old results expire or an
+// operator acts, not within a second or two.
+const storeUnavailableRetryAfter = "30"
+
 // handleSubmit serves POST /v1/executions and, with forceWait, POST /v1/execute.
 func (a *API) handleSubmit(forceWait bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -122,8 +127,12 @@ func (a *API) enqueue(ctx context.Context, id string, req *contracts.ExecutionRe
 		return &httpError{status: http.StatusTooManyRequests, code: contracts.CodeQueueFull,
 			message: "the job queue is full; retry later", retryAfter: queueFullRetryAfter}
 	case errors.Is(err, client.ErrTooLarge):
-		return &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeBodyTooLarge,
+		return &httpError{status: http.StatusRequestEntityTooLarge, code: contracts.CodeJobTooLarge,
 			message: err.Error()}
+	case errors.Is(err, client.ErrStoreUnavailable):
+		a.log.Error("the job store refused a job", "id", id, "err", err)
+		return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeStoreUnavailable,
+			message: "the job store is unavailable; try again later", retryAfter: storeUnavailableRetryAfter}
 	default:
 		a.log.Warn("the job queue is unavailable", "id", id, "err", err)
 		return &httpError{status: http.StatusServiceUnavailable, code: contracts.CodeUnavailable,
