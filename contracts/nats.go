@@ -134,6 +134,20 @@ type Topology struct {
 	// Replicas is the JetStream replica count (1 on a laptop, 3 in a fleet).
 	Replicas int
 
+	// The executors' shared consumer (ExecutorConsumerConfig): settings of
+	// the fleet, not of one executor. The gateway owns them (see Owner);
+	// an executor creates the consumer when it is missing and otherwise
+	// follows what is there.
+
+	// MaxInFlight is the fleet-wide cap on running jobs (MaxAckPending).
+	MaxInFlight int
+	// AckWait is how long a job may go without a heartbeat before it is
+	// delivered again; running jobs send InProgress every AckWait/3.
+	AckWait time.Duration
+	// MaxAttempts is how often a job is tried before it ends as
+	// internal_error (MaxDeliver is one more).
+	MaxAttempts int
+
 	// Storage bounds, in bytes (0: the default, -1: no bound). A bound makes
 	// one stream or bucket refuse or drop its own data instead of filling
 	// the JetStream store, where every stream would fail together
@@ -173,6 +187,9 @@ func DefaultTopology() Topology {
 		ResultTTL:       24 * time.Hour,
 		HeartbeatTTL:    15 * time.Second,
 		Replicas:        1,
+		MaxInFlight:     256,
+		AckWait:         30 * time.Second,
+		MaxAttempts:     3,
 
 		QueueMaxBytes:       1 << 30,
 		ResultsMaxBytes:     2 << 30,
@@ -194,6 +211,9 @@ func (t Topology) WithDefaults() Topology {
 	orDefault(&t.ResultTTL, d.ResultTTL)
 	orDefault(&t.HeartbeatTTL, d.HeartbeatTTL)
 	orDefault(&t.Replicas, d.Replicas)
+	orDefault(&t.MaxInFlight, d.MaxInFlight)
+	orDefault(&t.AckWait, d.AckWait)
+	orDefault(&t.MaxAttempts, d.MaxAttempts)
 	orDefault(&t.QueueMaxBytes, d.QueueMaxBytes)
 	orDefault(&t.ResultsMaxBytes, d.ResultsMaxBytes)
 	orDefault(&t.ExecutionsMaxBytes, d.ExecutionsMaxBytes)
@@ -317,19 +337,36 @@ func (t Topology) ExecutorsBucketConfig() jetstream.KeyValueConfig {
 }
 
 // ExecutorConsumerConfig is the executors' shared consumer on JOBS:
-// MaxAckPending is the fleet-wide cap on running jobs, and MaxDeliver is one
-// delivery more than the attempts (the extra one only records the
-// internal_error and terminates the job).
-func (t Topology) ExecutorConsumerConfig(maxInFlight int, ackWait time.Duration, maxAttempts int) jetstream.ConsumerConfig {
+// MaxAckPending is the fleet-wide cap on running jobs (MaxInFlight), and
+// MaxDeliver is one delivery more than the attempts (the extra one only
+// records the internal_error and terminates the job).
+func (t Topology) ExecutorConsumerConfig() jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ExecutorConsumer,
 		Description:   "Airlock executors (shared; MaxAckPending is the fleet-wide cap)",
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxAckPending: maxInFlight,
-		MaxDeliver:    maxAttempts + 1,
+		AckWait:       t.AckWait,
+		MaxAckPending: t.MaxInFlight,
+		MaxDeliver:    t.MaxAttempts + 1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
+}
+
+// FollowingConsumer returns t with the ack wait, attempts and cap of the
+// executors' consumer as the server has it (have): the fleet's settings,
+// which the gateway owns and every executor works with, whatever it was
+// given. Values the consumer leaves open (no MaxDeliver) keep t's.
+func (t Topology) FollowingConsumer(have jetstream.ConsumerConfig) Topology {
+	if have.AckWait >= time.Second {
+		t.AckWait = have.AckWait
+	}
+	if have.MaxDeliver >= 2 {
+		t.MaxAttempts = have.MaxDeliver - 1
+	}
+	if have.MaxAckPending > 0 {
+		t.MaxInFlight = have.MaxAckPending
+	}
+	return t
 }
 
 // ResultsConsumerConfig is the results service's consumer on RESULTS.

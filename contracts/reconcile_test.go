@@ -112,12 +112,12 @@ func TestEnsureUpdatesExistingObjects(t *testing.T) {
 	}
 
 	// The consumers too: their owner changes them.
-	cc := cur.ExecutorConsumerConfig(10, 30*time.Second, 3)
-	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cc); err != nil {
+	cur.MaxInFlight, cur.AckWait, cur.MaxAttempts = 10, 30*time.Second, 3
+	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cur.ExecutorConsumerConfig()); err != nil {
 		t.Fatal(err)
 	}
-	cc = cur.ExecutorConsumerConfig(20, time.Minute, 3)
-	c, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cc, contracts.As(contracts.RoleExecutor), contracts.WithLog(slog.New(rec)))
+	cur.MaxInFlight, cur.AckWait = 20, time.Minute
+	c, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cur.ExecutorConsumerConfig(), contracts.As(contracts.RoleGateway), contracts.WithLog(slog.New(rec)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,20 +221,30 @@ func TestEnsureOwnerWins(t *testing.T) {
 			t.Errorf("round %d: a change after the first round:\n%s", round, strings.Join(lines, "\n"))
 		}
 	}
-	// The executors' consumer belongs to the executors: a gateway that
-	// wanted other settings only warns.
-	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, gw.ExecutorConsumerConfig(10, time.Minute, 3), contracts.As(contracts.RoleExecutor)); err != nil {
+	// The executors' consumer is the fleet's and belongs to the gateway:
+	// an executor started with another cap creates it when it is missing,
+	// but only warns when it exists, so the last executor to start cannot
+	// change the fleet's cap; the gateway's setting wins in any order.
+	ex := gw
+	gw.MaxInFlight, ex.MaxInFlight = 99, 10
+	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, ex.ExecutorConsumerConfig(), contracts.As(contracts.RoleExecutor)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, gw.ExecutorConsumerConfig(99, time.Minute, 3), contracts.As(contracts.RoleGateway), contracts.WithLog(log))
+	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, gw.ExecutorConsumerConfig(), contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
+		t.Fatal(err)
+	}
+	if lines := rec.take(); !has(lines, "topology: changed", "object=consumer JOBS/executors", "field=max_ack_pending", "old=10", "new=99") {
+		t.Errorf("the gateway did not change the executor-created consumer:\n%s", strings.Join(lines, "\n"))
+	}
+	c, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, ex.ExecutorConsumerConfig(), contracts.As(contracts.RoleExecutor), contracts.WithLog(log))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.CachedInfo().Config.MaxAckPending; got != 10 {
-		t.Errorf("MaxAckPending %d, want the executors' 10", got)
+	if got := c.CachedInfo().Config.MaxAckPending; got != 99 {
+		t.Errorf("MaxAckPending %d after an executor with another cap started, want the gateway's 99", got)
 	}
-	if lines := rec.take(); !has(lines, "WARN", "field=max_ack_pending", "have=10", "want=99", "owner=executor") {
-		t.Errorf("no warning:\n%s", strings.Join(lines, "\n"))
+	if lines := rec.take(); !has(lines, "WARN", "field=max_ack_pending", "have=99", "want=10", "owner=gateway") || has(lines, "topology: changed") {
+		t.Errorf("the executor did not only warn:\n%s", strings.Join(lines, "\n"))
 	}
 }
 
@@ -261,7 +271,7 @@ func TestEnsureTwiceChangesNothing(t *testing.T) {
 				stream string
 				cc     jetstream.ConsumerConfig
 			}{
-				{contracts.JobsStream, topo.ExecutorConsumerConfig(256, 30*time.Second, 3)},
+				{contracts.JobsStream, topo.ExecutorConsumerConfig()},
 				{contracts.ResultsStream, topo.ResultsConsumerConfig(30*time.Second, 256)},
 				{contracts.ResultsStream, topo.CallbacksConsumerConfig(30*time.Second, 8)},
 				{contracts.ResultsStream, jetstream.ConsumerConfig{Durable: "defaults", AckPolicy: jetstream.AckExplicitPolicy}},
@@ -353,10 +363,15 @@ func TestEnsureWithRolePermissions(t *testing.T) {
 	if got := streamConfig(t, js(contracts.RoleGateway), contracts.JobsStream).MaxMsgs; got != 20 {
 		t.Errorf("JOBS MaxMsgs %d", got)
 	}
-	// Each consumer's role may change it.
-	ex := js(contracts.RoleExecutor)
+	// The executor may create the executors' consumer; its owner, the
+	// gateway, may change it.
+	if _, err := contracts.EnsureConsumer(ctx, js(contracts.RoleExecutor), contracts.JobsStream, topo.ExecutorConsumerConfig(), contracts.As(contracts.RoleExecutor)); err != nil {
+		t.Fatalf("executor creates its consumer: %v", err)
+	}
 	for _, inFlight := range []int{5, 6} {
-		c, err := contracts.EnsureConsumer(ctx, ex, contracts.JobsStream, topo.ExecutorConsumerConfig(inFlight, time.Minute, 3), contracts.As(contracts.RoleExecutor))
+		fleet := topo
+		fleet.MaxInFlight = inFlight
+		c, err := contracts.EnsureConsumer(ctx, js(contracts.RoleGateway), contracts.JobsStream, fleet.ExecutorConsumerConfig(), contracts.As(contracts.RoleGateway))
 		if err != nil {
 			t.Fatalf("executor consumer: %v", err)
 		}
@@ -375,5 +390,22 @@ func TestEnsureWithRolePermissions(t *testing.T) {
 		if _, err := contracts.EnsureConsumer(ctx, gwjs, contracts.ResultsStream, topo.CallbacksConsumerConfig(time.Minute, attempts), contracts.As(contracts.RoleGateway)); err != nil {
 			t.Fatalf("callbacks consumer: %v", err)
 		}
+	}
+}
+
+// TestExecutorsFollowTheConsumer: an executor given other settings works
+// with the ack wait, attempts and cap of the consumer as it is.
+func TestExecutorsFollowTheConsumer(t *testing.T) {
+	fleet := contracts.DefaultTopology()
+	fleet.MaxInFlight, fleet.AckWait, fleet.MaxAttempts = 64, 45*time.Second, 5
+	own := contracts.DefaultTopology()
+	if got := own.FollowingConsumer(fleet.ExecutorConsumerConfig()); got != fleet {
+		t.Errorf("followed %+v, want the consumer's %+v", got, fleet)
+	}
+	// A consumer changed by hand to no MaxDeliver keeps the executor's attempts.
+	open := fleet.ExecutorConsumerConfig()
+	open.MaxDeliver = -1
+	if got := own.FollowingConsumer(open); got.MaxAttempts != own.MaxAttempts {
+		t.Errorf("MaxAttempts %d for a consumer without MaxDeliver, want the executor's %d", got.MaxAttempts, own.MaxAttempts)
 	}
 }

@@ -137,6 +137,11 @@ func topologyFlags(f *flags, topo *contracts.Topology) {
 	f.int64(&topo.ExecutorsMaxBytes, "executors-max-bytes", "AIRLOCK_EXECUTORS_MAX_BYTES", topo.ExecutorsMaxBytes, "bytes of executor heartbeats (the executors bucket); -1: no bound")
 	f.int64(&topo.EvaluationsMaxBytes, "evaluations-max-bytes", "AIRLOCK_EVALUATIONS_MAX_BYTES", topo.EvaluationsMaxBytes, "bytes of evaluation indexes (the evaluations bucket); -1: no bound")
 	f.integer(&topo.Replicas, "replicas", "AIRLOCK_REPLICAS", topo.Replicas, "JetStream replicas of the streams and buckets (3 in a cluster)")
+	// The executors' shared consumer: the gateway sets it, an executor
+	// follows it (and uses these only when it creates the consumer).
+	f.integer(&topo.MaxInFlight, "max-in-flight", "AIRLOCK_MAX_IN_FLIGHT", topo.MaxInFlight, "fleet-wide cap on running jobs (the executors' consumer's MaxAckPending, set by the gateway)")
+	f.integer(&topo.MaxAttempts, "max-attempts", "AIRLOCK_MAX_ATTEMPTS", topo.MaxAttempts, "attempts before a job ends as internal_error (set by the gateway)")
+	f.duration(&topo.AckWait, "ack-wait", "AIRLOCK_ACK_WAIT", topo.AckWait, "redeliver a job whose executor went silent for this long (set by the gateway)")
 }
 
 func defaultDataDir() string {
@@ -198,9 +203,6 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		e := &c.Executor
 		f.str(&e.ID, "executor-id", "AIRLOCK_EXECUTOR_ID", e.ID, "this executor's node id (labels its containers; keep it stable per node)")
 		f.integer(&e.Slots, "slots", "AIRLOCK_SLOTS", e.Slots, "jobs this node runs at once")
-		f.integer(&e.MaxInFlight, "max-in-flight", "AIRLOCK_MAX_IN_FLIGHT", e.MaxInFlight, "fleet-wide cap on running jobs (the consumer's MaxAckPending)")
-		f.integer(&e.MaxAttempts, "max-attempts", "AIRLOCK_MAX_ATTEMPTS", e.MaxAttempts, "attempts before a job ends as internal_error")
-		f.duration(&e.AckWait, "ack-wait", "AIRLOCK_ACK_WAIT", e.AckWait, "redeliver a job whose executor went silent for this long")
 		f.str(&languages, "languages", "AIRLOCK_LANGUAGES", "", "comma-separated languages to serve (empty: every language whose image exists)")
 		f.str(&e.CatalogPath, "catalog", "AIRLOCK_CATALOG", "", "language catalog file (empty: the built-in one)")
 		f.str(&e.Isolation, "isolation", "AIRLOCK_ISOLATION", "", "isolation mode where no override applies: "+

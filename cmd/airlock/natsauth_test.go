@@ -157,7 +157,7 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 	if err := topo.Ensure(ctx, js, as); err != nil {
 		t.Fatalf("executor: ensure: %v", err)
 	}
-	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, topo.ExecutorConsumerConfig(10, time.Minute, 3), as)
+	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, topo.ExecutorConsumerConfig(), as)
 	if err != nil {
 		t.Fatalf("executor: create consumer: %v", err)
 	}

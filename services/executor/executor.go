@@ -42,15 +42,12 @@ type Config struct {
 	ID string
 	// Slots is how many jobs this node runs at once (default: number of cores).
 	Slots int
-	// MaxInFlight is the fleet-wide cap: MaxAckPending of the shared consumer.
-	MaxInFlight int
-	// AckWait is how long a job may go without a heartbeat before it is
-	// delivered again; running jobs send InProgress every AckWait/3.
-	AckWait time.Duration
-	// MaxAttempts is how often a job is tried before it ends as internal_error.
-	MaxAttempts int
-	Topology    contracts.Topology
-	Policy      contracts.Policy
+	// Topology names the JetStream objects. Its MaxInFlight, AckWait and
+	// MaxAttempts are the shared consumer's: they apply when this executor
+	// creates it; an existing consumer's settings (the gateway owns them)
+	// are the ones the executor works with.
+	Topology contracts.Topology
+	Policy   contracts.Policy
 	// CatalogPath overrides the built-in language catalog.
 	CatalogPath string
 	// Languages limits the served languages (empty: every language whose image exists).
@@ -111,9 +108,6 @@ func DefaultConfig() Config {
 	return Config{
 		ID:                sanitizeID(host),
 		Slots:             2 * runtime.NumCPU(),
-		MaxInFlight:       256,
-		AckWait:           30 * time.Second,
-		MaxAttempts:       3,
 		Topology:          contracts.DefaultTopology(),
 		Policy:            contracts.DefaultPolicy(),
 		WorkDirMB:         128,
@@ -163,11 +157,11 @@ type executor struct {
 // Run serves jobs until ctx is cancelled, then stops fetching, lets in-flight
 // jobs finish within ShutdownTimeout (handing back the rest) and returns.
 func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
-	if cfg.Slots < 1 || cfg.MaxAttempts < 1 || cfg.AckWait < time.Second || cfg.ID == "" {
+	cfg.Topology = cfg.Topology.WithDefaults()
+	if cfg.Slots < 1 || cfg.Topology.MaxAttempts < 1 || cfg.Topology.AckWait < time.Second || cfg.ID == "" {
 		return errors.New("executor config: slots, max attempts, ack wait (>= 1s) and id are required")
 	}
 	cfg.ID = sanitizeID(cfg.ID)
-	cfg.Topology = cfg.Topology.WithDefaults()
 	cat, err := catalog.Load(cfg.CatalogPath)
 	if err != nil {
 		return err
@@ -234,16 +228,21 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	// The executor checks the streams and buckets (the gateway owns them)
-	// and owns the shared consumer's settings.
+	// The executor checks the streams and buckets and creates the shared
+	// consumer when it is missing; the gateway owns all their settings.
 	as := []contracts.EnsureOption{contracts.As(contracts.RoleExecutor), contracts.WithLog(log)}
 	if err := cfg.Topology.Ensure(ctx, js, as...); err != nil {
 		return err
 	}
-	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream,
-		cfg.Topology.ExecutorConsumerConfig(cfg.MaxInFlight, cfg.AckWait, cfg.MaxAttempts), as...)
+	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, cfg.Topology.ExecutorConsumerConfig(), as...)
 	if err != nil {
 		return err
+	}
+	// The consumer's settings are the fleet's: heartbeats and the last
+	// attempt follow them, whatever this executor was given.
+	if fleet := cfg.Topology.FollowingConsumer(cons.CachedInfo().Config); fleet != cfg.Topology {
+		log.Info("following the shared consumer's settings", "ack_wait", fleet.AckWait, "max_attempts", fleet.MaxAttempts, "max_in_flight", fleet.MaxInFlight)
+		cfg.Topology = fleet
 	}
 	kv, err := js.KeyValue(ctx, contracts.ExecutorsBucket)
 	if err != nil {
@@ -402,9 +401,9 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 		CallbackURL: job.Request.CallbackURL,
 		Executor:    e.cfg.ID, Attempt: int(meta.NumDelivered), CreatedAt: job.CreatedAt,
 	}
-	if int(meta.NumDelivered) > e.cfg.MaxAttempts {
+	if int(meta.NumDelivered) > e.cfg.Topology.MaxAttempts {
 		log.Error("job failed on every attempt: giving up")
-		e.finish(ctx, msg, log, fail(exec, fmt.Sprintf("the job failed on all %d attempts (execution %s)", e.cfg.MaxAttempts, job.ID)))
+		e.finish(ctx, msg, log, fail(exec, fmt.Sprintf("the job failed on all %d attempts (execution %s)", e.cfg.Topology.MaxAttempts, job.ID)))
 		return
 	}
 	// Never trust the job: validate again and clamp limits to our maximums.
@@ -463,7 +462,7 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 			e.setProblem("docker engine: " + short(err))
 		}
 		e.metrics.errors.WithLabelValues("executor", kind).Inc()
-		if int(meta.NumDelivered) < e.cfg.MaxAttempts && !errors.Is(err, runner.ErrSandbox) {
+		if int(meta.NumDelivered) < e.cfg.Topology.MaxAttempts && !errors.Is(err, runner.ErrSandbox) {
 			_ = msg.NakWithDelay(2 * time.Second)
 			return
 		}
@@ -597,7 +596,7 @@ func (e *executor) keepAlive(msg jetstream.Msg) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(e.cfg.AckWait / 3)
+		t := time.NewTicker(e.cfg.Topology.AckWait / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -695,7 +694,7 @@ func (e *executor) waitForEngine(ctx context.Context, msg jetstream.Msg) bool {
 	if e.problem.Load() == nil {
 		return true
 	}
-	beat := time.NewTicker(e.cfg.AckWait / 3)
+	beat := time.NewTicker(e.cfg.Topology.AckWait / 3)
 	defer beat.Stop()
 	check := time.NewTicker(500 * time.Millisecond)
 	defer check.Stop()

@@ -196,6 +196,12 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 	if err := cfg.Topology.Ensure(ctx, js, contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
 		return fmt.Errorf("ensure topology: %w", err)
 	}
+	// The executors' shared consumer is the fleet's: the gateway owns its
+	// settings (the cap on running jobs, the ack wait, the attempts).
+	if _, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, cfg.Topology.ExecutorConsumerConfig(),
+		contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
+		return fmt.Errorf("executors consumer: %w", err)
+	}
 	policy := callback.Policy{Secret: cfg.CallbackSecret, Allow: cfg.CallbackAllow, TenantSecrets: map[string]string{}}
 	for _, k := range cfg.APIKeys {
 		if k.CallbackSecret != "" && policy.TenantSecrets[k.Tenant] == "" {
