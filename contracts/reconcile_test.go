@@ -409,3 +409,35 @@ func TestExecutorsFollowTheConsumer(t *testing.T) {
 		t.Errorf("MaxAttempts %d for a consumer without MaxDeliver, want the executor's %d", got.MaxAttempts, own.MaxAttempts)
 	}
 }
+
+// TestEnsureBoundsAnUnboundedFleet: a fleet whose streams and buckets were
+// created without bounds (before they had any) gets them from the gateway
+// at its next start, each change logged.
+func TestEnsureBoundsAnUnboundedFleet(t *testing.T) {
+	n := testkit.StartNATS(t, "")
+	ctx := ctxT(t)
+	old := contracts.DefaultTopology()
+	old.QueueMaxBytes, old.ResultsMaxBytes, old.ExecutionsMaxBytes, old.ExecutorsMaxBytes, old.MaxResultBytes = -1, -1, -1, -1, -1
+	if err := old.Ensure(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	cur := contracts.DefaultTopology()
+	rec := &records{}
+	if err := cur.Ensure(ctx, n.JS, contracts.As(contracts.RoleGateway), contracts.WithLog(slog.New(rec))); err != nil {
+		t.Fatal(err)
+	}
+	lines := rec.take()
+	for object, want := range map[string]int64{"stream JOBS": cur.QueueMaxBytes, "stream RESULTS": cur.ResultsMaxBytes,
+		"bucket executions": cur.ExecutionsMaxBytes, "bucket executors": cur.ExecutorsMaxBytes} {
+		if !has(lines, "topology: changed", "object="+object, "field=max_bytes", "old=-1", fmt.Sprintf("new=%d", want)) {
+			t.Errorf("%s: no max_bytes change logged in:\n%s", object, strings.Join(lines, "\n"))
+		}
+	}
+	limit := fmt.Sprintf("new=%d", cur.MaxResultBytes+contracts.ResultHeadroom)
+	if !has(lines, "object=stream RESULTS", "field=max_msg_size", limit) || !has(lines, "object=bucket executions", "field=max_value_size", limit) {
+		t.Errorf("the result bound was not set:\n%s", strings.Join(lines, "\n"))
+	}
+	if got := streamConfig(t, n.JS, contracts.JobsStream).MaxBytes; got != cur.QueueMaxBytes {
+		t.Errorf("JOBS MaxBytes %d, want %d", got, cur.QueueMaxBytes)
+	}
+}
