@@ -163,17 +163,24 @@ func natsAuthConfig(topo contracts.Topology, ids []natsIdentity) ([]byte, error)
 const accountMaxMemory = 256 << 20
 
 // accountJetStream is the AIRLOCK account's JetStream limits: every stream
-// must have a MaxBytes (max_bytes_required), and file storage holds the
-// topology's bounds (StoreBytes) for at least three replicas — an account
-// without tiers counts every replica — plus a quarter for a stream an
-// operator adds or a bound raised before auth.conf is regenerated.
+// must have a MaxBytes (max_bytes_required), and file storage is
+// accountMaxFile.
 func accountJetStream(topo contracts.Topology) map[string]any {
-	copies := int64(max(topo.Replicas, 3))
 	return map[string]any{
-		"max_file":           topo.WithDefaults().StoreBytes() * copies / 4 * 5,
+		"max_file":           accountMaxFile(topo),
 		"max_mem":            accountMaxMemory,
 		"max_bytes_required": true,
 	}
+}
+
+// accountMaxFile holds the topology's bounds (StoreBytes) for at least
+// three replicas — an account without tiers counts every replica — plus a
+// quarter for a stream an operator adds or a bound raised before auth.conf
+// is regenerated. A server reserves an account's limit in its own store, so
+// its max_file_store must be at least this (the embedded one is sized so).
+func accountMaxFile(topo contracts.Topology) int64 {
+	copies := int64(max(topo.Replicas, 3))
+	return topo.WithDefaults().StoreBytes() * copies / 4 * 5
 }
 
 // runNATSAuth is `airlock nats-auth`: it generates the identities of a

@@ -503,6 +503,10 @@ func TestDevNATSAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The store holds the account's limit, whatever the free disk here.
+		if got, want := ns.JetStreamConfig().MaxStore, accountMaxFile(cfg.Topology); got != want {
+			t.Errorf("embedded store of %d bytes, want the account's limit, %d", got, want)
+		}
 		nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(0))
 		if auth == (err == nil) {
 			t.Errorf("auth %v: a client without an identity: %v", auth, err)

@@ -229,6 +229,15 @@ func startNATS(cfg *config, log *slog.Logger) (*server.Server, error) {
 		// results are bounded well below this (--max-result-bytes).
 		MaxPayload: maxPayload,
 	}
+	// Every stream and bucket, and with --nats-auth the account's limit,
+	// reserves its bound in the store: size the store for the account's
+	// limit, so that a machine with less free disk than that still starts
+	// (a full disk is then a store failure, answered 503
+	// store_unavailable), rather than take the server's default of three
+	// quarters of the free disk.
+	if b := accountMaxFile(cfg.Topology); b > 0 {
+		opts.JetStreamMaxStore = b
+	}
 	if cfg.NATSListen != "" {
 		host, port, err := net.SplitHostPort(cfg.NATSListen)
 		if err != nil {

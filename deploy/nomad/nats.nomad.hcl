@@ -199,8 +199,10 @@ job "nats" {
           # The server's store. The AIRLOCK account's own JetStream limits
           # are in auth.conf (airlock nats-auth sizes them from the
           # topology's bounds: max_file for three replicas of every stream
-          # and bucket, max_bytes_required so that nothing is unbounded);
-          # each stream's and bucket's MaxBytes are the services' settings
+          # and bucket, about 30 GiB by default, and max_bytes_required so
+          # that nothing is unbounded); a server reserves that limit in its
+          # store, so max_file_store must be at least as large. Each
+          # stream's and bucket's MaxBytes are the services' settings
           # (docs/operations.md, "Storage").
           jetstream {
             store_dir: "/data"
