@@ -369,6 +369,17 @@ func (t Topology) FollowingConsumer(have jetstream.ConsumerConfig) Topology {
 	return t
 }
 
+// FollowingResults returns t with the result bound of the RESULTS stream as
+// the server has it (have): an executor shortens its results to what the
+// stream takes, whatever it was given. A stream without a message bound
+// keeps t's.
+func (t Topology) FollowingResults(have jetstream.StreamConfig) Topology {
+	if have.MaxMsgSize > ResultHeadroom {
+		t.MaxResultBytes = int64(have.MaxMsgSize) - ResultHeadroom
+	}
+	return t
+}
+
 // ResultsConsumerConfig is the results service's consumer on RESULTS.
 func (t Topology) ResultsConsumerConfig(ackWait time.Duration, maxAckPending int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{

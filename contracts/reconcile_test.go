@@ -394,7 +394,8 @@ func TestEnsureWithRolePermissions(t *testing.T) {
 }
 
 // TestExecutorsFollowTheConsumer: an executor given other settings works
-// with the ack wait, attempts and cap of the consumer as it is.
+// with the ack wait, attempts and cap of the consumer as it is, and with the
+// RESULTS stream's result bound.
 func TestExecutorsFollowTheConsumer(t *testing.T) {
 	fleet := contracts.DefaultTopology()
 	fleet.MaxInFlight, fleet.AckWait, fleet.MaxAttempts = 64, 45*time.Second, 5
@@ -407,6 +408,14 @@ func TestExecutorsFollowTheConsumer(t *testing.T) {
 	open.MaxDeliver = -1
 	if got := own.FollowingConsumer(open); got.MaxAttempts != own.MaxAttempts {
 		t.Errorf("MaxAttempts %d for a consumer without MaxDeliver, want the executor's %d", got.MaxAttempts, own.MaxAttempts)
+	}
+	// The result bound follows the RESULTS stream's.
+	fleet.MaxResultBytes = 1 << 20
+	if got := own.FollowingResults(fleet.ResultsStreamConfig()).MaxResultBytes; got != fleet.MaxResultBytes {
+		t.Errorf("MaxResultBytes %d, want the stream's %d", got, fleet.MaxResultBytes)
+	}
+	if got := own.FollowingResults(jetstream.StreamConfig{MaxMsgSize: -1}).MaxResultBytes; got != own.MaxResultBytes {
+		t.Errorf("MaxResultBytes %d for a stream without a bound, want the executor's %d", got, own.MaxResultBytes)
 	}
 }
 

@@ -238,10 +238,16 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	// The consumer's settings are the fleet's: heartbeats and the last
-	// attempt follow them, whatever this executor was given.
-	if fleet := cfg.Topology.FollowingConsumer(cons.CachedInfo().Config); fleet != cfg.Topology {
-		log.Info("following the shared consumer's settings", "ack_wait", fleet.AckWait, "max_attempts", fleet.MaxAttempts, "max_in_flight", fleet.MaxInFlight)
+	// The consumer's and the RESULTS stream's settings are the fleet's:
+	// heartbeats, the last attempt and the result bound follow them,
+	// whatever this executor was given.
+	fleet := cfg.Topology.FollowingConsumer(cons.CachedInfo().Config)
+	if results, err := js.Stream(ctx, contracts.ResultsStream); err == nil {
+		fleet = fleet.FollowingResults(results.CachedInfo().Config)
+	}
+	if fleet != cfg.Topology {
+		log.Info("following the fleet's settings", "ack_wait", fleet.AckWait, "max_attempts", fleet.MaxAttempts,
+			"max_in_flight", fleet.MaxInFlight, "max_result_bytes", fleet.MaxResultBytes)
 		cfg.Topology = fleet
 	}
 	kv, err := js.KeyValue(ctx, contracts.ExecutorsBucket)
