@@ -10,6 +10,7 @@ const (
 	CodeNotFound             = "not_found"              // 404
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeBodyTooLarge         = "body_too_large"         // 413
+	CodeJobTooLarge          = "job_too_large"          // 413
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415
 	CodeInvalidRequest       = "invalid_request"        // 422
 	CodeUnknownLanguage      = "unknown_language"       // 422
@@ -20,6 +21,7 @@ const (
 	CodeRateLimited          = "rate_limited"           // 429
 	CodeInternal             = "internal_error"         // 500
 	CodeUnavailable          = "unavailable"            // 503
+	CodeStoreUnavailable     = "store_unavailable"      // 503
 	CodeNoExecutor           = "no_executor"            // 503
 )
 

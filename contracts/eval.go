@@ -45,6 +45,7 @@ func (t Topology) EvaluationsBucketConfig() jetstream.KeyValueConfig {
 		TTL:         ttl,
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		MaxBytes:    t.EvaluationsMaxBytes,
 		Replicas:    t.replicas(),
 	}
 }

@@ -3,6 +3,7 @@ package contracts
 import (
 	"context"
 	"errors"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -33,39 +34,89 @@ const (
 	DefaultTenant = "default"
 )
 
-// ErrCodeQueueFull is the JetStream API error code for a publish refused by a
-// stream at MaxMsgs with DiscardNew.
-const ErrCodeQueueFull = 10077
+// JetStream API error codes of a refused publish. The server answers every
+// failure of the stream's store with ErrCodeStoreFailed and says which in
+// the description (the store's error text): a bound the stream reached, a
+// message too large, a closed store. The classifications below tell them
+// apart; each is tested against the real server (nats_test.go), so a server
+// that words them differently fails the tests, not the fleet.
+const (
+	// ErrCodeStoreFailed is "storing the message failed" (JSStreamStoreFailedF).
+	ErrCodeStoreFailed = 10077
+	// ErrCodeQueueFull is the code of a publish refused by a stream at its
+	// MaxMsgs or MaxBytes with DiscardNew: the store-failure code.
+	ErrCodeQueueFull = ErrCodeStoreFailed
+	// errCodeMessageExceedsMaximum: a message over the stream's MaxMsgSize.
+	errCodeMessageExceedsMaximum = 10054
+	// errCodeAccountResourcesExceeded: the account's JetStream limits are used up.
+	errCodeAccountResourcesExceeded = 10002
+	// errCodeInsufficientResources: the server's JetStream store is used up.
+	errCodeInsufficientResources = 10023
+	// errCodeStorageResourcesExceeded: no storage left for the request.
+	errCodeStorageResourcesExceeded = 10047
+)
+
+// The store's own words for a bound a DiscardNew stream reached (the
+// nats-server store errors ErrMaxMsgs, ErrMaxBytes, ErrMaxMsgsPerSubject)
+// and for a message larger than the store takes (ErrMsgTooLarge).
+const (
+	storeMaxMsgs           = "maximum messages exceeded"
+	storeMaxBytes          = "maximum bytes exceeded"
+	storeMaxMsgsPerSubject = "maximum messages per subject exceeded"
+	storeMsgTooLarge       = "message too large"
+)
+
+func apiError(err error) (*jetstream.APIError, bool) {
+	var apiErr *jetstream.APIError
+	ok := errors.As(err, &apiErr)
+	return apiErr, ok
+}
 
 // IsQueueFull reports whether a publish failed because the JOBS stream is
-// full, for everyone or (see IsTenantQueueFull) for one tenant. The server
-// gives every store failure the same code (a closed store, a message too
-// large for it, a full disk): only a bound the stream reached is "full".
+// full — its MaxMsgs or MaxBytes — for everyone or (see IsTenantQueueFull)
+// for one tenant. Other store failures (a closed store, a message too large,
+// a store out of resources) are not a full queue: see IsMessageTooLarge and
+// IsStoreUnavailable.
 func IsQueueFull(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == ErrCodeQueueFull &&
-		(strings.Contains(apiErr.Description, "maximum messages") || strings.Contains(apiErr.Description, "maximum bytes"))
+	e, ok := apiError(err)
+	return ok && e.ErrorCode == ErrCodeStoreFailed &&
+		(strings.Contains(e.Description, storeMaxMsgs) || strings.Contains(e.Description, storeMaxBytes) ||
+			strings.Contains(e.Description, storeMaxMsgsPerSubject))
+}
+
+// IsTenantQueueFull reports whether a publish failed because the tenant's own
+// subject reached TenantQueueMax.
+func IsTenantQueueFull(err error) bool {
+	e, ok := apiError(err)
+	return ok && e.ErrorCode == ErrCodeStoreFailed && strings.Contains(e.Description, storeMaxMsgsPerSubject)
 }
 
 // IsMessageTooLarge reports whether a publish failed because the message is
-// larger than the stream or its store takes.
+// larger than the stream or its store takes. (A message over the server's
+// max_payload fails in the client, as nats.ErrMaxPayload.)
 func IsMessageTooLarge(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == errCodeMessageExceedsMaximum ||
-		apiErr.ErrorCode == ErrCodeQueueFull && strings.Contains(apiErr.Description, "message too large"))
+	e, ok := apiError(err)
+	return ok && (e.ErrorCode == errCodeMessageExceedsMaximum ||
+		e.ErrorCode == ErrCodeStoreFailed && strings.Contains(e.Description, storeMsgTooLarge))
 }
 
-// errCodeMessageExceedsMaximum is the JetStream API error code for a message
-// over the stream's maximum message size.
-const errCodeMessageExceedsMaximum = 10054
-
-// IsTenantQueueFull reports whether a publish failed because the tenant's own
-// subject reached TenantQueueMax (the server uses the same code as for a full
-// stream and says "per subject" in the description).
-func IsTenantQueueFull(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == ErrCodeQueueFull &&
-		strings.Contains(apiErr.Description, "per subject")
+// IsStoreUnavailable reports whether a publish failed because JetStream
+// could not store it for a reason of its own: the store is closed or
+// failing, or the server's or the account's storage is used up. It is not
+// the client's doing and not a bound of the stream; it passes when the
+// operator acts (docs/operations.md, "Storage").
+func IsStoreUnavailable(err error) bool {
+	e, ok := apiError(err)
+	if !ok {
+		return false
+	}
+	switch e.ErrorCode {
+	case errCodeAccountResourcesExceeded, errCodeInsufficientResources, errCodeStorageResourcesExceeded:
+		return true
+	case ErrCodeStoreFailed:
+		return !IsQueueFull(err) && !IsMessageTooLarge(err)
+	}
+	return false
 }
 
 // Topology is the shape of Airlock's JetStream objects: every service is
@@ -88,7 +139,50 @@ type Topology struct {
 	HeartbeatTTL time.Duration
 	// Replicas is the JetStream replica count (1 on a laptop, 3 in a fleet).
 	Replicas int
+
+	// The executors' shared consumer (ExecutorConsumerConfig): settings of
+	// the fleet, not of one executor. The gateway owns them (see Owner);
+	// an executor creates the consumer when it is missing and otherwise
+	// follows what is there.
+
+	// MaxInFlight is the fleet-wide cap on running jobs (MaxAckPending).
+	MaxInFlight int
+	// AckWait is how long a job may go without a heartbeat before it is
+	// delivered again; running jobs send InProgress every AckWait/3.
+	AckWait time.Duration
+	// MaxAttempts is how often a job is tried before it ends as
+	// internal_error (MaxDeliver is one more).
+	MaxAttempts int
+
+	// Storage bounds, in bytes (0: the default, -1: no bound). A bound makes
+	// one stream or bucket refuse or drop its own data instead of filling
+	// the JetStream store, where every stream would fail together
+	// (docs/operations.md, "Storage").
+
+	// QueueMaxBytes bounds the JOBS stream's size; a full stream answers
+	// like QueueMax (429 queue_full).
+	QueueMaxBytes int64
+	// ResultsMaxBytes bounds the RESULTS stream; at the bound the oldest
+	// events go first (the results service has stored them by then).
+	ResultsMaxBytes int64
+	// ExecutionsMaxBytes bounds the executions bucket; at the bound it
+	// refuses new results until old ones expire (ResultTTL).
+	ExecutionsMaxBytes int64
+	// ExecutorsMaxBytes bounds the executors bucket (heartbeats).
+	ExecutorsMaxBytes int64
+	// EvaluationsMaxBytes bounds the evaluations bucket.
+	EvaluationsMaxBytes int64
+	// MaxResultBytes bounds one stored result (an execution's JSON):
+	// executors shorten the outputs of a larger one (the stages' truncated
+	// flags say so), and the RESULTS stream and the executions bucket refuse
+	// a message over it plus ResultHeadroom.
+	MaxResultBytes int64
 }
+
+// ResultHeadroom is what the RESULTS stream and the executions bucket take
+// beyond MaxResultBytes: the outcome of a callback that the results service
+// merges into a stored result.
+const ResultHeadroom = 64 << 10
 
 // DefaultTopology is the topology used unless configured.
 func DefaultTopology() Topology {
@@ -99,7 +193,68 @@ func DefaultTopology() Topology {
 		ResultTTL:       24 * time.Hour,
 		HeartbeatTTL:    15 * time.Second,
 		Replicas:        1,
+		MaxInFlight:     256,
+		AckWait:         30 * time.Second,
+		MaxAttempts:     3,
+
+		QueueMaxBytes:       1 << 30,
+		ResultsMaxBytes:     2 << 30,
+		ExecutionsMaxBytes:  4 << 30,
+		ExecutorsMaxBytes:   16 << 20,
+		EvaluationsMaxBytes: 1 << 30,
+		MaxResultBytes:      4 << 20,
 	}
+}
+
+// WithDefaults fills every zero setting but TenantQueueMax (whose zero means
+// no bound) from DefaultTopology. Every service calls it, so that all of them
+// want the same objects; a storage bound of -1 stays unbounded.
+func (t Topology) WithDefaults() Topology {
+	d := DefaultTopology()
+	orDefault(&t.Prefix, d.Prefix)
+	orDefault(&t.QueueMax, d.QueueMax)
+	orDefault(&t.DuplicateWindow, d.DuplicateWindow)
+	orDefault(&t.ResultTTL, d.ResultTTL)
+	orDefault(&t.HeartbeatTTL, d.HeartbeatTTL)
+	orDefault(&t.Replicas, d.Replicas)
+	orDefault(&t.MaxInFlight, d.MaxInFlight)
+	orDefault(&t.AckWait, d.AckWait)
+	orDefault(&t.MaxAttempts, d.MaxAttempts)
+	orDefault(&t.QueueMaxBytes, d.QueueMaxBytes)
+	orDefault(&t.ResultsMaxBytes, d.ResultsMaxBytes)
+	orDefault(&t.ExecutionsMaxBytes, d.ExecutionsMaxBytes)
+	orDefault(&t.ExecutorsMaxBytes, d.ExecutorsMaxBytes)
+	orDefault(&t.EvaluationsMaxBytes, d.EvaluationsMaxBytes)
+	orDefault(&t.MaxResultBytes, d.MaxResultBytes)
+	return t
+}
+
+func orDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// StoreBytes is the file storage the topology's bounds reserve in
+// JetStream for one replica: the sum of the MaxBytes of every stream and
+// bucket (an unbounded one counts nothing). An account's JetStream limit
+// must hold it times the replicas.
+func (t Topology) StoreBytes() int64 {
+	var sum int64
+	for _, b := range []int64{t.QueueMaxBytes, t.ResultsMaxBytes, t.ExecutionsMaxBytes, t.ExecutorsMaxBytes, t.EvaluationsMaxBytes} {
+		sum += max(b, 0)
+	}
+	return sum
+}
+
+// maxResultMsg is the largest message the RESULTS stream and the
+// executions bucket take (0: no bound).
+func (t Topology) maxResultMsg() int32 {
+	if t.MaxResultBytes <= 0 {
+		return 0
+	}
+	return int32(min(t.MaxResultBytes+ResultHeadroom, math.MaxInt32))
 }
 
 var tenantRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -129,6 +284,7 @@ func (t Topology) JobsStreamConfig() jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		Discard:     jetstream.DiscardNew,
 		MaxMsgs:     t.QueueMax,
+		MaxBytes:    t.QueueMaxBytes,
 		Duplicates:  t.DuplicateWindow,
 		Replicas:    t.replicas(),
 	}
@@ -150,6 +306,8 @@ func (t Topology) ResultsStreamConfig() jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      t.ResultTTL,
+		MaxBytes:    t.ResultsMaxBytes,
+		MaxMsgSize:  t.maxResultMsg(),
 		Duplicates:  t.DuplicateWindow,
 		Replicas:    t.replicas(),
 		// Direct gets by subject: an executor reads the last event of the
@@ -162,14 +320,24 @@ func (t Topology) ResultsStreamConfig() jetstream.StreamConfig {
 
 // ExecutionsBucketConfig is the KV bucket the API reads executions from.
 func (t Topology) ExecutionsBucketConfig() jetstream.KeyValueConfig {
-	return t.resultsBucket(ExecutionsBucket, "Airlock executions by id (latest state)")
+	kc := t.resultsBucket(ExecutionsBucket, "Airlock executions by id (latest state)")
+	kc.MaxBytes, kc.MaxValueSize = t.ExecutionsMaxBytes, t.maxResultMsg()
+	return kc
 }
 
 // IdempotencyBucketConfig is the KV bucket of idempotency-key reservations:
 // a reservation is created once (never overwritten) and expires with the
 // results (ResultTTL).
 func (t Topology) IdempotencyBucketConfig() jetstream.KeyValueConfig {
-	return t.resultsBucket(IdempotencyBucket, "Airlock idempotency keys: the execution each key names and its request's hash")
+	kc := t.resultsBucket(IdempotencyBucket, "Airlock idempotency keys: the execution each key names and its request's hash")
+	// A reservation is a few hundred bytes: an eighth of the executions'
+	// bound holds far more keys than the executions it can hold.
+	kc.MaxBytes = -1
+	if t.ExecutionsMaxBytes > 0 {
+		kc.MaxBytes = t.ExecutionsMaxBytes / 8
+	}
+	kc.MaxValueSize = 4 << 10
+	return kc
 }
 
 // resultsBucket is a bucket whose entries live as long as the results.
@@ -194,6 +362,7 @@ func (t Topology) ExecutorsBucketConfig() jetstream.KeyValueConfig {
 		// File storage: a memory bucket vanishes when the NATS server
 		// restarts, and every gateway would then see no executor at all.
 		Storage:  jetstream.FileStorage,
+		MaxBytes: t.ExecutorsMaxBytes,
 		Replicas: t.replicas(),
 	}
 }
@@ -209,19 +378,54 @@ const ExecutorHandBacks = 3
 const ExecutorMaxDeliveriesAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + JobsStream + "." + ExecutorConsumer
 
 // ExecutorConsumerConfig is the executors' shared consumer on JOBS:
-// MaxAckPending is the fleet-wide cap on running jobs, and MaxDeliver is one
-// delivery more than the attempts (the extra one only records the
-// internal_error and terminates the job) plus ExecutorHandBacks.
-func (t Topology) ExecutorConsumerConfig(maxInFlight int, ackWait time.Duration, maxAttempts int) jetstream.ConsumerConfig {
+// MaxAckPending is the fleet-wide cap on running jobs (MaxInFlight), and
+// MaxDeliver is one delivery more than the attempts (the extra one only
+// records the internal_error and terminates the job) plus ExecutorHandBacks.
+func (t Topology) ExecutorConsumerConfig() jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ExecutorConsumer,
 		Description:   "Airlock executors (shared; MaxAckPending is the fleet-wide cap)",
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxAckPending: maxInFlight,
-		MaxDeliver:    maxAttempts + 1 + ExecutorHandBacks,
+		AckWait:       t.AckWait,
+		MaxAckPending: t.MaxInFlight,
+		MaxDeliver:    t.MaxAttempts + 1 + ExecutorHandBacks,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
+}
+
+// WithConsumer returns t with the executors' consumer settings: the
+// fleet-wide cap, the ack wait and the attempts.
+func (t Topology) WithConsumer(maxInFlight int, ackWait time.Duration, maxAttempts int) Topology {
+	t.MaxInFlight, t.AckWait, t.MaxAttempts = maxInFlight, ackWait, maxAttempts
+	return t
+}
+
+// FollowingConsumer returns t with the ack wait, attempts and cap of the
+// executors' consumer as the server has it (have): the fleet's settings,
+// which the gateway owns and every executor works with, whatever it was
+// given. Values the consumer leaves open (no MaxDeliver) keep t's.
+func (t Topology) FollowingConsumer(have jetstream.ConsumerConfig) Topology {
+	if have.AckWait >= time.Second {
+		t.AckWait = have.AckWait
+	}
+	if have.MaxDeliver >= 2+ExecutorHandBacks {
+		t.MaxAttempts = have.MaxDeliver - 1 - ExecutorHandBacks
+	}
+	if have.MaxAckPending > 0 {
+		t.MaxInFlight = have.MaxAckPending
+	}
+	return t
+}
+
+// FollowingResults returns t with the result bound of the RESULTS stream as
+// the server has it (have): an executor shortens its results to what the
+// stream takes, whatever it was given. A stream without a message bound
+// keeps t's.
+func (t Topology) FollowingResults(have jetstream.StreamConfig) Topology {
+	if have.MaxMsgSize > ResultHeadroom {
+		t.MaxResultBytes = int64(have.MaxMsgSize) - ResultHeadroom
+	}
+	return t
 }
 
 // ResultsConsumerConfig is the results service's consumer on RESULTS.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/airlockrun/airlock/contracts"
@@ -104,5 +105,99 @@ func TestStoreFailuresAreNotAFullQueue(t *testing.T) {
 		if got, want := contracts.IsMessageTooLarge(err), desc == "message too large"; got != want {
 			t.Errorf("%q: IsMessageTooLarge %v", desc, got)
 		}
+	}
+}
+
+// TestQueueFullByBytes: JOBS at its QueueMaxBytes refuses the next job as a
+// full queue (nothing else), and the other bounds of the topology are on the
+// streams and buckets.
+func TestQueueFullByBytes(t *testing.T) {
+	n := testkit.StartNATS(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topo := contracts.DefaultTopology()
+	topo.QueueMaxBytes = 4 << 10
+	if err := topo.Ensure(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	job := []byte(strings.Repeat("x", 1000))
+	var err error
+	for i := 0; i < 10 && err == nil; i++ {
+		_, err = n.JS.Publish(ctx, topo.JobSubject(""), job)
+	}
+	if !contracts.IsQueueFull(err) || contracts.IsTenantQueueFull(err) || contracts.IsMessageTooLarge(err) || contracts.IsStoreUnavailable(err) {
+		t.Fatalf("publish into a JOBS stream at its byte bound: %v, want only the queue-full error", err)
+	}
+
+	d := contracts.DefaultTopology()
+	streams := map[string]int64{
+		contracts.JobsStream: topo.QueueMaxBytes, contracts.ResultsStream: d.ResultsMaxBytes,
+		"KV_" + contracts.ExecutionsBucket: d.ExecutionsMaxBytes, "KV_" + contracts.ExecutorsBucket: d.ExecutorsMaxBytes,
+	}
+	for name, want := range streams {
+		s, err := n.JS.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.MaxBytes; got != want || want <= 0 {
+			t.Errorf("%s: MaxBytes %d, want %d", name, got, want)
+		}
+	}
+	if _, err := d.EnsureEvaluations(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := n.JS.Stream(ctx, "KV_"+contracts.EvaluationsBucket); err != nil || s.CachedInfo().Config.MaxBytes != d.EvaluationsMaxBytes {
+		t.Errorf("evaluations bucket: %v, MaxBytes want %d", err, d.EvaluationsMaxBytes)
+	}
+}
+
+// TestResultTooLarge: the RESULTS stream refuses an event over
+// MaxResultBytes (plus the headroom for a callback's outcome) as a message
+// too large, not as a full queue or a store failure.
+func TestResultTooLarge(t *testing.T) {
+	n := testkit.StartNATS(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topo := contracts.DefaultTopology()
+	topo.MaxResultBytes = 16 << 10
+	if err := topo.Ensure(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	id := contracts.NewID()
+	if _, err := n.JS.Publish(ctx, topo.EventSubject(id), make([]byte, topo.MaxResultBytes)); err != nil {
+		t.Fatalf("a result of MaxResultBytes: %v", err)
+	}
+	_, err := n.JS.Publish(ctx, topo.EventSubject(id), make([]byte, topo.MaxResultBytes+contracts.ResultHeadroom+1))
+	if !contracts.IsMessageTooLarge(err) || contracts.IsQueueFull(err) || contracts.IsStoreUnavailable(err) {
+		t.Fatalf("a result over the bound: %v, want only the message-too-large error", err)
+	}
+	kv, err := n.JS.KeyValue(ctx, contracts.ExecutionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, id, make([]byte, topo.MaxResultBytes+contracts.ResultHeadroom+1)); err == nil {
+		t.Error("the executions bucket took a value over the result bound")
+	}
+}
+
+// TestStoreUnavailable: a server whose JetStream store is used up refuses a
+// job as "store unavailable", neither a full queue (the client did nothing
+// wrong and the queue has room) nor a message too large.
+func TestStoreUnavailable(t *testing.T) {
+	n := testkit.StartNATSWith(t, "", func(o *server.Options) { o.JetStreamMaxStore = 64 << 10 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topo := contracts.Topology{Prefix: "airlock", QueueMax: 1000, DuplicateWindow: time.Minute, ResultTTL: time.Hour, HeartbeatTTL: time.Minute}
+	if err := topo.Ensure(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	job := []byte(strings.Repeat("x", 4<<10))
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		_, err = n.JS.Publish(ctx, topo.JobSubject(""), job)
+	}
+	t.Logf("refused: %v", err)
+	if !contracts.IsStoreUnavailable(err) || contracts.IsQueueFull(err) || contracts.IsMessageTooLarge(err) {
+		t.Fatalf("publish into a used-up store: %v, want only the store-unavailable error", err)
 	}
 }

@@ -160,8 +160,10 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		// has not stored yet) and the callbacks' shared consumer.
 		pub = append(pub, jsAPI+"DIRECT.GET."+ResultsStream, jsAPI+"DIRECT.GET."+ResultsStream+".>", jsAPI+"STREAM.MSG.GET."+ResultsStream)
 		pub = append(pub, durable(ResultsStream, CallbacksConsumer)...)
-		// The queue depth (metrics) and the fleet's state (readiness).
-		pub = append(pub, jsAPI+"CONSUMER.INFO."+JobsStream+"."+ExecutorConsumer)
+		// The queue depth (metrics), the fleet's state (readiness) and the
+		// settings of the executors' shared consumer, which it owns (it
+		// cannot pull from it or ack).
+		pub = append(pub, jsAPI+"CONSUMER.INFO."+JobsStream+"."+ExecutorConsumer, jsAPI+"CONSUMER.CREATE."+JobsStream+"."+ExecutorConsumer)
 		for _, b := range []string{ExecutionsBucket, ExecutorsBucket, EvaluationsBucket, IdempotencyBucket} {
 			pub = append(pub, readKV(b)...)
 		}
@@ -182,7 +184,8 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		}
 	case RoleExecutor:
 		// Ensure looks the streams up (it can create or change none of
-		// them); the executor owns the shared consumer's settings.
+		// them); the executor creates the shared consumer when it is
+		// missing (the gateway owns its settings).
 		pub := prefixed(jsAPI+"STREAM.INFO.%s", streams...)
 		pub = append(pub, durable(JobsStream, ExecutorConsumer)...)
 		pub = append(pub, "$KV."+ExecutorsBucket+".>", p+".events.*")

@@ -28,8 +28,17 @@ import (
 // was wanted. An operator resolves it by hand (docs/operations.md).
 //
 // The owners follow the NATS permissions (Permissions): only the gateway
-// may update the streams and buckets, only each consumer's own role may
-// update that consumer.
+// may update the streams and buckets, and each consumer only its owner.
+//
+// The executors' shared consumer belongs to the gateway, not to the
+// executors: its MaxAckPending is the fleet-wide cap on running jobs, and
+// with it AckWait and MaxDeliver (the attempts) are the fleet's settings,
+// like the queue's bounds (Topology). The gateways are few and run from one
+// job specification; executors are many, added and drained node by node, and
+// one of them started with other settings would otherwise change the cap for
+// every node. An executor creates the consumer when it is missing (from the
+// same topology) and otherwise follows what is there: it works with the
+// consumer's AckWait and MaxDeliver, whatever its own flags say.
 
 // Owner is the role that owns the settings of a stream or bucket (by its
 // stream name, KV_<bucket> for a bucket) or, when consumer is not empty, of
@@ -39,7 +48,7 @@ func Owner(stream, consumer string) Role {
 	case consumer == "":
 		return RoleGateway
 	case stream == JobsStream && consumer == ExecutorConsumer:
-		return RoleExecutor
+		return RoleGateway
 	case stream == ResultsStream && consumer == ResultsConsumer:
 		return RoleResults
 	case stream == ResultsStream && consumer == CallbacksConsumer:

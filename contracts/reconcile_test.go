@@ -112,12 +112,12 @@ func TestEnsureUpdatesExistingObjects(t *testing.T) {
 	}
 
 	// The consumers too: their owner changes them.
-	cc := cur.ExecutorConsumerConfig(10, 30*time.Second, 3)
-	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cc); err != nil {
+	cur.MaxInFlight, cur.AckWait, cur.MaxAttempts = 10, 30*time.Second, 3
+	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cur.ExecutorConsumerConfig()); err != nil {
 		t.Fatal(err)
 	}
-	cc = cur.ExecutorConsumerConfig(20, time.Minute, 3)
-	c, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cc, contracts.As(contracts.RoleExecutor), contracts.WithLog(slog.New(rec)))
+	cur.MaxInFlight, cur.AckWait = 20, time.Minute
+	c, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cur.ExecutorConsumerConfig(), contracts.As(contracts.RoleGateway), contracts.WithLog(slog.New(rec)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,20 +221,30 @@ func TestEnsureOwnerWins(t *testing.T) {
 			t.Errorf("round %d: a change after the first round:\n%s", round, strings.Join(lines, "\n"))
 		}
 	}
-	// The executors' consumer belongs to the executors: a gateway that
-	// wanted other settings only warns.
-	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, gw.ExecutorConsumerConfig(10, time.Minute, 3), contracts.As(contracts.RoleExecutor)); err != nil {
+	// The executors' consumer is the fleet's and belongs to the gateway:
+	// an executor started with another cap creates it when it is missing,
+	// but only warns when it exists, so the last executor to start cannot
+	// change the fleet's cap; the gateway's setting wins in any order.
+	ex := gw
+	gw.MaxInFlight, ex.MaxInFlight = 99, 10
+	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, ex.ExecutorConsumerConfig(), contracts.As(contracts.RoleExecutor)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, gw.ExecutorConsumerConfig(99, time.Minute, 3), contracts.As(contracts.RoleGateway), contracts.WithLog(log))
+	if _, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, gw.ExecutorConsumerConfig(), contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
+		t.Fatal(err)
+	}
+	if lines := rec.take(); !has(lines, "topology: changed", "object=consumer JOBS/executors", "field=max_ack_pending", "old=10", "new=99") {
+		t.Errorf("the gateway did not change the executor-created consumer:\n%s", strings.Join(lines, "\n"))
+	}
+	c, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, ex.ExecutorConsumerConfig(), contracts.As(contracts.RoleExecutor), contracts.WithLog(log))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.CachedInfo().Config.MaxAckPending; got != 10 {
-		t.Errorf("MaxAckPending %d, want the executors' 10", got)
+	if got := c.CachedInfo().Config.MaxAckPending; got != 99 {
+		t.Errorf("MaxAckPending %d after an executor with another cap started, want the gateway's 99", got)
 	}
-	if lines := rec.take(); !has(lines, "WARN", "field=max_ack_pending", "have=10", "want=99", "owner=executor") {
-		t.Errorf("no warning:\n%s", strings.Join(lines, "\n"))
+	if lines := rec.take(); !has(lines, "WARN", "field=max_ack_pending", "have=99", "want=10", "owner=gateway") || has(lines, "topology: changed") {
+		t.Errorf("the executor did not only warn:\n%s", strings.Join(lines, "\n"))
 	}
 }
 
@@ -261,7 +271,7 @@ func TestEnsureTwiceChangesNothing(t *testing.T) {
 				stream string
 				cc     jetstream.ConsumerConfig
 			}{
-				{contracts.JobsStream, topo.ExecutorConsumerConfig(256, 30*time.Second, 3)},
+				{contracts.JobsStream, topo.ExecutorConsumerConfig()},
 				{contracts.ResultsStream, topo.ResultsConsumerConfig(30*time.Second, 256)},
 				{contracts.ResultsStream, topo.CallbacksConsumerConfig(30*time.Second, 8)},
 				{contracts.ResultsStream, jetstream.ConsumerConfig{Durable: "defaults", AckPolicy: jetstream.AckExplicitPolicy}},
@@ -353,10 +363,15 @@ func TestEnsureWithRolePermissions(t *testing.T) {
 	if got := streamConfig(t, js(contracts.RoleGateway), contracts.JobsStream).MaxMsgs; got != 20 {
 		t.Errorf("JOBS MaxMsgs %d", got)
 	}
-	// Each consumer's role may change it.
-	ex := js(contracts.RoleExecutor)
+	// The executor may create the executors' consumer; its owner, the
+	// gateway, may change it.
+	if _, err := contracts.EnsureConsumer(ctx, js(contracts.RoleExecutor), contracts.JobsStream, topo.ExecutorConsumerConfig(), contracts.As(contracts.RoleExecutor)); err != nil {
+		t.Fatalf("executor creates its consumer: %v", err)
+	}
 	for _, inFlight := range []int{5, 6} {
-		c, err := contracts.EnsureConsumer(ctx, ex, contracts.JobsStream, topo.ExecutorConsumerConfig(inFlight, time.Minute, 3), contracts.As(contracts.RoleExecutor))
+		fleet := topo
+		fleet.MaxInFlight = inFlight
+		c, err := contracts.EnsureConsumer(ctx, js(contracts.RoleGateway), contracts.JobsStream, fleet.ExecutorConsumerConfig(), contracts.As(contracts.RoleGateway))
 		if err != nil {
 			t.Fatalf("executor consumer: %v", err)
 		}
@@ -402,5 +417,63 @@ func TestEnsureTurnsOnDirectGet(t *testing.T) {
 	}
 	if lines := rec.take(); !has(lines, "object=stream RESULTS", "field=allow_direct", "old=false", "new=true") {
 		t.Errorf("the change is not logged:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestExecutorsFollowTheConsumer: an executor given other settings works
+// with the ack wait, attempts and cap of the consumer as it is, and with the
+// RESULTS stream's result bound.
+func TestExecutorsFollowTheConsumer(t *testing.T) {
+	fleet := contracts.DefaultTopology()
+	fleet.MaxInFlight, fleet.AckWait, fleet.MaxAttempts = 64, 45*time.Second, 5
+	own := contracts.DefaultTopology()
+	if got := own.FollowingConsumer(fleet.ExecutorConsumerConfig()); got != fleet {
+		t.Errorf("followed %+v, want the consumer's %+v", got, fleet)
+	}
+	// A consumer changed by hand to no MaxDeliver keeps the executor's attempts.
+	open := fleet.ExecutorConsumerConfig()
+	open.MaxDeliver = -1
+	if got := own.FollowingConsumer(open); got.MaxAttempts != own.MaxAttempts {
+		t.Errorf("MaxAttempts %d for a consumer without MaxDeliver, want the executor's %d", got.MaxAttempts, own.MaxAttempts)
+	}
+	// The result bound follows the RESULTS stream's.
+	fleet.MaxResultBytes = 1 << 20
+	if got := own.FollowingResults(fleet.ResultsStreamConfig()).MaxResultBytes; got != fleet.MaxResultBytes {
+		t.Errorf("MaxResultBytes %d, want the stream's %d", got, fleet.MaxResultBytes)
+	}
+	if got := own.FollowingResults(jetstream.StreamConfig{MaxMsgSize: -1}).MaxResultBytes; got != own.MaxResultBytes {
+		t.Errorf("MaxResultBytes %d for a stream without a bound, want the executor's %d", got, own.MaxResultBytes)
+	}
+}
+
+// TestEnsureBoundsAnUnboundedFleet: a fleet whose streams and buckets were
+// created without bounds (before they had any) gets them from the gateway
+// at its next start, each change logged.
+func TestEnsureBoundsAnUnboundedFleet(t *testing.T) {
+	n := testkit.StartNATS(t, "")
+	ctx := ctxT(t)
+	old := contracts.DefaultTopology()
+	old.QueueMaxBytes, old.ResultsMaxBytes, old.ExecutionsMaxBytes, old.ExecutorsMaxBytes, old.MaxResultBytes = -1, -1, -1, -1, -1
+	if err := old.Ensure(ctx, n.JS); err != nil {
+		t.Fatal(err)
+	}
+	cur := contracts.DefaultTopology()
+	rec := &records{}
+	if err := cur.Ensure(ctx, n.JS, contracts.As(contracts.RoleGateway), contracts.WithLog(slog.New(rec))); err != nil {
+		t.Fatal(err)
+	}
+	lines := rec.take()
+	for object, want := range map[string]int64{"stream JOBS": cur.QueueMaxBytes, "stream RESULTS": cur.ResultsMaxBytes,
+		"bucket executions": cur.ExecutionsMaxBytes, "bucket executors": cur.ExecutorsMaxBytes} {
+		if !has(lines, "topology: changed", "object="+object, "field=max_bytes", "old=-1", fmt.Sprintf("new=%d", want)) {
+			t.Errorf("%s: no max_bytes change logged in:\n%s", object, strings.Join(lines, "\n"))
+		}
+	}
+	limit := fmt.Sprintf("new=%d", cur.MaxResultBytes+contracts.ResultHeadroom)
+	if !has(lines, "object=stream RESULTS", "field=max_msg_size", limit) || !has(lines, "object=bucket executions", "field=max_value_size", limit) {
+		t.Errorf("the result bound was not set:\n%s", strings.Join(lines, "\n"))
+	}
+	if got := streamConfig(t, n.JS, contracts.JobsStream).MaxBytes; got != cur.QueueMaxBytes {
+		t.Errorf("JOBS MaxBytes %d, want %d", got, cur.QueueMaxBytes)
 	}
 }

@@ -39,6 +39,7 @@ func (t Topology) KeysBucketConfig() jetstream.KeyValueConfig {
 		Description: "Airlock keys (the result-token key); never readable by an executor",
 		History:     1,
 		Storage:     jetstream.FileStorage,
+		MaxBytes:    1 << 20,
 		Replicas:    t.replicas(),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"slices"
@@ -34,8 +35,10 @@ import (
 // online judges tried (Judge0 CVE-2024-28185, -28189, -29021; Piston's
 // patched exploits) and every resource and isolation attack we know of,
 // each run through the whole stack (gateway, NATS, executor, Docker) under
-// runc and under gVisor (runsc). Each attack has the verdicts it may get and
-// its own checks; every attack also gets the same safety checks:
+// runc and under gVisor (runsc). The attacks are data, in testdata/attacks
+// (one directory each: the program, the verdicts it may get and the name of
+// its own checks in attackChecks; see its README.md); every attack also gets
+// the same safety checks:
 //
 //   - the verdict arrives within 1.5x its wall limits (compile + run) plus a
 //     margin for container start on a loaded machine;
@@ -67,7 +70,7 @@ type attack struct {
 	// want lists the acceptable verdicts.
 	want []contracts.Verdict
 	// check adds the attack's own assertions.
-	check func(t *testing.T, e contracts.Execution, env *attackEnv)
+	check attackCheck
 	// next, when set, is a second program run after the first (persistence).
 	next *attack
 }
@@ -82,17 +85,6 @@ type attackEnv struct {
 }
 
 var entryFile = map[string]string{"python": "main.py", "bash": "main.sh", "c": "main.c", "c++": "main.cpp", "java": "Main.java"}
-
-var (
-	ac  = []contracts.Verdict{contracts.VerdictAccepted}
-	tle = []contracts.Verdict{contracts.VerdictTimeLimitExceeded}
-	mle = []contracts.Verdict{contracts.VerdictMemoryLimitExceeded}
-	re  = []contracts.Verdict{contracts.VerdictRuntimeError}
-	ole = []contracts.Verdict{contracts.VerdictOutputLimitExceeded}
-	ce  = []contracts.Verdict{contracts.VerdictCompileError}
-)
-
-func verdicts(v ...contracts.Verdict) []contracts.Verdict { return v }
 
 // noLines fails for every output line starting with prefix, except the
 // tolerated ones.
@@ -131,650 +123,296 @@ func processLimitMessage(t *testing.T, e contracts.Execution, env *attackEnv) {
 	}
 }
 
-func attacks() []attack {
-	return []attack{
-		// ---- resource exhaustion ----
-		{name: "fork bomb (shell)", lang: "bash",
-			code:   "f() { f | f & }\nf\nsleep 2\necho done\n",
-			limits: contracts.Limits{WallTimeMS: 4000},
-			want:   verdicts(contracts.VerdictTimeLimitExceeded, contracts.VerdictRuntimeError, contracts.VerdictAccepted),
-			check:  processLimitMessage},
-		{name: "fork bomb (python)", lang: "python",
-			code:   "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-			limits: contracts.Limits{WallTimeMS: 3000},
-			// Under gVisor every guest process costs sentry memory, counted
-			// in the container's limit: the bomb can end there first.
-			want:  verdicts(contracts.VerdictTimeLimitExceeded, contracts.VerdictRuntimeError, contracts.VerdictMemoryLimitExceeded),
-			check: processLimitMessage},
-		{name: "thread bomb", lang: "c",
-			code: `#define _GNU_SOURCE
-#include <pthread.h>
-#include <stdio.h>
-#include <unistd.h>
-static void *idle(void *a) { (void)a; pause(); return 0; }
-int main(void) {
-	int n = 0; pthread_t t;
-	while (pthread_create(&t, 0, idle, 0) == 0) n++;
-	printf("threads %d\n", n);
-	return 0;
-}
-`,
-			want: ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if n := lineInt(stdout(e), "threads"); n < 1 || n > 80 {
-					t.Errorf("created %d threads under a limit of 64 processes", n)
-				}
-				processLimitMessage(t, e, env)
-			}},
-		{name: "memory bomb", lang: "c",
-			code: `#include <stdlib.h>
-#include <string.h>
-int main(void) { for (;;) { char *p = malloc(1 << 20); if (!p) return 3; memset(p, 1, 1 << 20); } }
-`,
-			limits: contracts.Limits{MemoryMB: 64},
-			want:   mle},
-		{name: "writes to the root filesystem", lang: "python",
-			code: `import os
-for p in ["/etc/` + pwned + `", "/usr/` + pwned + `", "/` + pwned + `", "/.airlock/init", "/bin/sh", "/proc/sys/kernel/core_pattern",
-          "/proc/sysrq-trigger", "/sys/kernel/uevent_helper", "/sys/fs/cgroup/` + pwned + `", "/etc/passwd"]:
-    try:
-        with open(p, "ab") as f:
-            f.write(b"x")
-        print("ALLOWED write", p)
-    except OSError as e:
-        print("blocked write", p, e.errno)
-for d in ["/sys/fs/cgroup/memory/` + pwned + `", "/` + pwned + `-dir"]:
-    try:
-        os.mkdir(d)
-        print("ALLOWED mkdir", d)
-    except OSError as e:
-        print("blocked mkdir", d, e.errno)
-`,
-			want:  ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) { noLines(t, stdout(e), "ALLOWED") }},
-		{name: "file past the size limit", lang: "python",
-			code: `n = 0
-try:
-    with open("big", "wb") as f:
-        while True:
-            f.write(b"x" * (1 << 20))
-            f.flush()
-            n += 1
-except OSError as e:
-    print("stopped", n, e.errno)
-`,
-			limits: contracts.Limits{MemoryMB: 512},
-			want:   verdicts(contracts.VerdictAccepted, contracts.VerdictMemoryLimitExceeded),
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if e.Verdict == contracts.VerdictAccepted {
-					if n := lineInt(stdout(e), "stopped"); n < 0 || n > 128 {
-						t.Errorf("wrote %d MB into a 128 MB work directory", n)
-					}
-				}
-			}},
-		{name: "/dev/shm and /tmp exhaustion", lang: "python",
-			code: `for d in ["/dev/shm", "/tmp"]:
-    n = 0
-    try:
-        with open(d + "/fill", "wb") as f:
-            while True:
-                f.write(b"x" * (1 << 20))
-                f.flush()
-                n += 1
-    except OSError as e:
-        print(d, n, e.errno)
-`,
-			limits: contracts.Limits{MemoryMB: 512},
-			want:   verdicts(contracts.VerdictAccepted, contracts.VerdictMemoryLimitExceeded),
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if e.Verdict != contracts.VerdictAccepted {
-					return
-				}
-				if n := lineInt(stdout(e), "/dev/shm"); n < 0 || n > 64 {
-					t.Errorf("/dev/shm took %d MB", n)
-				}
-				if n := lineInt(stdout(e), "/tmp"); n < 0 || n > 128 {
-					t.Errorf("/tmp took %d MB", n)
-				}
-			}},
-		{name: "inode exhaustion", lang: "python",
-			code: `import os
-n = 0
-try:
-    while True:
-        os.close(os.open("f%d" % n, os.O_CREAT | os.O_WRONLY, 0o600))
-        n += 1
-except OSError as e:
-    print("files", n, e.errno)
-`,
-			limits: contracts.Limits{WallTimeMS: 10000, CPUTimeMS: 8000},
-			// gVisor ignores nr_inodes: its inodes cost sentry memory, and the
-			// loop ends at the memory or time limit instead.
-			want: verdicts(contracts.VerdictAccepted, contracts.VerdictTimeLimitExceeded, contracts.VerdictMemoryLimitExceeded),
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if !env.gvisor && (e.Verdict != contracts.VerdictAccepted || lineInt(stdout(e), "files") > 65536) {
-					t.Errorf("runc: want the tmpfs inode cap (65536) to stop the loop: %s", stdout(e))
-				}
-			}},
-		{name: "fd exhaustion", lang: "python",
-			code: `import os
-fds = []
-try:
-    while True:
-        fds.append(os.open("/dev/null", os.O_RDONLY))
-except OSError as e:
-    print("fds", len(fds), e.errno)
-`,
-			want: ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if n := lineInt(stdout(e), "fds"); n < 1 || n > 256 {
-					t.Errorf("opened %d descriptors under nofile 256", n)
-				}
-			}},
-		{name: "stdout flood", lang: "python",
-			code:   "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n",
-			limits: contracts.Limits{OutputBytes: 100000},
-			want:   ole,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if !e.Run.Truncated || len(e.Run.Stdout)+len(e.Run.Stderr) != 100000 {
-					t.Errorf("truncated %v, %d+%d bytes kept, want exactly 100000", e.Run.Truncated, len(e.Run.Stdout), len(e.Run.Stderr))
-				}
-			}},
-		{name: "stderr flood", lang: "python",
-			code:   "import sys\nwhile True:\n    sys.stderr.write('y' * 65536)\n",
-			limits: contracts.Limits{OutputBytes: 100000},
-			want:   ole,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if !e.Run.Truncated || len(e.Run.Stdout)+len(e.Run.Stderr) != 100000 {
-					t.Errorf("truncated %v, %d+%d bytes kept, want exactly 100000", e.Run.Truncated, len(e.Run.Stdout), len(e.Run.Stderr))
-				}
-			}},
-		{name: "large stdin never read while writing", lang: "python",
-			// os.write in a loop: gVisor returns short writes on a full host
-			// pipe, which Python's unbuffered text layer does not retry.
-			code:  "import os\ndata = b'z' * 300000\nwhile data:\n    data = data[os.write(1, data):]\n",
-			stdin: strings.Repeat("0123456789abcdef", 4<<20/16),
-			want:  ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if len(stdout(e)) != 300000 {
-					t.Errorf("stdout %d bytes, want 300000", len(stdout(e)))
-				}
-			}},
-		{name: "busy loop", lang: "c",
-			code:   "int main(void) { volatile unsigned long i = 0; for (;;) i++; }\n",
-			limits: contracts.Limits{CPUTimeMS: 1000, WallTimeMS: 10000},
-			want:   tle,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if e.Run.CPUTimeMS < 1000 {
-					t.Errorf("cpu_time_ms %d, want at least the 1000 ms limit", e.Run.CPUTimeMS)
-				}
-			}},
-		{name: "threads burning CPU", lang: "c",
-			code: `#define _GNU_SOURCE
-#include <pthread.h>
-#include <unistd.h>
-static void *burn(void *a) { volatile unsigned long i = 0; (void)a; for (;;) i++; return 0; }
-int main(void) {
-	pthread_t t;
-	for (int i = 0; i < 4; i++) pthread_create(&t, 0, burn, 0);
-	for (;;) sleep(1); /* the main thread itself uses no CPU */
-}
-`,
-			limits: contracts.Limits{CPUTimeMS: 1000, WallTimeMS: 20000},
-			want:   tle,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				// Only the threads burn: if their CPU did not count, the wall
-				// clock (20 s) would end the run, not the 1 s CPU limit.
-				if e.Run.CPUTimeMS < 1000 || e.Run.WallTimeMS >= 20000 || e.Run.Signal != "SIGKILL" {
-					t.Errorf("cpu %d ms wall %d ms signal %s: want the CPU watchdog to kill it before the wall limit", e.Run.CPUTimeMS, e.Run.WallTimeMS, e.Run.Signal)
-				}
-			}},
-		{name: "sleeping forever", lang: "bash",
-			code:   "sleep infinity\n",
-			limits: contracts.Limits{WallTimeMS: 2000},
-			want:   tle,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if e.Run.Signal != "SIGKILL" || e.Run.WallTimeMS < 2000 {
-					t.Errorf("signal %s wall %d ms, want SIGKILL at the 2000 ms wall limit", e.Run.Signal, e.Run.WallTimeMS)
-				}
-			}},
-		{name: "stops itself with SIGSTOP", lang: "bash",
-			code:   "kill -STOP $$\necho resumed\n",
-			limits: contracts.Limits{WallTimeMS: 2000},
-			want:   tle},
-		{name: "ignores SIGTERM", lang: "bash",
-			code:   "trap '' TERM INT HUP QUIT\nwhile :; do sleep 1; done\n",
-			limits: contracts.Limits{WallTimeMS: 2000},
-			want:   tle},
-		{name: "daemonizes to outlive the job", lang: "python",
-			code: `import os, time
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        for i in range(600):
-            try:
-                with open("/tmp/daemon-alive", "a") as f:
-                    f.write("x")
-            except OSError:
-                pass
-            time.sleep(0.1)
-        os._exit(0)
-    os._exit(0)
-print("parent leaves")
-`,
-			want: ac},
-		{name: "unreaped zombies", lang: "c",
-			code: `#define _GNU_SOURCE
-#include <stdio.h>
-#include <sys/types.h>
-#include <unistd.h>
-int main(void) {
-	int n = 0;
-	for (int i = 0; i < 40; i++) { pid_t p = fork(); if (p == 0) _exit(0); if (p > 0) n++; }
-	sleep(1);
-	printf("zombies %d\n", n);
-	return 0;
-}
-`,
-			want: ac},
-		{name: "crash storm with core dumps", lang: "bash",
-			code:  "echo core $(ulimit -c)\nfor i in $(seq 30); do bash -c 'kill -SEGV $$'; done 2>/dev/null\necho done\n",
-			want:  ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) { want(t, stdout(e), "core 0\n", "done\n") }},
+// attackCheck is an attack's own assertions on its execution.
+type attackCheck func(t *testing.T, e contracts.Execution, env *attackEnv)
 
-		// ---- isolation ----
-		{name: "environment and secrets", lang: "python",
-			code: `import os, glob
-print("KEYS", " ".join(sorted(os.environ)))
-for p in ["/proc/self/environ", "/proc/1/environ", "/proc/1/cmdline"] + glob.glob("/proc/[0-9]*/environ") + glob.glob("/proc/[0-9]*/cmdline"):
-    try:
-        print(p, open(p, "rb").read().replace(b"\0", b" "))
-    except OSError as e:
-        print(p, "unreadable", e.errno)
-for p in ["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]:
-    try:
-        print(p, open(p).read())
-    except OSError as e:
-        print(p, "unreadable", e.errno)
-`,
-			want: ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				m := regexp.MustCompile(`(?m)^KEYS (.*)$`).FindStringSubmatch(stdout(e))
-				if m == nil {
-					t.Fatal("no KEYS line")
+// attackChecks are the attacks' own assertions, by the name an attack's
+// attack.json gives in "check" (testdata/attacks/README.md). Every entry is
+// used by some attack (TestAttackTable).
+func attackChecks() map[string]attackCheck {
+	return map[string]attackCheck{
+		"process-limit-message": processLimitMessage,
+		"thread-bomb": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if n := lineInt(stdout(e), "threads"); n < 1 || n > 80 {
+				t.Errorf("created %d threads under a limit of 64 processes", n)
+			}
+			processLimitMessage(t, e, env)
+		},
+		"nothing-allowed": func(t *testing.T, e contracts.Execution, env *attackEnv) { noLines(t, stdout(e), "ALLOWED") },
+		"file-past-the-size-limit": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if e.Verdict == contracts.VerdictAccepted {
+				if n := lineInt(stdout(e), "stopped"); n < 0 || n > 128 {
+					t.Errorf("wrote %d MB into a 128 MB work directory", n)
 				}
-				allowed := []string{"PATH", "HOME", "LANG", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "LC_CTYPE"}
-				for _, k := range strings.Fields(m[1]) {
-					if !slices.Contains(allowed, k) {
-						t.Errorf("unexpected environment variable %s in the sandbox", k)
-					}
+			}
+		},
+		"dev-shm-and-tmp-exhaustion": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if e.Verdict != contracts.VerdictAccepted {
+				return
+			}
+			if n := lineInt(stdout(e), "/dev/shm"); n < 0 || n > 64 {
+				t.Errorf("/dev/shm took %d MB", n)
+			}
+			if n := lineInt(stdout(e), "/tmp"); n < 0 || n > 128 {
+				t.Errorf("/tmp took %d MB", n)
+			}
+		},
+		"inode-exhaustion": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if !env.gvisor && (e.Verdict != contracts.VerdictAccepted || lineInt(stdout(e), "files") > 65536) {
+				t.Errorf("runc: want the tmpfs inode cap (65536) to stop the loop: %s", stdout(e))
+			}
+		},
+		"fd-exhaustion": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if n := lineInt(stdout(e), "fds"); n < 1 || n > 256 {
+				t.Errorf("opened %d descriptors under nofile 256", n)
+			}
+		},
+		"output-cut-at-100000-bytes": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if !e.Run.Truncated || len(e.Run.Stdout)+len(e.Run.Stderr) != 100000 {
+				t.Errorf("truncated %v, %d+%d bytes kept, want exactly 100000", e.Run.Truncated, len(e.Run.Stdout), len(e.Run.Stderr))
+			}
+		},
+		"large-stdin-never-read-while-writing": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if len(stdout(e)) != 300000 {
+				t.Errorf("stdout %d bytes, want 300000", len(stdout(e)))
+			}
+		},
+		"busy-loop": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if e.Run.CPUTimeMS < 1000 {
+				t.Errorf("cpu_time_ms %d, want at least the 1000 ms limit", e.Run.CPUTimeMS)
+			}
+		},
+		"threads-burning-cpu": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			// Only the threads burn: if their CPU did not count, the wall
+			// clock (20 s) would end the run, not the 1 s CPU limit.
+			if e.Run.CPUTimeMS < 1000 || e.Run.WallTimeMS >= 20000 || e.Run.Signal != "SIGKILL" {
+				t.Errorf("cpu %d ms wall %d ms signal %s: want the CPU watchdog to kill it before the wall limit", e.Run.CPUTimeMS, e.Run.WallTimeMS, e.Run.Signal)
+			}
+		},
+		"sleeping-forever": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if e.Run.Signal != "SIGKILL" || e.Run.WallTimeMS < 2000 {
+				t.Errorf("signal %s wall %d ms, want SIGKILL at the 2000 ms wall limit", e.Run.Signal, e.Run.WallTimeMS)
+			}
+		},
+		"crash-storm-with-core-dumps": func(t *testing.T, e contracts.Execution, env *attackEnv) { want(t, stdout(e), "core 0\n", "done\n") },
+		"environment-and-secrets": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			m := regexp.MustCompile(`(?m)^KEYS (.*)$`).FindStringSubmatch(stdout(e))
+			if m == nil {
+				t.Fatal("no KEYS line")
+			}
+			allowed := []string{"PATH", "HOME", "LANG", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "LC_CTYPE"}
+			for _, k := range strings.Fields(m[1]) {
+				if !slices.Contains(allowed, k) {
+					t.Errorf("unexpected environment variable %s in the sandbox", k)
 				}
-			}},
-		{name: "host probing", lang: "python",
-			code: `import os, stat
-pids = [p for p in os.listdir("/proc") if p.isdigit()]
-print("PIDS", len(pids))
-mounts = open("/proc/mounts").read()
-# (the root overlay's options name its layers under /var/lib/docker: paths, not access)
-for word in ["docker.sock", "containerd.sock", "/run/docker", "/var/run/docker"]:
-    if word in mounts:
-        print("FOUND mount", word)
-for p in ["/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock", "/var/run/docker/containerd/containerd.sock",
-          "/proc/1/root/var/run/docker.sock", "/host", "/run/secrets", "/var/lib/docker"]:
-    if os.path.lexists(p):
-        print("FOUND path", p)
-for root, dirs, files in os.walk("/", onerror=lambda e: None):
-    if root.startswith(("/proc", "/sys")):
-        dirs[:] = []
-        continue
-    for f in files:
-        p = os.path.join(root, f)
-        try:
-            if stat.S_ISSOCK(os.lstat(p).st_mode):
-                print("FOUND socket", p)
-        except OSError:
-            pass
-try:
-    os.mkdir("/sys/fs/cgroup/` + pwned + `")
-    print("FOUND writable cgroupfs")
-except OSError:
-    pass
-print("probed")
-`,
-			want: ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				noLines(t, stdout(e), "FOUND")
-				if n := lineInt(stdout(e), "PIDS"); n < 1 || n > 3 {
-					t.Errorf("the program sees %d processes, want only the init and itself", n)
-				}
-				want(t, stdout(e), "probed\n")
-			}},
-		{name: "capabilities, no_new_privs, seccomp", lang: "python",
-			code: `import os
-for line in open("/proc/self/status"):
-    if line.split(":")[0] in ("Uid", "Gid", "CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"):
-        print(line.strip())
-for f, a in [(os.setuid, 0), (os.setgid, 0), (os.chroot, "/tmp")]:
-    try:
-        f(a)
-        print("ALLOWED", f.__name__)
-    except OSError as e:
-        print("blocked", f.__name__, e.errno)
-`,
-			want: ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				out := stdout(e)
-				noLines(t, out, "ALLOWED")
-				want(t, out, "Uid:\t65534\t65534\t65534\t65534", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000")
-				if !env.gvisor {
-					want(t, out, "NoNewPrivs:\t1", "Seccomp:\t2")
-				}
-			}},
-		{name: "forbidden system calls", lang: "c",
-			code: `#define _GNU_SOURCE
-#include <errno.h>
-#include <sched.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/resource.h>
-#include <unistd.h>
-#include <linux/keyctl.h>
-#define TRY(what, call) do { long r = (call); if (r >= 0) printf("ALLOWED %s\n", what); else printf("blocked %s: %s\n", what, strerror(errno)); } while (0)
-int main(void) {
-	TRY("unshare(CLONE_NEWUSER)", unshare(CLONE_NEWUSER));
-	TRY("unshare(CLONE_NEWNS)", unshare(CLONE_NEWNS));
-	TRY("unshare(CLONE_NEWNET)", unshare(CLONE_NEWNET));
-	TRY("mount tmpfs", mount("none", "/tmp", "tmpfs", 0, 0));
-	TRY("io_uring_setup", syscall(425, 8, (char[120]){0}));
-	TRY("socket(AF_VSOCK)", socket(40, SOCK_STREAM, 0));
-	TRY("socket(AF_PACKET)", socket(AF_PACKET, SOCK_RAW, 0));
-	TRY("socket(AF_INET, SOCK_RAW)", socket(AF_INET, SOCK_RAW, 1));
-	TRY("socket(AF_ALG)", socket(38, SOCK_SEQPACKET, 0));
-	TRY("keyctl", syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0));
-	TRY("add_key", syscall(SYS_add_key, "user", "k", "v", 1, KEY_SPEC_PROCESS_KEYRING));
-	TRY("bpf", syscall(SYS_bpf, 0, (char[128]){0}, 128));
-	TRY("perf_event_open", syscall(SYS_perf_event_open, (char[128]){0}, 0, -1, -1, 0));
-	TRY("userfaultfd", syscall(SYS_userfaultfd, 0));
-	TRY("kexec_load", syscall(SYS_kexec_load, 0, 0, 0, 0));
-	TRY("init_module", syscall(SYS_init_module, 0, 0, ""));
-	TRY("swapon", syscall(SYS_swapon, "/tmp/x", 0));
-	TRY("syslog", syscall(SYS_syslog, 3, (char[64]){0}, 64));
-	TRY("settimeofday", syscall(SYS_settimeofday, 0, 0) == 0 && errno != EFAULT ? 0 : -1);
-	TRY("setns", syscall(SYS_setns, 0, 0));
-	TRY("chroot", chroot("/tmp"));
-	TRY("pivot_root", syscall(SYS_pivot_root, "/tmp", "/tmp"));
-	TRY("open_by_handle_at", syscall(SYS_open_by_handle_at, -100, (char[64]){8, 0, 0, 0, 1}, 0));
-	TRY("prlimit(init)", prlimit(1, RLIMIT_NOFILE, &(struct rlimit){1, 1}, 0));
-	TRY("setpriority(init, -5)", setpriority(PRIO_PROCESS, 1, -5));
-	TRY("reboot", syscall(SYS_reboot, 0xfee1dead, 672274793, 0x1234567, 0));
-	puts("done");
-	return 0;
-}
-`,
-			want: ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				var tolerated []string
-				if env.gvisor {
-					// gVisor's own kernel: these succeed inside the sandbox
-					// and touch nothing on the host (its user namespaces and
-					// mounts are the sentry's); it does not apply the OCI
-					// seccomp profile.
-					// gVisor lets the program create a user namespace (in the
-					// sentry), where it holds every capability: the raw
-					// sockets, chroot, syslog and renice that follow are then
-					// the sentry's own emulation, and io_uring is the
-					// sentry's implementation, not the host's.
-					tolerated = []string{"ALLOWED unshare(CLONE_NEWUSER)", "ALLOWED unshare(CLONE_NEWNS)", "ALLOWED unshare(CLONE_NEWNET)",
-						"ALLOWED prlimit(init)", "ALLOWED io_uring_setup", "ALLOWED socket(AF_PACKET)", "ALLOWED socket(AF_INET, SOCK_RAW)",
-						"ALLOWED syslog", "ALLOWED chroot", "ALLOWED setpriority(init, -5)"}
-				}
-				noLines(t, stdout(e), "ALLOWED", tolerated...)
-				want(t, stdout(e), "done\n")
-			}},
-		{name: "32-bit system call table", lang: "c",
-			code: `#include <stdio.h>
-int main(void) {
-	long r;
-	__asm__ volatile ("int $0x80" : "=a"(r) : "a"(20L) : "memory"); /* i386 getpid */
-	if (r > 0) printf("ALLOWED int80 getpid %ld\n", r); else printf("blocked int80 %ld\n", r);
-	return 0;
-}
-`,
-			want:  verdicts(contracts.VerdictAccepted, contracts.VerdictRuntimeError),
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) { noLines(t, stdout(e), "ALLOWED") }},
-		{name: "network egress", lang: "python",
-			code: `import socket, sys
-print("IFACES", " ".join(l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]))
-targets = [("169.254.169.254", 80), ("1.1.1.1", 443), ("8.8.8.8", 53)] + [(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])) for a in sys.argv[1:]]
-for host, port in targets:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(1.5)
-    try:
-        s.connect((host, port))
-        print("CONNECTED", host, port)
-    except OSError as e:
-        print("blocked", host, port, e)
-    finally:
-        s.close()
-try:
-    print("RESOLVED", socket.getaddrinfo("example.com", 80)[0][4])
-except OSError as e:
-    print("no dns", e)
-try:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.sendto(b"\0" * 12, ("8.8.8.8", 53))
-    u.settimeout(1)
-    u.recvfrom(512)
-    print("CONNECTED udp 8.8.8.8 53")
-except OSError as e:
-    print("blocked udp", e)
-`,
-			limits: contracts.Limits{WallTimeMS: 20000},
-			want:   ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				out := stdout(e)
-				noLines(t, out, "CONNECTED")
-				noLines(t, out, "RESOLVED")
-				if m := regexp.MustCompile(`(?m)^IFACES (.*)$`).FindStringSubmatch(out); m == nil || strings.TrimSpace(m[1]) != "lo" {
-					t.Errorf("network interfaces %q, want only lo", m)
-				}
-				if n := env.honeypot.count.Load(); n > 0 {
-					t.Errorf("the honeypot on the host accepted %d connection(s) from the sandbox", n)
-				}
-			}},
-		{name: "persistence between two runs", lang: "python",
-			code: `import ctypes, os
-libc = ctypes.CDLL(None, use_errno=True)
-for d in ["/tmp", "/dev/shm", "/work", "."]:
-    try:
-        open(os.path.join(d, "airlock-persist"), "w").write("x")
-    except OSError as e:
-        print("cannot write", d, e)
-print("shm", libc.shmget(` + strconv.Itoa(ipcKey) + `, 4096, 0o1666))
-print("msg", libc.msgget(` + strconv.Itoa(ipcKey) + `, 0o1666))
-print("sem", libc.semget(` + strconv.Itoa(ipcKey) + `, 1, 0o1666))
-`,
-			want: ac,
-			next: &attack{lang: "python",
-				code: `import ctypes, os
-libc = ctypes.CDLL(None, use_errno=True)
-for d in ["/tmp", "/dev/shm", "/work", "."]:
-    if os.path.exists(os.path.join(d, "airlock-persist")):
-        print("FOUND file in", d)
-if libc.shmget(` + strconv.Itoa(ipcKey) + `, 0, 0) >= 0: print("FOUND shm")
-if libc.msgget(` + strconv.Itoa(ipcKey) + `, 0) >= 0: print("FOUND msg")
-if libc.semget(` + strconv.Itoa(ipcKey) + `, 0, 0) >= 0: print("FOUND sem")
-if os.path.exists("/tmp/daemon-alive"): print("FOUND daemon")
-print("checked")
-`,
-				want: ac,
-				check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-					noLines(t, stdout(e), "FOUND")
-					want(t, stdout(e), "checked\n")
-				}}},
-		{name: "planted symlinks and hard links", lang: "python",
-			code: `import os
-targets = ["/etc/shadow", "/etc/passwd", "/proc/1/root", "/proc/1/environ", "/var/run/docker.sock", "/.airlock/init", "/", "../../../../..", "/sys/fs/cgroup"]
-for d in ["/work", "/tmp", "/dev/shm"]:
-    for i, tgt in enumerate(targets):
-        for name in ["main.py", "main", "Main.class", "link%d" % i, "` + pwned + `"]:
-            p = os.path.join(d, name)
-            try:
-                if os.path.lexists(p):
-                    os.unlink(p)
-                os.symlink(tgt, p)
-            except OSError:
-                pass
-for src in ["/.airlock/init", "/etc/passwd", "/usr/bin/python3"]:
-    try:
-        os.link(src, "/work/hard-" + os.path.basename(src))
-        print("ALLOWED hard link", src)
-    except OSError as e:
-        print("blocked hard link", src, e.errno)
-print("planted")
-`,
-			want: ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				noLines(t, stdout(e), "ALLOWED")
-				want(t, stdout(e), "planted\n")
-			}},
-		{name: "binary and terminal junk", lang: "python",
-			code: `import sys
-junk = bytes(range(256)) * 4 + b"\x1b[2J\x1b[H\x1b]0;pwned\x07\x1b[31mred\x1b[0m\xff\xfe\xc3\x28\r\x00done\n"
-sys.stdout.buffer.write(junk)
-sys.stderr.buffer.write(junk)
-`,
-			want: ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				want(t, stdout(e), "\x1b[2J", "done\n")
-			}},
-		{name: "imitates a verdict and the result protocol", lang: "bash",
-			code: "printf '\\0\\0airlock-record:%032d:{\"exit_code\":0,\"signal\":0}\\n' 0\n" +
-				"echo '{\"verdict\":\"accepted\",\"status\":\"completed\",\"exit_code\":0}'\n" +
-				"printf '\\0\\0airlock-record:%032d:{\"exit_code\":0}\\n' 0 >&2\n" +
-				"echo accepted; exit 3\n",
-			want: re,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if e.Run.ExitCode != 3 {
-					t.Errorf("exit code %d, want the real 3", e.Run.ExitCode)
-				}
-				want(t, stdout(e), `{"verdict":"accepted","status":"completed","exit_code":0}`, "airlock-record:")
-			}},
-		{name: "kills and stops the init", lang: "bash",
-			code: "kill -KILL 1; kill -STOP 1; sleep 0.3; echo still here; exit 7\n",
-			want: re,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				// runc: the kernel shields a pid namespace's init from SIGKILL
-				// and SIGSTOP sent inside it, and the init reports the real
-				// exit. gVisor does not: the init dies, the job ends as a
-				// runtime error (init lost); never a better verdict.
-				if !env.gvisor && (e.Run.ExitCode != 7 || stdout(e) != "still here\n") {
-					t.Errorf("exit %d stdout %q, want the program's own exit 7", e.Run.ExitCode, stdout(e))
-				}
-			}},
-		{name: "ptraces the init and reads its descriptors", lang: "c",
-			code: `#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/ptrace.h>
-#include <sys/uio.h>
-#include <unistd.h>
-int main(void) {
-	if (ptrace(PTRACE_ATTACH, 1, 0, 0) == 0) puts("ALLOWED ptrace attach"); else printf("blocked ptrace: %s\n", strerror(errno));
-	if (ptrace(PTRACE_SEIZE, 1, 0, 0) == 0) puts("ALLOWED ptrace seize"); else printf("blocked seize: %s\n", strerror(errno));
-	const char *paths[] = {"/proc/1/mem", "/proc/1/fd/0", "/proc/1/fd/1", "/proc/1/fd/3", "/proc/1/root/etc/passwd", "/proc/1/map_files"};
-	for (unsigned i = 0; i < sizeof paths / sizeof *paths; i++) {
-		char b[16]; int fd = open(paths[i], O_RDONLY | O_NONBLOCK); /* gVisor opens fd 0: an empty pipe */
-		if (fd >= 0 && read(fd, b, sizeof b) > 0) printf("ALLOWED read %s\n", paths[i]); else printf("blocked %s: %s\n", paths[i], strerror(errno));
-		if (fd >= 0) close(fd);
+			}
+		},
+		"host-probing": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			noLines(t, stdout(e), "FOUND")
+			if n := lineInt(stdout(e), "PIDS"); n < 1 || n > 3 {
+				t.Errorf("the program sees %d processes, want only the init and itself", n)
+			}
+			want(t, stdout(e), "probed\n")
+		},
+		"capabilities-no-new-privs-seccomp": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			out := stdout(e)
+			noLines(t, out, "ALLOWED")
+			want(t, out, "Uid:\t65534\t65534\t65534\t65534", "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000")
+			if !env.gvisor {
+				want(t, out, "NoNewPrivs:\t1", "Seccomp:\t2")
+			}
+		},
+		"forbidden-system-calls": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			var tolerated []string
+			if env.gvisor {
+				// gVisor's own kernel: these succeed inside the sandbox
+				// and touch nothing on the host (its user namespaces and
+				// mounts are the sentry's); it does not apply the OCI
+				// seccomp profile.
+				// gVisor lets the program create a user namespace (in the
+				// sentry), where it holds every capability: the raw
+				// sockets, chroot, syslog and renice that follow are then
+				// the sentry's own emulation, and io_uring is the
+				// sentry's implementation, not the host's.
+				tolerated = []string{"ALLOWED unshare(CLONE_NEWUSER)", "ALLOWED unshare(CLONE_NEWNS)", "ALLOWED unshare(CLONE_NEWNET)",
+					"ALLOWED prlimit(init)", "ALLOWED io_uring_setup", "ALLOWED socket(AF_PACKET)", "ALLOWED socket(AF_INET, SOCK_RAW)",
+					"ALLOWED syslog", "ALLOWED chroot", "ALLOWED setpriority(init, -5)"}
+			}
+			noLines(t, stdout(e), "ALLOWED", tolerated...)
+			want(t, stdout(e), "done\n")
+		},
+		"network-egress": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			out := stdout(e)
+			noLines(t, out, "CONNECTED")
+			noLines(t, out, "RESOLVED")
+			if m := regexp.MustCompile(`(?m)^IFACES (.*)$`).FindStringSubmatch(out); m == nil || strings.TrimSpace(m[1]) != "lo" {
+				t.Errorf("network interfaces %q, want only lo", m)
+			}
+			if n := env.honeypot.count.Load(); n > 0 {
+				t.Errorf("the honeypot on the host accepted %d connection(s) from the sandbox", n)
+			}
+		},
+		"persistence-between-two-runs": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			noLines(t, stdout(e), "FOUND")
+			want(t, stdout(e), "checked\n")
+		},
+		"planted-symlinks-and-hard-links": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			noLines(t, stdout(e), "ALLOWED")
+			want(t, stdout(e), "planted\n")
+		},
+		"binary-and-terminal-junk": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			want(t, stdout(e), "\x1b[2J", "done\n")
+		},
+		"imitates-a-verdict-and-the-result-protocol": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if e.Run.ExitCode != 3 {
+				t.Errorf("exit code %d, want the real 3", e.Run.ExitCode)
+			}
+			want(t, stdout(e), `{"verdict":"accepted","status":"completed","exit_code":0}`, "airlock-record:")
+		},
+		"kills-and-stops-the-init": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			// runc: the kernel shields a pid namespace's init from SIGKILL
+			// and SIGSTOP sent inside it, and the init reports the real
+			// exit. gVisor does not: the init dies, the job ends as a
+			// runtime error (init lost); never a better verdict.
+			if !env.gvisor && (e.Run.ExitCode != 7 || stdout(e) != "still here\n") {
+				t.Errorf("exit %d stdout %q, want the program's own exit 7", e.Run.ExitCode, stdout(e))
+			}
+		},
+		"ptraces-the-init-and-reads-its-descriptors": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			noLines(t, stdout(e), "ALLOWED")
+			if e.Run.ExitCode != 5 {
+				t.Errorf("exit %d, want the program's own 5", e.Run.ExitCode)
+			}
+		},
+		"constexpr-loop-that-never-ends": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			// The compile CPU limit ends it, or g++'s own
+			// -fconstexpr-ops-limit when the machine is fast enough.
+			if e.Compile == nil || (e.Compile.Verdict != contracts.VerdictTimeLimitExceeded && e.Compile.Verdict != contracts.VerdictCompileError) {
+				t.Errorf("compile stage %+v, want time_limit_exceeded or compile_error", e.Compile)
+			}
+		},
+		"jvm-sizes-its-heap-from-the-container": func(t *testing.T, e contracts.Execution, env *attackEnv) {
+			if h := lineInt(stdout(e), "heap"); h < 96 || h > 224 {
+				t.Errorf("max heap %d MB under a 256 MB container, want about 75%%", h)
+			}
+			if c := lineInt(stdout(e), "cpus"); c != 1 {
+				t.Errorf("%d processors, want 1", c)
+			}
+		},
 	}
-	char buf[64]; struct iovec l = {buf, sizeof buf}, r = {(void *)0x400000, sizeof buf};
-	if (process_vm_readv(1, &l, 1, &r, 1, 0) > 0) puts("ALLOWED process_vm_readv"); else printf("blocked process_vm_readv: %s\n", strerror(errno));
-	return 5;
 }
-`,
-			want: re,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				noLines(t, stdout(e), "ALLOWED")
-				if e.Run.ExitCode != 5 {
-					t.Errorf("exit %d, want the program's own 5", e.Run.ExitCode)
-				}
-			}},
 
-		// ---- compile time ----
-		{name: "#include /dev/urandom", lang: "c",
-			code:   "#include \"/dev/urandom\"\nint main(void) { return 0; }\n",
-			limits: contracts.Limits{CompileWallTimeMS: 10000, CompileCPUTimeMS: 5000, CompileMemoryMB: 256},
-			want:   ce},
-		{name: "preprocessor explosion", lang: "c",
-			code: "#define A0 x x x x x x x x x x\n#define A1 A0 A0 A0 A0 A0 A0 A0 A0 A0 A0\n#define A2 A1 A1 A1 A1 A1 A1 A1 A1 A1 A1\n" +
-				"#define A3 A2 A2 A2 A2 A2 A2 A2 A2 A2 A2\n#define A4 A3 A3 A3 A3 A3 A3 A3 A3 A3 A3\n#define A5 A4 A4 A4 A4 A4 A4 A4 A4 A4 A4\n" +
-				"#define A6 A5 A5 A5 A5 A5 A5 A5 A5 A5 A5\n#define A7 A6 A6 A6 A6 A6 A6 A6 A6 A6 A6\n#define A8 A7 A7 A7 A7 A7 A7 A7 A7 A7 A7\n" +
-				"#define A9 A8 A8 A8 A8 A8 A8 A8 A8 A8 A8\nint x = A9;\nint main(void) { return 0; }\n",
-			limits: contracts.Limits{CompileWallTimeMS: 10000, CompileCPUTimeMS: 5000, CompileMemoryMB: 256},
-			want:   ce},
-		{name: "constexpr loop that never ends", lang: "c++",
-			code: `constexpr long f() {
-	long s = 0;
-	for (long i = 0; i < 200000; i++)
-		for (long j = 0; j < 200000; j++) s += i ^ j;
-	return s;
+// attackSpec is an attack's attack.json (testdata/attacks/README.md).
+type attackSpec struct {
+	Name  string `json:"name"`
+	Group string `json:"group"`
+	Lang  string `json:"lang"`
+	Note  string `json:"note"`
+	Stdin *struct {
+		Repeat string `json:"repeat"`
+		Times  int    `json:"times"`
+	} `json:"stdin"`
+	Args   []string            `json:"args"`
+	Limits contracts.Limits    `json:"limits"`
+	Want   []contracts.Verdict `json:"want"`
+	Check  string              `json:"check"`
 }
-constexpr long v = f();
-int main() { return v & 1; }
-`,
-			limits: contracts.Limits{CompileWallTimeMS: 10000, CompileCPUTimeMS: 5000},
-			want:   ce,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				// The compile CPU limit ends it, or g++'s own
-				// -fconstexpr-ops-limit when the machine is fast enough.
-				if e.Compile == nil || (e.Compile.Verdict != contracts.VerdictTimeLimitExceeded && e.Compile.Verdict != contracts.VerdictCompileError) {
-					t.Errorf("compile stage %+v, want time_limit_exceeded or compile_error", e.Compile)
-				}
-			}},
-		{name: "huge initialized static array", lang: "c",
-			code:   "static char a[1L << 34] = {1};\nint main(int argc, char **argv) { (void)argv; return a[argc * 12345]; }\n",
-			limits: contracts.Limits{CompileWallTimeMS: 15000, CompileCPUTimeMS: 8000},
-			want:   ce},
-		{name: "huge zero-filled static array", lang: "c",
-			code: "static char a[1L << 40];\nint main(int argc, char **argv) { (void)argv; a[argc * 123456789L] = 1; return a[argc * 123456789L] - 1; }\n",
-			want: verdicts(contracts.VerdictRuntimeError, contracts.VerdictMemoryLimitExceeded, contracts.VerdictAccepted)},
-		{name: "JVM sizes its heap from the container", lang: "java",
-			code: `public class Main {
-	public static void main(String[] a) {
-		System.out.println("heap " + (Runtime.getRuntime().maxMemory() >> 20));
-		System.out.println("cpus " + Runtime.getRuntime().availableProcessors());
+
+// attacksDir holds one directory per attack, run in the order of their names.
+const attacksDir = "testdata/attacks"
+
+// attacks reads the attack table from attacksDir.
+func attacks(t *testing.T) []attack {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(attacksDir, "*", "attack.json"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no attacks in %s (%v)", attacksDir, err)
 	}
+	slices.Sort(dirs)
+	var list []attack
+	for _, spec := range dirs {
+		a := loadAttack(t, filepath.Dir(spec))
+		if a.name == "" {
+			t.Fatalf("%s: no name", spec)
+		}
+		list = append(list, *a)
+	}
+	return list
 }
-`,
-			limits: contracts.Limits{MemoryMB: 256},
-			want:   ac,
-			check: func(t *testing.T, e contracts.Execution, env *attackEnv) {
-				if h := lineInt(stdout(e), "heap"); h < 96 || h > 224 {
-					t.Errorf("max heap %d MB under a 256 MB container, want about 75%%", h)
-				}
-				if c := lineInt(stdout(e), "cpus"); c != 1 {
-					t.Errorf("%d processors, want 1", c)
-				}
-			}},
-		{name: "JVM memory bomb", lang: "java",
-			code: `import java.util.*;
-public class Main {
-	public static void main(String[] a) {
-		List<long[]> l = new ArrayList<>();
-		while (true) l.add(new long[1 << 17]);
+
+// loadAttack reads the attack in dir: its attack.json, its program (the
+// language's entry file) and, in dir/next, the program run after it.
+func loadAttack(t *testing.T, dir string) *attack {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "attack.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	var spec attackSpec
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		t.Fatalf("%s/attack.json: %v", dir, err)
+	}
+	entry, ok := entryFile[spec.Lang]
+	if !ok {
+		t.Fatalf("%s: unknown language %q", dir, spec.Lang)
+	}
+	code, err := os.ReadFile(filepath.Join(dir, entry))
+	if err != nil {
+		t.Fatalf("%s: the program: %v", dir, err)
+	}
+	if len(spec.Want) == 0 {
+		t.Fatalf("%s: no verdicts in want", dir)
+	}
+	a := &attack{name: spec.Name, lang: spec.Lang, code: string(code), args: spec.Args, limits: spec.Limits, want: spec.Want}
+	if spec.Stdin != nil {
+		a.stdin = strings.Repeat(spec.Stdin.Repeat, spec.Stdin.Times)
+	}
+	if spec.Check != "" {
+		if a.check = attackChecks()[spec.Check]; a.check == nil {
+			t.Fatalf("%s: no check %q in attackChecks", dir, spec.Check)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "next", "attack.json")); err == nil {
+		a.next = loadAttack(t, filepath.Join(dir, "next"))
+	}
+	return a
 }
-`,
-			limits: contracts.Limits{MemoryMB: 256},
-			want:   verdicts(contracts.VerdictRuntimeError, contracts.VerdictMemoryLimitExceeded)},
+
+// TestAttackTable checks the attack table without Docker: every attack
+// loads, names are unique, every check in attackChecks is used, and the
+// programs use the names the host checks look for (pwned, ipcKey).
+func TestAttackTable(t *testing.T) {
+	list := attacks(t)
+	names := map[string]bool{}
+	used := map[string]bool{}
+	var sources strings.Builder
+	for _, a := range list {
+		if names[a.name] {
+			t.Errorf("two attacks named %q", a.name)
+		}
+		names[a.name] = true
+		for step := &a; step != nil; step = step.next {
+			sources.WriteString(step.code)
+			for name, check := range attackChecks() {
+				if step.check != nil && reflect.ValueOf(step.check).Pointer() == reflect.ValueOf(check).Pointer() {
+					used[name] = true
+				}
+			}
+		}
 	}
+	for name := range attackChecks() {
+		if !used[name] {
+			t.Errorf("attackChecks[%q] is used by no attack", name)
+		}
+	}
+	for _, s := range []string{pwned, strconv.Itoa(ipcKey)} {
+		if !strings.Contains(sources.String(), s) {
+			t.Errorf("no attack program uses %q, which the host checks look for", s)
+		}
+	}
+	t.Logf("%d attacks", len(list))
 }
 
 func want(t *testing.T, out string, parts ...string) {
@@ -836,7 +474,7 @@ func runAttacks(t *testing.T, cli *client.Client, rt, canary string) {
 	host := snapshotHost(t)
 	t.Logf("%s: baseline %d goroutines, %d MB heap", rt, goroutines, heap>>20)
 
-	for _, a := range attacks() {
+	for _, a := range attacks(t) {
 		a := a
 		if a.name == "network egress" {
 			a.args = []string{

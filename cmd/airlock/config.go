@@ -121,6 +121,29 @@ func natsFlags(f *flags, c *contracts.NATSConn) {
 	f.str(&c.Key, "nats-key", "AIRLOCK_NATS_KEY", "", "PEM file of the key of --nats-cert")
 }
 
+// topologyFlags binds the flags of the JetStream topology. Every service and
+// `airlock nats-auth` (which sizes the account's JetStream limits from the
+// bounds) read the same ones, so that they all want the same objects.
+func topologyFlags(f *flags, topo *contracts.Topology) {
+	f.str(&topo.Prefix, "prefix", "AIRLOCK_PREFIX", topo.Prefix, "subject prefix")
+	f.int64(&topo.QueueMax, "queue-max", "AIRLOCK_QUEUE_MAX", topo.QueueMax, "most jobs queued or running at once; more are answered 429")
+	f.int64(&topo.QueueMaxBytes, "queue-max-bytes", "AIRLOCK_QUEUE_MAX_BYTES", topo.QueueMaxBytes, "most bytes of jobs queued or running at once (the JOBS stream's MaxBytes); more are answered 429; -1: no bound")
+	f.int64(&topo.TenantQueueMax, "tenant-queue-max", "AIRLOCK_TENANT_QUEUE_MAX", topo.TenantQueueMax, "most jobs one tenant (API key) may have queued or running; 0: no per-tenant bound")
+	f.duration(&topo.DuplicateWindow, "dedupe-window", "AIRLOCK_DEDUPE_WINDOW", topo.DuplicateWindow, "how long JOBS remembers a job id (a job published twice within it is queued once)")
+	f.duration(&topo.ResultTTL, "result-ttl", "AIRLOCK_RESULT_TTL", topo.ResultTTL, "how long results stay readable (and an Idempotency-Key names its execution)")
+	f.int64(&topo.MaxResultBytes, "max-result-bytes", "AIRLOCK_MAX_RESULT_BYTES", topo.MaxResultBytes, "largest stored result (an execution's JSON); executors shorten the outputs of a larger one and mark them truncated")
+	f.int64(&topo.ResultsMaxBytes, "results-max-bytes", "AIRLOCK_RESULTS_MAX_BYTES", topo.ResultsMaxBytes, "bytes of status events the RESULTS stream keeps (the oldest go first); -1: no bound")
+	f.int64(&topo.ExecutionsMaxBytes, "executions-max-bytes", "AIRLOCK_EXECUTIONS_MAX_BYTES", topo.ExecutionsMaxBytes, "bytes of stored executions (the executions bucket; when full, results wait until old ones expire); -1: no bound")
+	f.int64(&topo.ExecutorsMaxBytes, "executors-max-bytes", "AIRLOCK_EXECUTORS_MAX_BYTES", topo.ExecutorsMaxBytes, "bytes of executor heartbeats (the executors bucket); -1: no bound")
+	f.int64(&topo.EvaluationsMaxBytes, "evaluations-max-bytes", "AIRLOCK_EVALUATIONS_MAX_BYTES", topo.EvaluationsMaxBytes, "bytes of evaluation indexes (the evaluations bucket); -1: no bound")
+	f.integer(&topo.Replicas, "replicas", "AIRLOCK_REPLICAS", topo.Replicas, "JetStream replicas of the streams and buckets (3 in a cluster)")
+	// The executors' shared consumer: the gateway sets it, an executor
+	// follows it (and uses these only when it creates the consumer).
+	f.integer(&topo.MaxInFlight, "max-in-flight", "AIRLOCK_MAX_IN_FLIGHT", topo.MaxInFlight, "fleet-wide cap on running jobs (the executors' consumer's MaxAckPending, set by the gateway)")
+	f.integer(&topo.MaxAttempts, "max-attempts", "AIRLOCK_MAX_ATTEMPTS", topo.MaxAttempts, "attempts before a job ends as internal_error (set by the gateway)")
+	f.duration(&topo.AckWait, "ack-wait", "AIRLOCK_ACK_WAIT", topo.AckWait, "redeliver a job whose executor went silent for this long (set by the gateway)")
+}
+
 func defaultDataDir() string {
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "airlock")
@@ -151,14 +174,9 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 
 	var apiKeys, apiKeysFile, callbackAllow, allowedHosts, allowedOrigins string
 	topo := contracts.DefaultTopology()
-	f.str(&topo.Prefix, "prefix", "AIRLOCK_PREFIX", topo.Prefix, "subject prefix")
-	f.int64(&topo.QueueMax, "queue-max", "AIRLOCK_QUEUE_MAX", topo.QueueMax, "most jobs queued or running at once; more are answered 429")
-	f.int64(&topo.TenantQueueMax, "tenant-queue-max", "AIRLOCK_TENANT_QUEUE_MAX", topo.TenantQueueMax, "most jobs one tenant (API key) may have queued or running; 0: no per-tenant bound")
-	f.duration(&topo.DuplicateWindow, "dedupe-window", "AIRLOCK_DEDUPE_WINDOW", topo.DuplicateWindow, "how long JOBS remembers a job id (a job published twice within it is queued once)")
-	f.duration(&topo.ResultTTL, "result-ttl", "AIRLOCK_RESULT_TTL", topo.ResultTTL, "how long results stay readable (and an Idempotency-Key names its execution)")
+	topologyFlags(f, &topo)
 	policy := contracts.DefaultPolicy()
 	f.integer(&policy.MaxTests, "max-tests", "AIRLOCK_MAX_TESTS", policy.MaxTests, "most tests in one judge-mode request (gateway and executor must agree)")
-	f.integer(&topo.Replicas, "replicas", "AIRLOCK_REPLICAS", topo.Replicas, "JetStream replicas of the streams and buckets (3 in a cluster)")
 
 	if has("gateway") {
 		c.Gateway = gateway.DefaultConfig()
@@ -185,9 +203,6 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		e := &c.Executor
 		f.str(&e.ID, "executor-id", "AIRLOCK_EXECUTOR_ID", e.ID, "this executor's node id (labels its containers; keep it stable per node)")
 		f.integer(&e.Slots, "slots", "AIRLOCK_SLOTS", e.Slots, "jobs this node runs at once")
-		f.integer(&e.MaxInFlight, "max-in-flight", "AIRLOCK_MAX_IN_FLIGHT", e.MaxInFlight, "fleet-wide cap on running jobs (the consumer's MaxAckPending)")
-		f.integer(&e.MaxAttempts, "max-attempts", "AIRLOCK_MAX_ATTEMPTS", e.MaxAttempts, "attempts before a job ends as internal_error")
-		f.duration(&e.AckWait, "ack-wait", "AIRLOCK_ACK_WAIT", e.AckWait, "redeliver a job whose executor went silent for this long")
 		f.str(&languages, "languages", "AIRLOCK_LANGUAGES", "", "comma-separated languages to serve (empty: every language whose image exists)")
 		f.str(&e.CatalogPath, "catalog", "AIRLOCK_CATALOG", "", "language catalog file (empty: the built-in one)")
 		f.str(&e.Isolation, "isolation", "AIRLOCK_ISOLATION", "", "isolation mode where no override applies: "+

@@ -213,25 +213,28 @@ type fleet struct {
 	bin  string
 	nats string
 	env  []string
+	// topology are the flags every service is given alike (the fleet's
+	// settings: the executors' consumer belongs to the gateway).
+	topology []string
 }
 
 func newFleet(t *testing.T, natsURL string) *fleet {
 	t.Helper()
 	testkit.RequireDocker(t)
-	return &fleet{t: t, bin: buildAirlock(t), nats: natsURL}
+	return &fleet{t: t, bin: buildAirlock(t), nats: natsURL, topology: []string{"--ack-wait", "3s"}}
 }
 
 func (f *fleet) start(name, cmd string, args ...string) *proc {
 	f.t.Helper()
-	all := append([]string{cmd, "--nats-url", f.nats, "--log-format", "text", "--log-level", "debug"}, args...)
-	return startProc(f.t, f.bin, name, f.env, all...)
+	all := append([]string{cmd, "--nats-url", f.nats, "--log-format", "text", "--log-level", "debug"}, f.topology...)
+	return startProc(f.t, f.bin, name, f.env, append(all, args...)...)
 }
 
 // executor starts `airlock executor` with the given id serving bash on one
 // slot; extra flags override.
 func (f *fleet) executor(id string, args ...string) *proc {
 	f.t.Helper()
-	all := append([]string{"--executor-id", id, "--slots", "1", "--languages", "bash", "--ack-wait", "3s"}, args...)
+	all := append([]string{"--executor-id", id, "--slots", "1", "--languages", "bash"}, args...)
 	return f.start("executor "+id, "executor", all...)
 }
 

@@ -80,13 +80,15 @@ func testPKI(t *testing.T, dir string) (ca, cert, key string) {
 }
 
 // secureNATSConf is one node's configuration: TLS on both ports, routes
-// with mutual TLS, and the generated accounts (`include`d).
+// with mutual TLS, and the generated accounts (`include`d). The store is
+// deploy/nomad's size (the account's JetStream limit is reserved in it),
+// whatever the free disk here.
 func secureNATSConf(name string, port, routePort int, routes []string, store, ca, cert, key string) string {
 	tls := fmt.Sprintf("{ cert_file: %q, key_file: %q, ca_file: %q, timeout: 10 }", cert, key, ca)
 	mtls := fmt.Sprintf("{ cert_file: %q, key_file: %q, ca_file: %q, verify: true, timeout: 10 }", cert, key, ca)
 	return fmt.Sprintf(`server_name: %q
 listen: "127.0.0.1:%d"
-jetstream { store_dir: %q }
+jetstream { store_dir: %q, max_file_store: 80GB }
 tls %s
 cluster {
   name: "airlock-secure"

@@ -228,6 +228,7 @@ func TestFleet(t *testing.T) {
 	}
 	natsURL := strings.Join(clientURLs, ",")
 	f := newFleet(t, natsURL) // skips without Docker, builds the binary
+	f.topology = []string{"--ack-wait", fleetAckWait.String()}
 
 	// Three NATS servers: own name, store and cluster port, routes to all.
 	store := t.TempDir()
@@ -263,8 +264,7 @@ func TestFleet(t *testing.T) {
 	// The services, every one with --replicas 3 against all three servers.
 	r3 := []string{"--replicas", "3"}
 	execArgs := func(slots int) []string {
-		return append([]string{"--slots", fmt.Sprint(slots), "--languages", "bash,python",
-			"--ack-wait", fleetAckWait.String()}, r3...)
+		return append([]string{"--slots", fmt.Sprint(slots), "--languages", "bash,python"}, r3...)
 	}
 	execIDs := []string{newExecutorID("fleet-x1"), newExecutorID("fleet-x2"), newExecutorID("fleet-x3")}
 	execSlots := map[string]int{execIDs[0]: 2, execIDs[1]: 1, execIDs[2]: 2}

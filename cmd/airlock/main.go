@@ -44,7 +44,7 @@ Usage:
   airlock gateway    the HTTP API, against NATS_URL
   airlock executor   the sandbox runner, against NATS_URL (needs a Docker engine)
   airlock results    the result store writer, against NATS_URL
-  airlock nats-auth  generate NATS identities (an nkey per role and tenant) and their permissions
+  airlock nats-auth  generate NATS identities (an nkey per role and tenant), their permissions and the account's JetStream limits
   airlock run FILE   run a program on a gateway, print its output and verdict (--tests DIR: judge)
   airlock runtimes   list the languages a gateway serves
   airlock version    print the version

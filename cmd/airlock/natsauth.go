@@ -139,7 +139,7 @@ func natsAuthConfig(topo contracts.Topology, ids []natsIdentity) ([]byte, error)
 		airlock = append(airlock, user{Nkey: id.Public, Permissions: &perm})
 	}
 	accounts := map[string]any{
-		AirlockAccount: map[string]any{"jetstream": "enabled", "users": airlock},
+		AirlockAccount: map[string]any{"jetstream": accountJetStream(topo), "users": airlock},
 		SystemAccount:  map[string]any{"users": system},
 	}
 	// No HTML escaping: the configuration parser knows no \u escape.
@@ -158,6 +158,31 @@ func natsAuthConfig(topo contracts.Topology, ids []natsIdentity) ([]byte, error)
 	return b.Bytes(), nil
 }
 
+// accountMaxMemory bounds the AIRLOCK account's memory storage: Airlock
+// keeps nothing in memory streams (its KV watchers' consumers do not count).
+const accountMaxMemory = 256 << 20
+
+// accountJetStream is the AIRLOCK account's JetStream limits: every stream
+// must have a MaxBytes (max_bytes_required), and file storage is
+// accountMaxFile.
+func accountJetStream(topo contracts.Topology) map[string]any {
+	return map[string]any{
+		"max_file":           accountMaxFile(topo),
+		"max_mem":            accountMaxMemory,
+		"max_bytes_required": true,
+	}
+}
+
+// accountMaxFile holds the topology's bounds (StoreBytes) for at least
+// three replicas — an account without tiers counts every replica — plus a
+// quarter for a stream an operator adds or a bound raised before auth.conf
+// is regenerated. A server reserves an account's limit in its own store, so
+// its max_file_store must be at least this (the embedded one is sized so).
+func accountMaxFile(topo contracts.Topology) int64 {
+	copies := int64(max(topo.Replicas, 3))
+	return topo.WithDefaults().StoreBytes() * copies / 4 * 5
+}
+
 // runNATSAuth is `airlock nats-auth`: it generates the identities of a
 // fleet (or reuses the seeds already in the directory) and the server's
 // accounts configuration, as `airlock dev --nats-auth` does for itself.
@@ -169,7 +194,7 @@ func runNATSAuth(args []string, stdout, stderr io.Writer) error {
 	topo := contracts.DefaultTopology()
 	f.str(&dir, "dir", "AIRLOCK_NATS_AUTH_DIR", "nats-auth", "directory of the seeds (NAME.nk, kept when present) and of auth.conf")
 	f.str(&tenants, "tenants", "AIRLOCK_NATS_TENANTS", contracts.DefaultTenant, "comma-separated tenants that get an internal client identity (client-TENANT)")
-	f.str(&topo.Prefix, "prefix", "AIRLOCK_PREFIX", topo.Prefix, "subject prefix")
+	topologyFlags(f, &topo)
 	if err := fset.Parse(args); err != nil {
 		return errUsage
 	}

@@ -158,7 +158,7 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 	if err := topo.Ensure(ctx, js, as); err != nil {
 		t.Fatalf("executor: ensure: %v", err)
 	}
-	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, topo.ExecutorConsumerConfig(10, time.Minute, 3), as)
+	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, topo.ExecutorConsumerConfig(), as)
 	if err != nil {
 		t.Fatalf("executor: create consumer: %v", err)
 	}
@@ -394,11 +394,22 @@ func TestNATSRoles(t *testing.T) {
 	topo := contracts.DefaultTopology()
 	dir := t.TempDir()
 	ids := genIdentities(t, filepath.Join(dir, "auth"), topo, "acme", "beta")
+	ns := startAuthNATS(t, dir, nil)
+	base := contracts.NATSConn{URL: ns.ClientURL()}
+	runBusServices(t, ids, base, topo)
+}
 
-	opts := &server.Options{ServerName: "roles", JetStream: true, StoreDir: filepath.Join(dir, "js"),
+// startAuthNATS starts an embedded server configured with the accounts
+// generated into dir/auth, its store in dir/js; set may change its options.
+func startAuthNATS(t *testing.T, dir string, set func(*server.Options)) *server.Server {
+	t.Helper()
+	opts := &server.Options{ServerName: "auth", JetStream: true, StoreDir: filepath.Join(dir, "js"),
 		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true}
 	if err := opts.ProcessConfigFile(filepath.Join(dir, "auth", natsAuthConf)); err != nil {
 		t.Fatal(err)
+	}
+	if set != nil {
+		set(opts)
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -409,8 +420,7 @@ func TestNATSRoles(t *testing.T) {
 		t.Fatal("nats did not start")
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	base := contracts.NATSConn{URL: ns.ClientURL()}
-	runBusServices(t, ids, base, topo)
+	return ns
 }
 
 // runBusServices runs the results service and a gateway in process with
@@ -613,6 +623,10 @@ func TestDevNATSAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The store holds the account's limit, whatever the free disk here.
+		if got, want := ns.JetStreamConfig().MaxStore, accountMaxFile(cfg.Topology); got != want {
+			t.Errorf("embedded store of %d bytes, want the account's limit, %d", got, want)
+		}
 		nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(0))
 		if auth == (err == nil) {
 			t.Errorf("auth %v: a client without an identity: %v", auth, err)
@@ -638,4 +652,45 @@ func TestDevNATSAuth(t *testing.T) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
 	}
+}
+
+// TestNATSAccountLimits: the generated accounts give Airlock's account
+// JetStream limits that hold the topology's bounds at three replicas, and
+// refuse a stream without a MaxBytes.
+func TestNATSAccountLimits(t *testing.T) {
+	topo := contracts.DefaultTopology()
+	dir := t.TempDir()
+	ids := genIdentities(t, filepath.Join(dir, "auth"), topo)
+	// A store larger than the account's limit, whatever the disk here.
+	ns := startAuthNATS(t, dir, func(o *server.Options) { o.JetStreamMaxStore = 1 << 40 })
+	nc, err := ids.conn(contracts.NATSConn{URL: ns.ClientURL()}, string(contracts.RoleOperator)).Connect("limits", testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := topo.Ensure(ctx, js); err != nil {
+		t.Fatalf("the topology does not fit the account's limits: %v", err)
+	}
+	if _, err := topo.EnsureEvaluations(ctx, js); err != nil {
+		t.Fatalf("the evaluations bucket does not fit the account's limits: %v", err)
+	}
+	info, err := js.AccountInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lim := info.Limits; lim.MaxStore < 3*topo.StoreBytes() || lim.MaxMemory <= 0 || !lim.MaxBytesRequired {
+		t.Errorf("account limits %+v: want max_file at least %d (three replicas of the bounds), a memory bound and max_bytes_required",
+			lim, 3*topo.StoreBytes())
+	}
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "UNBOUNDED", Subjects: []string{topo.Prefix + ".unbounded.>"}})
+	if err == nil {
+		t.Error("the account took a stream without MaxBytes")
+	}
+	t.Logf("a stream without MaxBytes: %v", err)
 }

@@ -208,6 +208,11 @@ func startDevNATS(ctx context.Context, cfg *config, log *slog.Logger) (*server.S
 	return ns, connect, nil
 }
 
+// maxPayload is the embedded server's largest message (the NATS default is
+// 1 MiB, too small for a request with its files): 8 MiB, as in
+// deploy/nomad's NATS configuration.
+const maxPayload = 8 << 20
+
 func startNATS(cfg *config, log *slog.Logger) (*server.Server, error) {
 	store := filepath.Join(cfg.DataDir, "jetstream")
 	if err := os.MkdirAll(store, 0o700); err != nil {
@@ -220,8 +225,18 @@ func startNATS(cfg *config, log *slog.Logger) (*server.Server, error) {
 		NoSigs:     true,
 		NoLog:      true,
 		DontListen: cfg.NATSListen == "",
-		// Requests, results and their outputs travel as single messages.
-		MaxPayload: 64 << 20,
+		// Requests, results and their outputs travel as single messages;
+		// results are bounded well below this (--max-result-bytes).
+		MaxPayload: maxPayload,
+	}
+	// Every stream and bucket, and with --nats-auth the account's limit,
+	// reserves its bound in the store: size the store for the account's
+	// limit, so that a machine with less free disk than that still starts
+	// (a full disk is then a store failure, answered 503
+	// store_unavailable), rather than take the server's default of three
+	// quarters of the free disk.
+	if b := accountMaxFile(cfg.Topology); b > 0 {
+		opts.JetStreamMaxStore = b
 	}
 	if cfg.NATSListen != "" {
 		host, port, err := net.SplitHostPort(cfg.NATSListen)

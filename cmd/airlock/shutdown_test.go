@@ -75,7 +75,8 @@ func TestExecutorSIGTERMHandsBack(t *testing.T) {
 	// An ack wait far longer than the wait for the result below: the
 	// handover must come from the Nak, not from a redelivery after the ack
 	// wait.
-	args := []string{"--shutdown-timeout", "1s", "--ack-wait", "30m"}
+	f.topology = []string{"--ack-wait", "30m"}
+	args := []string{"--shutdown-timeout", "1s"}
 	idA, idB := newExecutorID("handback-a"), newExecutorID("handback-b")
 	removeSandboxes(t, idA, idB)
 	execs := map[string]*proc{idA: f.executor(idA, args...), idB: f.executor(idB, args...)}

@@ -47,6 +47,10 @@ var (
 	// ErrIdempotencyKeyReused: the idempotency key already names an
 	// execution whose request differs from this one.
 	ErrIdempotencyKeyReused = errors.New("the idempotency key was used for another request")
+	// ErrStoreUnavailable: JetStream could not store the job (its store is
+	// failing, or the server's or account's storage is used up); retry
+	// later. The wrapped error says which.
+	ErrStoreUnavailable = errors.New("the job store is unavailable")
 	// ErrQueuedEventLost: the job IS queued and will run, but its queued
 	// event could not be published, so its id is unknown to reads until an
 	// executor takes it. Submit logs it and answers as for a queued job.

@@ -53,7 +53,7 @@ func TestIdempotencyKeyAcrossRestart(t *testing.T) {
 	}
 
 	// An executor takes the job and acks it; the result is stored.
-	cons, err := b.n.JS.CreateOrUpdateConsumer(ctx, contracts.JobsStream, b.topo.ExecutorConsumerConfig(1, time.Minute, 1))
+	cons, err := b.n.JS.CreateOrUpdateConsumer(ctx, contracts.JobsStream, b.topo.WithConsumer(1, time.Minute, 1).ExecutorConsumerConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

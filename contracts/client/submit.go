@@ -46,7 +46,7 @@ type Submitted struct {
 // queues it for the client's tenant. A rule broken by the request is
 // returned as a *contracts.ValidationError; the other failures are this
 // package's errors (ErrNoExecutor, ErrQueueFull, ErrTenantQueueFull,
-// ErrTooLarge, ErrIdempotencyKeyReused, ErrUnavailable). Once the job is
+// ErrTooLarge, ErrStoreUnavailable, ErrIdempotencyKeyReused, ErrUnavailable). Once the job is
 // being published, the publish finishes even if ctx ends.
 //
 // With opts.IdempotencyKey the execution id is derived from the tenant and
@@ -115,7 +115,7 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	case err == nil:
 	case errors.Is(err, ErrQueuedEventLost):
 		c.log.Warn("job queued without its queued event: reads answer not found until an executor takes it", "id", id, "err", err)
-	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrTenantQueueFull), errors.Is(err, ErrTooLarge):
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrTenantQueueFull), errors.Is(err, ErrTooLarge), errors.Is(err, ErrStoreUnavailable):
 		release()
 		return Submitted{}, err
 	default:
@@ -184,6 +184,8 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, topo contracts.Topolog
 		return false, ErrQueueFull
 	case errors.Is(err, nats.ErrMaxPayload), contracts.IsMessageTooLarge(err):
 		return false, ErrTooLarge
+	case contracts.IsStoreUnavailable(err):
+		return false, fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
 	default:
 		return false, fmt.Errorf("publish job: %w", err)
 	}

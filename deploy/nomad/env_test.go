@@ -31,12 +31,17 @@ var serviceJobs = map[string]string{
 // reads, fails the test (the list must not rot).
 var defaulted = map[string]string{
 	// Topology: must be the same for every service; the defaults are.
-	"AIRLOCK_PREFIX":           `subject prefix "airlock" everywhere`,
-	"AIRLOCK_QUEUE_MAX":        "JOBS bound 10000 (beyond it: 429)",
-	"AIRLOCK_DEDUPE_WINDOW":    "Idempotency-Key memory 10m",
-	"AIRLOCK_RESULT_TTL":       "results readable for 24h",
-	"AIRLOCK_TENANT_QUEUE_MAX": "no per-tenant bound below AIRLOCK_QUEUE_MAX",
-	"AIRLOCK_MAX_TESTS":        "64 tests per judge request (gateway and executor agree by default)",
+	"AIRLOCK_PREFIX":                `subject prefix "airlock" everywhere`,
+	"AIRLOCK_QUEUE_MAX":             "JOBS bound 10000 (beyond it: 429)",
+	"AIRLOCK_DEDUPE_WINDOW":         "Idempotency-Key memory 10m",
+	"AIRLOCK_RESULT_TTL":            "results readable for 24h",
+	"AIRLOCK_QUEUE_MAX_BYTES":       "JOBS holds at most 1 GiB (beyond it: 429)",
+	"AIRLOCK_MAX_RESULT_BYTES":      "a stored result is at most 4 MiB (outputs shortened beyond)",
+	"AIRLOCK_RESULTS_MAX_BYTES":     "RESULTS keeps at most 2 GiB of events",
+	"AIRLOCK_EXECUTIONS_MAX_BYTES":  "the executions bucket holds at most 4 GiB",
+	"AIRLOCK_EXECUTORS_MAX_BYTES":   "the executors bucket holds at most 16 MiB",
+	"AIRLOCK_EVALUATIONS_MAX_BYTES": "the evaluations bucket holds at most 1 GiB",
+	"AIRLOCK_MAX_TESTS":             "64 tests per judge request (gateway and executor agree by default)",
 	// gateway
 	"AIRLOCK_API_KEYS":         "keys come from AIRLOCK_API_KEYS_FILE (a Nomad variable), never inline in the job",
 	"AIRLOCK_RATE_LIMIT":       "no per-tenant rate limit",

@@ -436,7 +436,7 @@ func TestNATSCluster(t *testing.T) {
 		`range nomadService "nats-cluster"`,
 		`nats-route://{{ .Address }}:{{ .Port }}`,
 		`store_dir: "` + mounted + `"`,
-		`max_payload: 64MB`, // as airlock dev's embedded server
+		`max_payload: 8MB`, // as airlock dev's embedded server
 		`advertise: "{{ env "NOMAD_ADDR_cluster" }}"`,
 	} {
 		if !strings.Contains(conf, want) {

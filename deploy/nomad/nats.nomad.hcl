@@ -189,12 +189,21 @@ job "nats" {
           client_advertise: "{{ env "NOMAD_ADDR_client" }}"
           http_port: {{ env "NOMAD_PORT_monitor" }}
 
-          # Requests and results travel as single messages (as in airlock dev).
-          max_payload: 64MB
+          # Requests and results travel as single messages (as in airlock
+          # dev); a stored result is at most 4 MiB (AIRLOCK_MAX_RESULT_BYTES).
+          max_payload: 8MB
 
           lame_duck_grace_period: "10s"
           lame_duck_duration: "30s"
 
+          # The server's store. The AIRLOCK account's own JetStream limits
+          # are in auth.conf (airlock nats-auth sizes them from the
+          # topology's bounds: max_file for three replicas of every stream
+          # and bucket, about 30 GiB by default, and max_bytes_required so
+          # that nothing is unbounded); a server reserves that limit in its
+          # store, so max_file_store must be at least as large. Each
+          # stream's and bucket's MaxBytes are the services' settings
+          # (docs/operations.md, "Storage").
           jetstream {
             store_dir: "/data"
             max_memory_store: 1GB

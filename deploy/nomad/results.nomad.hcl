@@ -114,10 +114,19 @@ job "airlock-results" {
       env {
         AIRLOCK_NATS_NKEY      = "${NOMAD_SECRETS_DIR}/nats.nk"
         AIRLOCK_NATS_CA        = "${NOMAD_SECRETS_DIR}/nats-ca.pem"
-        AIRLOCK_REPLICAS       = "3"
         AIRLOCK_LOG_FORMAT     = "json"
         AIRLOCK_LOG_LEVEL      = "info"
         AIRLOCK_METRICS_LISTEN = "0.0.0.0:${NOMAD_PORT_metrics}"
+
+        # Topology: the same in every Airlock job. A tenant (API key) may
+        # hold a quarter of the queue (AIRLOCK_QUEUE_MAX 10000), so one
+        # client cannot fill it for everyone. The fleet-wide cap on running
+        # jobs (the executors' consumer's MaxAckPending, which the gateway
+        # sets) is at least the autoscaler's max nodes x slots (20 x 6), or
+        # added nodes would sit idle.
+        AIRLOCK_REPLICAS         = "3"
+        AIRLOCK_TENANT_QUEUE_MAX = "2500"
+        AIRLOCK_MAX_IN_FLIGHT    = "256"
       }
 
       resources {

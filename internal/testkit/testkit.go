@@ -48,10 +48,17 @@ type NATS struct {
 // The server and connection are shut down when the test ends.
 func StartNATS(t testing.TB, storeDir string) *NATS {
 	t.Helper()
+	return StartNATSWith(t, storeDir, nil)
+}
+
+// StartNATSWith is StartNATS with the server's options changed by set
+// before it starts (a small store, a payload limit); set may be nil.
+func StartNATSWith(t testing.TB, storeDir string, set func(*server.Options)) *NATS {
+	t.Helper()
 	if storeDir == "" {
 		storeDir = t.TempDir()
 	}
-	s := StartServer(t, storeDir, -1)
+	s := startServer(t, storeDir, -1, set)
 	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatalf("connect to embedded nats: %v", err)
@@ -68,6 +75,11 @@ func StartNATS(t testing.TB, storeDir string) *NATS {
 // same storeDir and port to "restart" a server with its data.
 func StartServer(t testing.TB, storeDir string, port int) *server.Server {
 	t.Helper()
+	return startServer(t, storeDir, port, nil)
+}
+
+func startServer(t testing.TB, storeDir string, port int, set func(*server.Options)) *server.Server {
+	t.Helper()
 	opts := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      port,
@@ -75,6 +87,9 @@ func StartServer(t testing.TB, storeDir string, port int) *server.Server {
 		StoreDir:  storeDir,
 		NoLog:     true,
 		NoSigs:    true,
+	}
+	if set != nil {
+		set(opts)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

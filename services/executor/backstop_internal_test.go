@@ -44,7 +44,7 @@ func TestStuckJobEndsStored(t *testing.T) {
 	if err := topo.Ensure(ctx, n.JS); err != nil {
 		t.Fatal(err)
 	}
-	cc := topo.ExecutorConsumerConfig(16, time.Second, 1)
+	cc := topo.WithConsumer(16, time.Second, 1).ExecutorConsumerConfig()
 	cons, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, cc)
 	if err != nil {
 		t.Fatal(err)

@@ -43,17 +43,14 @@ type Config struct {
 	ID string
 	// Slots is how many jobs this node runs at once (default: number of cores).
 	Slots int
-	// MaxInFlight is the fleet-wide cap: MaxAckPending of the shared consumer.
-	MaxInFlight int
-	// AckWait is how long a job may go without a heartbeat before it is
-	// delivered again; a job in progress (held, running, or publishing its
-	// result) sends InProgress every AckWait/3.
-	AckWait time.Duration
-	// MaxAttempts is how often a job is tried before it ends as
-	// internal_error. A hand-back at shutdown is not an attempt.
-	MaxAttempts int
-	Topology    contracts.Topology
-	Policy      contracts.Policy
+	// Topology names the JetStream objects. Its MaxInFlight, AckWait and
+	// MaxAttempts are the shared consumer's: they apply when this executor
+	// creates it; an existing consumer's settings (the gateway owns them)
+	// are the ones the executor works with. A job in progress (held,
+	// running, or publishing its result) sends InProgress every AckWait/3;
+	// a hand-back at shutdown is not an attempt.
+	Topology contracts.Topology
+	Policy   contracts.Policy
 	// CatalogPath overrides the built-in language catalog.
 	CatalogPath string
 	// Languages limits the served languages (empty: every language whose image exists).
@@ -116,9 +113,6 @@ func DefaultConfig() Config {
 	return Config{
 		ID:                sanitizeID(host),
 		Slots:             2 * runtime.NumCPU(),
-		MaxInFlight:       256,
-		AckWait:           30 * time.Second,
-		MaxAttempts:       3,
 		Topology:          contracts.DefaultTopology(),
 		Policy:            contracts.DefaultPolicy(),
 		WorkDirMB:         128,
@@ -142,7 +136,8 @@ func sanitizeID(s string) string {
 // Run serves jobs until ctx is cancelled, then stops fetching, lets in-flight
 // jobs finish within ShutdownTimeout (handing back the rest) and returns.
 func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error {
-	if cfg.Slots < 1 || cfg.MaxAttempts < 1 || cfg.AckWait < time.Second || cfg.ID == "" {
+	cfg.Topology = cfg.Topology.WithDefaults()
+	if cfg.Slots < 1 || cfg.Topology.MaxAttempts < 1 || cfg.Topology.AckWait < time.Second || cfg.ID == "" {
 		return errors.New("executor config: slots, max attempts, ack wait (>= 1s) and id are required")
 	}
 	cfg.ID = sanitizeID(cfg.ID)
@@ -212,22 +207,40 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	// The executor checks the streams and buckets (the gateway owns them)
-	// and owns the shared consumer's settings.
+	// The executor checks the streams and buckets and creates the shared
+	// consumer when it is missing; the gateway owns all their settings.
 	as := []contracts.EnsureOption{contracts.As(contracts.RoleExecutor), contracts.WithLog(log)}
 	if err := cfg.Topology.Ensure(ctx, js, as...); err != nil {
 		return err
 	}
-	consumerCfg := cfg.Topology.ExecutorConsumerConfig(cfg.MaxInFlight, cfg.AckWait, cfg.MaxAttempts)
-	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, consumerCfg, as...)
+	cons, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, cfg.Topology.ExecutorConsumerConfig(), as...)
 	if err != nil {
 		return err
+	}
+	// The consumer's and the RESULTS stream's settings are the fleet's:
+	// heartbeats, the last attempt and the result bound follow them,
+	// whatever this executor was given.
+	consumerCfg := cons.CachedInfo().Config
+	fleet := cfg.Topology.FollowingConsumer(consumerCfg)
+	if results, err := js.Stream(ctx, contracts.ResultsStream); err == nil {
+		fleet = fleet.FollowingResults(results.CachedInfo().Config)
+	}
+	if fleet != cfg.Topology {
+		log.Info("following the fleet's settings", "ack_wait", fleet.AckWait, "max_attempts", fleet.MaxAttempts,
+			"max_in_flight", fleet.MaxInFlight, "max_result_bytes", fleet.MaxResultBytes)
+		cfg.Topology = fleet
 	}
 	kv, err := js.KeyValue(ctx, contracts.ExecutorsBucket)
 	if err != nil {
 		return fmt.Errorf("executors bucket: %w", err)
 	}
-	bus, err := newNATSBus(ctx, js, cfg.Topology, nc.MaxPayload())
+	// The largest result this executor publishes: the NATS server's
+	// max_payload or the topology's MaxResultBytes, the smaller.
+	maxPayload := nc.MaxPayload()
+	if m := cfg.Topology.MaxResultBytes; m > 0 && (maxPayload <= 0 || m < maxPayload) {
+		maxPayload = m
+	}
+	bus, err := newNATSBus(ctx, js, cfg.Topology, maxPayload)
 	if err != nil {
 		return err
 	}
@@ -238,7 +251,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	rn.Isolation = iso
 	h := newHealth(cfg, langs, &busy, m, sb, log)
 	jobs := &lifecycle{
-		id: cfg.ID, maxAttempts: cfg.MaxAttempts, maxDeliver: consumerCfg.MaxDeliver, ackWait: cfg.AckWait,
+		id: cfg.ID, maxAttempts: cfg.Topology.MaxAttempts, maxDeliver: consumerCfg.MaxDeliver, ackWait: cfg.Topology.AckWait,
 		topo: cfg.Topology, validator: contracts.NewValidator(cfg.Policy), langs: langs, isolation: iso,
 		runner: rn, bus: bus, health: h, metrics: m, log: log,
 	}

@@ -21,7 +21,7 @@ func TestTermIsConfirmed(t *testing.T) {
 	if err := topo.Ensure(ctx, n.JS); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, topo.ExecutorConsumerConfig(16, time.Minute, 3))
+	cons, err := contracts.EnsureConsumer(ctx, n.JS, contracts.JobsStream, topo.WithConsumer(16, time.Minute, 3).ExecutorConsumerConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,8 @@ type natsBus struct {
 	js      jetstream.JetStream
 	results jetstream.Stream
 	topo    contracts.Topology
-	// maxPayload is the largest message the NATS server accepts.
+	// maxPayload is the largest result published: the NATS server's
+	// max_payload or the topology's MaxResultBytes, the smaller.
 	maxPayload int64
 }
 
@@ -128,13 +129,19 @@ func (b *natsBus) Last(ctx context.Context, id, token string) (*event, error) {
 }
 
 // shrink shortens the stored outputs of an execution whose JSON would not fit
-// in one NATS message: every stdout and stderr is cut to an equal share of
-// the budget, and the message says so. Verdicts and measurements stay.
+// in one result (the smaller of the NATS payload limit and the topology's
+// MaxResultBytes): every stdout and stderr is cut to an equal share of the
+// budget, each stage cut is marked truncated, and the message says so.
+// Verdicts and measurements stay.
 func shrink(exec contracts.Execution, maxPayload int64) ([]byte, error) {
-	var streams []*string
+	type stream struct {
+		text  *string
+		stage *contracts.Stage
+	}
+	var streams []stream
 	add := func(st *contracts.Stage) {
 		if st != nil {
-			streams = append(streams, &st.Stdout, &st.Stderr)
+			streams = append(streams, stream{&st.Stdout, st}, stream{&st.Stderr, st})
 		}
 	}
 	if exec.Compile != nil {
@@ -154,8 +161,9 @@ func shrink(exec contracts.Execution, maxPayload int64) ([]byte, error) {
 	// JSON escaping can grow a byte up to six times (\u00XX).
 	share := int(maxPayload/2) / max(len(streams), 1) / 6
 	for _, s := range streams {
-		if len(*s) > share {
-			*s = strings.ToValidUTF8((*s)[:share], "")
+		if len(*s.text) > share {
+			*s.text = strings.ToValidUTF8((*s.text)[:share], "")
+			s.stage.Truncated = true
 		}
 	}
 	note := "outputs were shortened to fit the result size limit"

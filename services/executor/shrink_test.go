@@ -31,4 +31,7 @@ func TestShrinkKeepsVerdictsAndFits(t *testing.T) {
 		!strings.Contains(back.Message, "shortened") || len(exec.Tests[0].Stdout) != len(big) {
 		t.Errorf("shrink changed more than the outputs (or the original): %+v", back.Message)
 	}
+	if !back.Compile.Truncated || !back.Tests[0].Truncated || exec.Tests[0].Truncated {
+		t.Error("a shortened stage is not marked truncated (or the original was changed)")
+	}
 }

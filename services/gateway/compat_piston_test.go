@@ -64,12 +64,8 @@ type fakeExecutor struct {
 func (e *env) startFakeExecutor(result func(contracts.Job) contracts.Execution) *fakeExecutor {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := e.nats.JS.Stream(ctx, contracts.JobsStream)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{Durable: "fake-executor",
-		AckPolicy: jetstream.AckExplicitPolicy, FilterSubject: e.topo.Prefix + ".jobs.>"})
+	// The executors' shared consumer (the gateway created it).
+	cons, err := contracts.EnsureConsumer(ctx, e.nats.JS, contracts.JobsStream, e.topo.ExecutorConsumerConfig(), contracts.As(contracts.RoleExecutor))
 	if err != nil {
 		e.t.Fatal(err)
 	}

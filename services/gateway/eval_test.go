@@ -91,8 +91,11 @@ func (e *env) runEvalExecutor(delay time.Duration) *evalExecutor {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	e.t.Cleanup(cancel)
-	cons, err := e.nats.JS.CreateOrUpdateConsumer(ctx, contracts.JobsStream, jetstream.ConsumerConfig{
-		Durable: "fake-executor", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 1})
+	// The executors' shared consumer, one job in flight at a time (set as
+	// its owner would).
+	one := e.topo
+	one.MaxInFlight = 1
+	cons, err := contracts.EnsureConsumer(ctx, e.nats.JS, contracts.JobsStream, one.ExecutorConsumerConfig())
 	if err != nil {
 		e.t.Fatal(err)
 	}

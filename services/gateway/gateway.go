@@ -144,12 +144,7 @@ func DefaultConfig() Config {
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	setDefault(&c.Listen, d.Listen)
-	setDefault(&c.Topology.Prefix, d.Topology.Prefix)
-	setDefault(&c.Topology.QueueMax, d.Topology.QueueMax)
-	setDefault(&c.Topology.DuplicateWindow, d.Topology.DuplicateWindow)
-	setDefault(&c.Topology.ResultTTL, d.Topology.ResultTTL)
-	setDefault(&c.Topology.HeartbeatTTL, d.Topology.HeartbeatTTL)
-	setDefault(&c.Topology.Replicas, d.Topology.Replicas)
+	c.Topology = c.Topology.WithDefaults()
 	setDefault(&c.Policy.MaxFiles, d.Policy.MaxFiles)
 	setDefault(&c.Policy.MaxFileBytes, d.Policy.MaxFileBytes)
 	setDefault(&c.Policy.MaxSourceBytes, d.Policy.MaxSourceBytes)
@@ -202,6 +197,12 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 	}
 	if err := cfg.Topology.Ensure(ctx, js, contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
 		return fmt.Errorf("ensure topology: %w", err)
+	}
+	// The executors' shared consumer is the fleet's: the gateway owns its
+	// settings (the cap on running jobs, the ack wait, the attempts).
+	if _, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, cfg.Topology.ExecutorConsumerConfig(),
+		contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
+		return fmt.Errorf("executors consumer: %w", err)
 	}
 	policy := callback.Policy{Secret: cfg.CallbackSecret, Allow: cfg.CallbackAllow, TenantSecrets: map[string]string{}}
 	for _, k := range cfg.APIKeys {

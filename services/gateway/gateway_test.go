@@ -14,6 +14,7 @@ import (
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/internal/testkit"
 	"github.com/airlockrun/airlock/services/gateway"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -218,7 +219,7 @@ func TestSubmitErrors(t *testing.T) {
 		{name: "null body", body: `null`, status: 400, code: contracts.CodeInvalidJSON, contains: "object"},
 		// 413
 		{name: "body too large", body: withFiles(`[{"name":"a.py","content":"` + strings.Repeat("x", 5<<20) + `"}]`), status: 413, code: contracts.CodeBodyTooLarge, contains: "4194304"},
-		{name: "job over NATS max payload", body: withFiles(`[{"name":"a.py","content":"` + strings.Repeat("x", 1500<<10) + `"}]`), status: 413, code: contracts.CodeBodyTooLarge, contains: "message bus"},
+		{name: "job over NATS max payload", body: withFiles(`[{"name":"a.py","content":"` + strings.Repeat("x", 1500<<10) + `"}]`), status: 413, code: contracts.CodeJobTooLarge, contains: "message bus"},
 		// 422 invalid_request
 		{name: "missing language", body: `{"files":[{"name":"a.py","content":""}]}`, status: 422, code: contracts.CodeInvalidRequest, field: "language"},
 		{name: "bad language token", body: `{"language":"py thon","files":[{"name":"a.py","content":""}]}`, status: 422, code: contracts.CodeInvalidRequest, field: "language"},
@@ -373,6 +374,49 @@ func TestQueueFull(t *testing.T) {
 	}
 	r := e.submit("/v1/executions", helloPy, nil)
 	wantError(t, r, 429, contracts.CodeQueueFull, "", "full")
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After %q", ra)
+	}
+}
+
+// TestQueueFullByBytes: a JOBS stream at its byte bound (QueueMaxBytes) is
+// a full queue: 429 queue_full with Retry-After, like the message bound.
+func TestQueueFullByBytes(t *testing.T) {
+	e := start(t, func(c *gateway.Config) { c.Topology.QueueMaxBytes = 8 << 10 })
+	r := e.submitUntilRefused(2<<10, 10)
+	wantError(t, r, 429, contracts.CodeQueueFull, "", "full")
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After %q", ra)
+	}
+}
+
+// submitUntilRefused submits jobs with a file of size bytes until one is
+// not accepted, at most n times, and returns the last answer.
+func (e *env) submitUntilRefused(size, n int) response {
+	e.t.Helper()
+	e.heartbeat("exec-1", "", testRuntimes())
+	body := withFiles(`[{"name":"main.py","content":"` + strings.Repeat("x", size) + `"}]`)
+	var r response
+	for range n {
+		if r = e.submit("/v1/executions", body, nil); r.status != 202 {
+			break
+		}
+	}
+	return r
+}
+
+// TestStoreUnavailable: when the NATS server's JetStream store is used up
+// (here a 64 KiB store and unbounded streams), a submission is answered 503
+// store_unavailable with Retry-After: not queue_full (the queue has room)
+// and not a 500.
+func TestStoreUnavailable(t *testing.T) {
+	n := testkit.StartNATSWith(t, "", func(o *server.Options) { o.JetStreamMaxStore = 64 << 10 })
+	e := startOn(t, n, func(c *gateway.Config) {
+		c.Topology.QueueMaxBytes, c.Topology.ResultsMaxBytes = -1, -1
+		c.Topology.ExecutionsMaxBytes, c.Topology.ExecutorsMaxBytes, c.Topology.EvaluationsMaxBytes = -1, -1, -1
+	})
+	r := e.submitUntilRefused(8<<10, 50)
+	wantError(t, r, 503, contracts.CodeStoreUnavailable, "", "store")
 	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
 		t.Errorf("Retry-After %q", ra)
 	}

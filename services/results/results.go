@@ -96,6 +96,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	if cfg.Topology.Prefix == "" {
 		return errors.New("results: config: empty topology prefix")
 	}
+	cfg.Topology = cfg.Topology.WithDefaults()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)

@@ -309,7 +309,7 @@ func (a *API) planEvaluation(ctx context.Context, id, tenant string, body *contr
 		if maxPayload > 0 {
 			job, _ := json.Marshal(contracts.Job{ID: id, Tenant: tenant, Request: req, CreatedAt: plan.meta.CreatedAt})
 			if int64(len(job)) > maxPayload {
-				return nil, &web.Error{Status: http.StatusRequestEntityTooLarge, Code: contracts.CodeBodyTooLarge, Field: cfield,
+				return nil, &web.Error{Status: http.StatusRequestEntityTooLarge, Code: contracts.CodeJobTooLarge, Field: cfield,
 					Message: fmt.Sprintf("the candidate's job is %d bytes; the message bus accepts at most %d", len(job), maxPayload)}
 			}
 		}

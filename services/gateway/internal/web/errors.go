@@ -33,7 +33,11 @@ var clientErrors = []struct {
 		"the job queue is full; retry later"},
 	{client.ErrTooManyWaiters, http.StatusTooManyRequests, contracts.CodeRateLimited, "", retryUnavailable,
 		"too many requests are waiting for executions on this gateway; retry later"},
-	{client.ErrTooLarge, http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, "", "", ""},
+	{client.ErrTooLarge, http.StatusRequestEntityTooLarge, contracts.CodeJobTooLarge, "", "", ""},
+	// Storage comes back when old results expire or an operator acts, not
+	// within a second or two.
+	{client.ErrStoreUnavailable, http.StatusServiceUnavailable, contracts.CodeStoreUnavailable, "", "30",
+		"the job store is unavailable; try again later"},
 	{client.ErrNoExecutor, http.StatusServiceUnavailable, contracts.CodeNoExecutor, "", retryNoExecutor,
 		"no executor is running"},
 	{client.ErrUnavailable, http.StatusServiceUnavailable, contracts.CodeUnavailable, "", retryUnavailable,

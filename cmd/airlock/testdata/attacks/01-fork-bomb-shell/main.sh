@@ -1,0 +1,4 @@
+f() { f | f & }
+f
+sleep 2
+echo done
