@@ -242,7 +242,8 @@ func orDefault[T comparable](field *T, def T) {
 // must hold it times the replicas.
 func (t Topology) StoreBytes() int64 {
 	var sum int64
-	for _, b := range []int64{t.QueueMaxBytes, t.ResultsMaxBytes, t.ExecutionsMaxBytes, t.ExecutorsMaxBytes, t.EvaluationsMaxBytes} {
+	for _, b := range []int64{t.QueueMaxBytes, t.ResultsMaxBytes, t.ExecutionsMaxBytes, t.ExecutorsMaxBytes, t.EvaluationsMaxBytes,
+		t.IdempotencyBucketConfig().MaxBytes, t.KeysBucketConfig().MaxBytes} {
 		sum += max(b, 0)
 	}
 	return sum

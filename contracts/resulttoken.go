@@ -39,7 +39,7 @@ func (t Topology) KeysBucketConfig() jetstream.KeyValueConfig {
 		Description: "Airlock keys (the result-token key); never readable by an executor",
 		History:     1,
 		Storage:     jetstream.FileStorage,
-		MaxBytes:    1 << 20,
+		MaxBytes:    4 << 10, // one 32-byte key and its headers
 		Replicas:    t.replicas(),
 	}
 }

@@ -25,7 +25,7 @@ func TestErrorOf(t *testing.T) {
 		{client.ErrTenantQueueFull, http.StatusTooManyRequests, contracts.CodeTenantQueueFull, "2"},
 		{client.ErrQueueFull, http.StatusTooManyRequests, contracts.CodeQueueFull, "2"},
 		{client.ErrTooManyWaiters, http.StatusTooManyRequests, contracts.CodeRateLimited, "1"},
-		{fmt.Errorf("%w: 2000000 bytes", client.ErrTooLarge), http.StatusRequestEntityTooLarge, contracts.CodeBodyTooLarge, ""},
+		{fmt.Errorf("%w: 2000000 bytes", client.ErrTooLarge), http.StatusRequestEntityTooLarge, contracts.CodeJobTooLarge, ""},
 		{client.ErrNoExecutor, http.StatusServiceUnavailable, contracts.CodeNoExecutor, "5"},
 		{fmt.Errorf("%w: read: timeout", client.ErrUnavailable), http.StatusServiceUnavailable, contracts.CodeUnavailable, "1"},
 		{context.DeadlineExceeded, http.StatusServiceUnavailable, contracts.CodeUnavailable, "1"},
