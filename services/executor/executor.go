@@ -290,6 +290,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		metrics:    m,
 	}
 	e.busy = &busy
+	rn.Languages = e.find
 	names := make([]string, 0, len(langs))
 	for _, l := range langs {
 		names = append(names, l.runtime.Language+" "+l.runtime.Version)
@@ -470,6 +471,7 @@ func (e *executor) handle(ctx context.Context, msg jetstream.Msg) {
 	done := time.Now().UTC()
 	exec.Status, exec.Verdict, exec.Message = contracts.StatusCompleted, res.Verdict, res.Message
 	exec.Compile, exec.Run, exec.Tests, exec.FailedTest = res.Compile, res.Run, res.Tests, res.FailedTest
+	exec.Score, exec.MaxScore = res.Score, res.MaxScore
 	exec.Isolation = res.Isolation
 	exec.StartedAt, exec.FinishedAt = &started, &done
 	e.finish(ctx, msg, log, exec)

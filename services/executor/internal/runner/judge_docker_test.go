@@ -1,0 +1,280 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/client"
+
+	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/internal/testkit"
+	"github.com/airlockrun/airlock/services/executor/internal/catalog"
+	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
+)
+
+// The test binary doubles as the sandbox init: the sandbox runner mounts it
+// into the sandboxes it starts (go test must build it with CGO_ENABLED=0).
+func TestMain(m *testing.M) {
+	if code, ok := sandboxinit.Dispatch(os.Args[1:], os.Stdout); ok {
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+// realRunner is a Runner over the real sandbox in isolation mode, serving
+// the catalog's languages.
+func realRunner(t *testing.T, mode string) (*Runner, *catalog.Catalog) {
+	t.Helper()
+	testkit.RequireDocker(t)
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := sandbox.NewRunner(cli, sandbox.Options{ExecutorID: "runner-test", InitPath: self, Isolation: mode},
+		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	t.Cleanup(sb.Close)
+	cat, err := catalog.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := New(sb)
+	r.Isolation.Default = mode
+	r.Languages = func(name, version string) (*catalog.Language, contracts.Runtime) {
+		l := cat.Find(name)
+		if l == nil {
+			return nil, contracts.Runtime{}
+		}
+		return l, l.Runtime("")
+	}
+	return r, cat
+}
+
+// judgeFiles reads checker sources from testdata/judge.
+func judgeFiles(t *testing.T, names ...string) []contracts.File {
+	t.Helper()
+	var files []contracts.File
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join("testdata", "judge", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, contracts.File{Name: n, Content: string(data)})
+	}
+	return files
+}
+
+func pts(p float64) *float64 { return &p }
+
+// execute runs req through r as the executor would (limits resolved for
+// the program's language) and logs the verdicts.
+func execute(t *testing.T, r *Runner, cat *catalog.Catalog, req contracts.ExecutionRequest) Result {
+	t.Helper()
+	if verr := contracts.NewValidator(contracts.DefaultPolicy()).Request(&req); verr != nil {
+		t.Fatalf("invalid request: %v", verr)
+	}
+	lang := cat.Find(req.Language)
+	res, err := r.Execute(context.Background(), "judge-test", "default", req, lang, contracts.ClampLimits(req.Limits, lang.Runtime("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, _ := json.Marshal(res.Tests)
+	t.Logf("%s: verdict %s score %v/%v message %q tests %s", res.Isolation, res.Verdict, deref(res.Score), deref(res.MaxScore), res.Message, tests)
+	return res
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// judgeCase is one problem: a program, a checker and tests, with the
+// verdict and points each test must get.
+type judgeCase struct {
+	name     string
+	language string
+	program  string
+	checker  *contracts.JudgeProgram
+	tests    []contracts.TestCase
+	want     []contracts.Verdict
+	points   []float64
+	message  []string // a substring of each test's checker_message
+	verdict  contracts.Verdict
+	score    float64
+}
+
+func cppChecker(t *testing.T, name string) *contracts.JudgeProgram {
+	return &contracts.JudgeProgram{Language: "c++", Files: judgeFiles(t, name, "check.h")}
+}
+
+func pyChecker(t *testing.T, name string) *contracts.JudgeProgram {
+	return &contracts.JudgeProgram{Language: "python", Files: judgeFiles(t, name)}
+}
+
+func judgeCases(t *testing.T) []judgeCase {
+	const (
+		ac  = contracts.VerdictAccepted
+		wa  = contracts.VerdictWrongAnswer
+		pe  = contracts.VerdictPresentationError
+		pa  = contracts.VerdictPartial
+		je  = contracts.VerdictJudgeError
+		re  = contracts.VerdictRuntimeError
+		tle = contracts.VerdictTimeLimitExceeded
+	)
+	return []judgeCase{{
+		name: "accepted: many valid answers", language: "python",
+		program: "n = int(input())\nprint(1, n - 1)\n", checker: cppChecker(t, "sum.cpp"),
+		tests: []contracts.TestCase{
+			{Stdin: "10\n", ExpectedOutput: str("5 5"), Points: pts(2)},
+			{Stdin: "3\n", ExpectedOutput: str("1 2")},
+		},
+		want: []contracts.Verdict{ac, ac}, points: []float64{2, 1}, message: []string{"1 + 9 = 10", "1 + 2 = 3"},
+		verdict: ac, score: 3,
+	}, {
+		name: "wrong_answer: integers", language: "python",
+		program: "a, b = map(int, input().split())\nprint(abs(a + b))\n", checker: cppChecker(t, "int.cpp"),
+		tests: []contracts.TestCase{
+			{Stdin: "1 2\n", ExpectedOutput: str("3")},
+			{Stdin: "-5 3\n", ExpectedOutput: str("-2")},
+		},
+		want: []contracts.Verdict{ac, wa}, points: []float64{1, 0}, message: []string{"1 integers", "integer 1: expected -2, found 2"},
+		verdict: wa, score: 1,
+	}, {
+		name: "presentation_error: garbage and an output never flushed", language: "c++",
+		program: "#include <cstdio>\n#include <cstring>\n#include <unistd.h>\nint main() { char w[8]; if (scanf(\"%7s\", w) == 1 && !strcmp(w, \"flush\")) { printf(\"1 2 3\"); _exit(0); } fwrite(\"\\xff\\xfe\\x00garbage\\n\", 1, 11, stdout); }\n",
+		checker: pyChecker(t, "float.py"),
+		tests: []contracts.TestCase{
+			{Stdin: "garbage\n", ExpectedOutput: str("0.5")},
+			{Stdin: "flush\n", ExpectedOutput: str("1 2 3")},
+		},
+		want: []contracts.Verdict{pe, pe}, points: []float64{0, 0}, message: []string{"output.txt: could not convert", "expected 3 numbers, found 0"},
+		verdict: pe, score: 0,
+	}, {
+		name: "partial: points for the right ones", language: "python",
+		program: "import sys\nprint(' '.join(str(i + 1) if i != 2 else '0' for i in range(4)))\n", checker: cppChecker(t, "partial.cpp"),
+		tests: []contracts.TestCase{
+			{Stdin: "points 10\n", ExpectedOutput: str("1 2 3 4"), Points: pts(10)},
+			{Stdin: "points 5\n", ExpectedOutput: str("1 2 0 4"), Points: pts(5)},
+		},
+		want: []contracts.Verdict{pa, ac}, points: []float64{7.5, 5}, message: []string{"points 7.5 3 of 4 right", "all 4 right"},
+		verdict: pa, score: 12.5,
+	}, {
+		name: "judge_error: a broken answer outranks an earlier wrong answer", language: "python",
+		program: "print('YES')\n", checker: pyChecker(t, "yesno.py"),
+		tests: []contracts.TestCase{
+			{Stdin: "", ExpectedOutput: str("NO")},
+			{Stdin: "", ExpectedOutput: str("MAYBE")},
+			{Stdin: "", ExpectedOutput: str("yes")},
+		},
+		want: []contracts.Verdict{wa, je, ac}, points: []float64{0, 0, 1}, message: []string{"expected NO, found YES", "the answer is not YES or NO", "YES"},
+		verdict: je, score: 1,
+	}, {
+		name: "judge_error: the checker's own failures", language: "python",
+		program: "print(input())\n",
+		checker: &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "main.py", Content: "import sys\n" +
+			"w = open(sys.argv[2]).read().split()[0]\n" +
+			"if w == 'loop':\n    while True: pass\n" +
+			"if w == 'five':\n    sys.exit(5)\n" +
+			"if w == 'much':\n    sys.stderr.write('points 2 too many\\n'); sys.exit(7)\n" +
+			"if w == 'nopoints':\n    sys.stderr.write('three points\\n'); sys.exit(7)\n"}},
+			Limits: contracts.Limits{CPUTimeMS: 500}},
+		tests: []contracts.TestCase{{Stdin: "loop"}, {Stdin: "five"}, {Stdin: "much"}, {Stdin: "nopoints"}, {Stdin: "fine"}},
+		want:  []contracts.Verdict{je, je, je, je, ac}, points: []float64{0, 0, 0, 0, 1},
+		message: []string{"the checker failed: time_limit_exceeded", "the checker exited 5", "2 points is more than the test's 1", `does not start with "points <value>"`, ""},
+		verdict: je, score: 1,
+	}, {
+		name: "runtime_error and time_limit_exceeded: the checker does not run", language: "c++",
+		program: "#include <cstdio>\nint main() { int n; scanf(\"%d\", &n); if (n == 1) { volatile int *p = nullptr; *p = 1; } if (n == 2) for (;;) {} puts(\"ok  \"); }\n",
+		checker: pyChecker(t, "lines.py"),
+		tests: []contracts.TestCase{
+			{Stdin: "1", ExpectedOutput: str("ok")},
+			{Stdin: "2", ExpectedOutput: str("ok")},
+			{Stdin: "3", ExpectedOutput: str("ok\n\n")},
+		},
+		want: []contracts.Verdict{re, tle, ac}, points: []float64{0, 0, 1}, message: []string{"", "", "1 lines"},
+		verdict: re, score: 1,
+	}, {
+		name: "wrong_answer and presentation_error: tokens", language: "python",
+		program: "print(input())\n", checker: pyChecker(t, "tokens.py"),
+		tests: []contracts.TestCase{
+			{Stdin: "a  b\tc", ExpectedOutput: str("a b c")},
+			{Stdin: "a b d", ExpectedOutput: str("a b c")},
+			{Stdin: "a b", ExpectedOutput: str("a b c")},
+		},
+		want: []contracts.Verdict{ac, wa, pe}, points: []float64{1, 0, 0}, message: []string{"3 tokens", "token 3: expected b'c', found b'd'", "found the end of the output"},
+		verdict: wa, score: 1,
+	}}
+}
+
+func TestCheckers(t *testing.T) {
+	for _, mode := range []string{sandbox.IsolationNamespace, sandbox.IsolationContainer} {
+		t.Run(mode, func(t *testing.T) {
+			r, cat := realRunner(t, mode)
+			for _, jc := range judgeCases(t) {
+				t.Run(jc.name, func(t *testing.T) {
+					lang := cat.Find(jc.language)
+					req := contracts.ExecutionRequest{Language: jc.language, Files: []contracts.File{{Name: lang.EntryFile, Content: jc.program}},
+						Tests: jc.tests, Checker: jc.checker}
+					res := execute(t, r, cat, req)
+					if res.Isolation != mode {
+						t.Errorf("isolation %q, want %q", res.Isolation, mode)
+					}
+					if res.Verdict != jc.verdict || res.Score == nil || *res.Score != jc.score {
+						t.Errorf("verdict %s score %v, want %s %v", res.Verdict, deref(res.Score), jc.verdict, jc.score)
+					}
+					if len(res.Tests) != len(jc.want) {
+						t.Fatalf("%d tests, want %d", len(res.Tests), len(jc.want))
+					}
+					for i, tr := range res.Tests {
+						if tr.Verdict != jc.want[i] || tr.PointsAwarded != jc.points[i] || !strings.Contains(tr.CheckerMessage, jc.message[i]) {
+							t.Errorf("test %d: verdict %s points %v message %q, want %s %v %q", i, tr.Verdict, tr.PointsAwarded, tr.CheckerMessage, jc.want[i], jc.points[i], jc.message[i])
+						}
+						if jc.message[i] == "" && tr.CheckerMessage != "" {
+							t.Errorf("test %d: a checker message %q for a test the checker did not judge", i, tr.CheckerMessage)
+						}
+					}
+				})
+			}
+			t.Run("judge_error: the checker does not compile", func(t *testing.T) {
+				req := contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py", Content: "print(1)\n"}},
+					Tests:   []contracts.TestCase{{ExpectedOutput: str("1")}},
+					Checker: &contracts.JudgeProgram{Language: "c++", Files: []contracts.File{{Name: "main.cpp", Content: "int main() { return x; }\n"}}}}
+				res := execute(t, r, cat, req)
+				if res.Verdict != contracts.VerdictJudgeError || !strings.Contains(res.Message, "the checker did not compile") ||
+					!strings.Contains(res.Message, "was not declared in this scope") || res.Tests != nil || *res.Score != 0 || *res.MaxScore != 1 {
+					t.Errorf("verdict %s message %q tests %v", res.Verdict, res.Message, res.Tests)
+				}
+			})
+			t.Run("the checker compiles once per executor", func(t *testing.T) {
+				// A checker of its own (int.cpp with a line added), which no
+				// other case compiled.
+				chk := cppChecker(t, "int.cpp")
+				chk.Files[0].Content += "// cached\n"
+				req := contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py", Content: "print(int(input()) * 2)\n"}},
+					Tests: []contracts.TestCase{{Stdin: "2", ExpectedOutput: str("4")}, {Stdin: "3", ExpectedOutput: str("6")}}, Checker: chk}
+				before := r.CheckerCompiles()
+				for range 3 {
+					if res := execute(t, r, cat, req); res.Verdict != contracts.VerdictAccepted {
+						t.Fatalf("verdict %s", res.Verdict)
+					}
+				}
+				if n := r.CheckerCompiles() - before; n != 1 {
+					t.Errorf("%d checker compilations for three executions with one checker, want 1", n)
+				}
+				t.Logf("checker compilations in this runner: %d", r.CheckerCompiles())
+			})
+		})
+	}
+}
