@@ -297,6 +297,17 @@ func TestOpenAPIConformance(t *testing.T) {
 			t.Errorf("judge float: %d %s", code, data)
 		}
 
+		// Judge mode with a checker and points: score, max_score,
+		// points_awarded, checker_message and a partial test.
+		scored := src("python", "main.py", "print(input())\n")
+		scored.Tests = []contracts.TestCase{{Stdin: "full", Points: ptrTo(2.0)}, {Stdin: "half", Points: ptrTo(3.0)}}
+		scored.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "check.py", Content: "import sys\n" +
+			"if open(sys.argv[2]).read().strip() == 'half':\n    sys.stderr.write('points 1.5 half\\n'); sys.exit(7)\n"}}}
+		if code, _, data := submit("/v1/execute?timeout=5m", scored, nil); code != 200 || decode(data).Verdict != contracts.VerdictPartial ||
+			*decode(data).Score != 3.5 || *decode(data).MaxScore != 5 {
+			t.Errorf("judge with a checker: %d %s", code, data)
+		}
+
 		// Judge mode: per-test results, failed_test, a skipped test (kept last
 		// of the 200s of POST /v1/execute for the drift check).
 		judge := src("python", "main.py", "n = int(input())\nassert n != 3\nprint(n * 2)\n")
