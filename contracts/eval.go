@@ -105,6 +105,8 @@ type Harness struct {
 	Compare            CompareMode `json:"compare,omitempty"`
 	AbsTolerance       float64     `json:"abs_tolerance,omitempty"`
 	RelTolerance       float64     `json:"rel_tolerance,omitempty"`
+	// Checker judges every candidate's tests (see ExecutionRequest.Checker).
+	Checker *JudgeProgram `json:"checker,omitempty"`
 }
 
 // EvaluationProblem is one problem with its own harness.
@@ -138,6 +140,7 @@ func (h Harness) ExecutionRequest(language, version string, files []File) Execut
 		Language: language, Version: version, Files: all, Args: h.Args, Limits: h.Limits,
 		Tests: tests, StopOnFirstFailure: h.StopOnFirstFailure,
 		Compare: h.Compare, AbsTolerance: h.AbsTolerance, RelTolerance: h.RelTolerance,
+		Checker: h.Checker,
 	}
 }
 

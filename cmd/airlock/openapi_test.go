@@ -515,7 +515,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		}{
 			{"renamed test field", key{"POST /v1/execute", 200}, func(b any) { rename(obj(b, "tests", 0), "cpu_time_ms", "cpu_ms") }},
 			{"renamed optional field", key{"POST /v1/execute", 200}, func(b any) { rename(obj(b), "verdict", "result") }},
-			{"added field", key{"POST /v1/execute", 200}, func(b any) { obj(b)["score"] = 1 }},
+			{"added field", key{"POST /v1/execute", 200}, func(b any) { obj(b)["grade"] = 1 }},
 			{"type changed", key{"POST /v1/execute", 200}, func(b any) { obj(b, "tests", 0)["exit_code"] = "0" }},
 			{"integer became fractional", key{"POST /v1/execute", 200}, func(b any) { obj(b, "limits")["memory_mb"] = 1.5 }},
 			{"unknown verdict", key{"POST /v1/execute", 200}, func(b any) { obj(b)["verdict"] = "partially_accepted" }},
@@ -532,7 +532,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			{"readiness type", key{"GET /readyz", 200}, func(b any) { obj(b)["ready"] = "yes" }},
 			{"evaluation candidate renamed", key{"GET /v1/evaluations/{id}", 200}, func(b any) { rename(obj(b, "candidates", 0), "execution_id", "execution") }},
 			{"unknown evaluation status", key{"GET /v1/evaluations/{id}", 200}, func(b any) { obj(b)["status"] = "done" }},
-			{"count of an unknown verdict", key{"GET /v1/evaluations/{id}", 200}, func(b any) { obj(b, "summary", "by_verdict")["partial"] = 1 }},
+			{"count of an unknown verdict", key{"GET /v1/evaluations/{id}", 200}, func(b any) { obj(b, "summary", "by_verdict")["partially_accepted"] = 1 }},
 			{"missing progress count", key{"GET /v1/evaluations/{id}", 200}, func(b any) { delete(obj(b, "progress"), "queue_full_retries") }},
 			{"accepted evaluation renamed", key{"POST /v1/evaluations", 202}, func(b any) { rename(obj(b, "candidates", 0), "index", "position") }},
 		}
