@@ -289,6 +289,9 @@ func (c *cellInit) run(h Header, sb *runSandbox) (rec Record, artifact []byte) {
 			rec.Error = err.Error()
 		}
 		rec.ArtifactSize = int64(len(artifact))
+	} else if rec.Error == "" && !rec.Lost && !h.Collect && len(h.OutputFiles) > 0 {
+		artifact = collectFiles(sb.dir, h.OutputFiles, h.CollectMax)
+		rec.ArtifactSize = int64(len(artifact))
 	}
 	return rec, artifact
 }

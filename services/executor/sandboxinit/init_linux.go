@@ -39,6 +39,9 @@ func Main() int {
 			rec.Error = err.Error()
 		}
 		rec.ArtifactSize = int64(len(artifact))
+	} else if rec.Error == "" && !h.Collect && len(h.OutputFiles) > 0 {
+		artifact = collectFiles(h.Dir, h.OutputFiles, h.CollectMax)
+		rec.ArtifactSize = int64(len(artifact))
 	}
 	report(h.Nonce, rec, artifact)
 	// Stay alive until the executor has read the cgroup: it then closes our

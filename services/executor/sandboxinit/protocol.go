@@ -101,6 +101,12 @@ type Header struct {
 	// Collect asks for a tar of Dir after a successful run (a compile stage).
 	Collect    bool  `json:"collect,omitempty"`
 	CollectMax int64 `json:"collect_max,omitempty"`
+	// OutputFiles asks for a tar of these files of Dir after the run,
+	// however it ended (run stages): regular files only, reached without
+	// following any link, left out when missing or when their contents
+	// would pass CollectMax less the tar's overhead (OutputFilesTarMax).
+	// Ignored when Collect is set.
+	OutputFiles []string `json:"output_files,omitempty"`
 
 	// Cell runs only (see CellMain): the program's per-process CPU rlimit
 	// in whole seconds.
@@ -189,3 +195,17 @@ func ReadHeader(r io.Reader) (Header, error) {
 	}
 	return h, nil
 }
+
+// OutputFilesTarMax is the CollectMax that lets the contents of n output
+// files take contentMax bytes: each file's header and padding, and the
+// tar's end, come on top.
+func OutputFilesTarMax(contentMax int64, n int) int64 {
+	return contentMax + outputFilesOverhead(n)
+}
+
+// outputFilesOverhead bounds the tar around n files: per file a header, a
+// PAX header and its record (a long name) and the padding; then the end.
+func outputFilesOverhead(n int) int64 { return int64(n)*4*tarBlock + 2*tarBlock }
+
+// tarBlock is the size of a tar header and the unit of its padding.
+const tarBlock = 512

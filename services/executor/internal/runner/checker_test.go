@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -171,5 +172,24 @@ func TestCheckerRunsInTheProgramsMode(t *testing.T) {
 	}
 	if cc := fs.stages[1]; cc.CPUTime != 30*time.Second || cc.WallTime != 60*time.Second {
 		t.Errorf("checker compile limits %v/%v, want 30s/60s", cc.CPUTime, cc.WallTime)
+	}
+}
+
+func TestOutputFilesRead(t *testing.T) {
+	archive, err := sandbox.TarFiles(map[string][]byte{"b.bin": {0xff, 0}, "a.txt": []byte("héllo")}, []string{"b.bin", "a.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := outputFiles(archive, []string{"a.txt", "b.bin", "c.txt"})
+	want := []contracts.OutputFile{{Name: "a.txt", Content: "héllo", Encoding: "utf8"}, {Name: "b.bin", Content: "/wA=", Encoding: "base64"}}
+	if err != nil || !slices.Equal(files, want) {
+		t.Errorf("files %+v (%v), want %+v", files, err, want)
+	}
+	// An entry nobody asked for means the init is not the one we wrote.
+	if _, err := outputFiles(archive, []string{"a.txt"}); err == nil {
+		t.Error("an entry not asked for was accepted")
+	}
+	if files, err := outputFiles(nil, []string{"a.txt"}); err != nil || files != nil {
+		t.Errorf("no tar: %v %v", files, err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -275,6 +276,53 @@ func TestCheckers(t *testing.T) {
 				}
 				t.Logf("checker compilations in this runner: %d", r.CheckerCompiles())
 			})
+		})
+	}
+}
+
+// TestOutputFiles: the files named come back on each run stage, however the
+// run ended: text as UTF-8, other bytes as base64; links, FIFOs,
+// directories, missing files and files past the cap are left out.
+func TestOutputFiles(t *testing.T) {
+	const program = `import os, sys
+n = int(sys.stdin.read() or "0")
+open("out.txt", "w").write(f"answer {n}\n")
+open("data.bin", "wb").write(bytes([0, 255, 254, n]))
+os.makedirs("sub", exist_ok=True)
+open("sub/x.txt", "w").write("nested")
+os.symlink("/etc/passwd", "link.txt")
+os.mkfifo("fifo")
+open("big.txt", "w").write("x" * 5000)
+sys.exit(n)
+`
+	for _, mode := range []string{sandbox.IsolationNamespace, sandbox.IsolationContainer} {
+		t.Run(mode, func(t *testing.T) {
+			r, cat := realRunner(t, mode)
+			req := contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py", Content: program}},
+				Limits:      contracts.Limits{OutputBytes: 4096},
+				OutputFiles: []string{"out.txt", "data.bin", "sub/x.txt", "link.txt", "fifo", "sub", "missing.txt", "big.txt"},
+				Tests:       []contracts.TestCase{{Stdin: "0"}, {Stdin: "3"}}}
+			res := execute(t, r, cat, req)
+			for i, want := range []contracts.Verdict{contracts.VerdictAccepted, contracts.VerdictRuntimeError} {
+				tr := res.Tests[i]
+				files, _ := json.Marshal(tr.Files)
+				t.Logf("test %d (%s): files %s", i, tr.Verdict, files)
+				wantFiles := []contracts.OutputFile{
+					{Name: "out.txt", Content: "answer " + []string{"0", "3"}[i] + "\n", Encoding: "utf8"},
+					{Name: "data.bin", Content: []string{"AP/+AA==", "AP/+Aw=="}[i], Encoding: "base64"},
+					{Name: "sub/x.txt", Content: "nested", Encoding: "utf8"},
+				}
+				if tr.Verdict != want || !slices.Equal(tr.Files, wantFiles) {
+					t.Errorf("test %d: verdict %s files %s", i, tr.Verdict, files)
+				}
+			}
+			// Without tests, the run stage has them.
+			single := req
+			single.Tests, single.Stdin, single.OutputFiles = nil, "1", []string{"out.txt"}
+			res = execute(t, r, cat, single)
+			if res.Run == nil || len(res.Run.Files) != 1 || res.Run.Files[0].Content != "answer 1\n" {
+				t.Errorf("single run: %+v", res.Run)
+			}
 		})
 	}
 }

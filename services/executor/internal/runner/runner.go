@@ -19,6 +19,7 @@ import (
 	"github.com/airlockrun/airlock/services/executor/internal/catalog"
 	"github.com/airlockrun/airlock/services/executor/internal/judge"
 	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
 // Sandbox runs one stage; *sandbox.Runner is the real one.
@@ -185,6 +186,9 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 			Processes:   limits.Processes,
 			OutputBytes: limits.OutputBytes,
 		}
+		if len(req.OutputFiles) > 0 {
+			spec.OutputFiles, spec.CollectMax = req.OutputFiles, sandboxinit.OutputFilesTarMax(limits.OutputBytes, len(req.OutputFiles))
+		}
 		out, err := r.sb.Run(ctx, spec)
 		if err != nil {
 			return contracts.Stage{}, out, err
@@ -193,7 +197,13 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 		if out.InitError != "" {
 			return contracts.Stage{}, out, fmt.Errorf("%w: run: %s", ErrSandbox, out.InitError)
 		}
-		return stage(out, spec), out, nil
+		st := stage(out, spec)
+		if len(req.OutputFiles) > 0 {
+			if st.Files, err = outputFiles(out.Artifacts, req.OutputFiles); err != nil {
+				return contracts.Stage{}, out, fmt.Errorf("%w: run: %v", ErrSandbox, err)
+			}
+		}
+		return st, out, nil
 	}
 	check := func(st *contracts.Stage, expected *string) {
 		if expected != nil && st.Verdict == contracts.VerdictAccepted &&

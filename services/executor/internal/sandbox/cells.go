@@ -664,7 +664,7 @@ func (r *Runner) feedCell(c *cell, spec Spec, nonce string, goAhead, abandon <-c
 	hdr := sandboxinit.Header{
 		Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
 		TarSize: int64(len(spec.Files)), StdinSize: int64(len(spec.Stdin)),
-		Collect: spec.Collect, CollectMax: spec.CollectMax,
+		Collect: spec.Collect, CollectMax: spec.CollectMax, OutputFiles: spec.OutputFiles,
 		CPUSeconds: cpuRlimit(spec.CPUTime, false),
 	}
 	if err := sandboxinit.WriteHeader(c.att.Conn, hdr); err != nil {

@@ -242,7 +242,7 @@ func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) 
 		hdr := sandboxinit.Header{
 			Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
 			TarSize: int64(len(spec.Files)), StdinSize: int64(len(spec.Stdin)),
-			Collect: spec.Collect, CollectMax: spec.CollectMax,
+			Collect: spec.Collect, CollectMax: spec.CollectMax, OutputFiles: spec.OutputFiles,
 		}
 		if err := sandboxinit.WriteHeader(att.Conn, hdr); err != nil {
 			return

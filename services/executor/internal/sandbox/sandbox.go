@@ -66,6 +66,10 @@ type Spec struct {
 	// Collect returns a tar of /work after a successful run (compile stages).
 	Collect    bool
 	CollectMax int64
+	// OutputFiles returns a tar of these files of /work after the run,
+	// however it ended (regular files only, no link followed, at most
+	// CollectMax bytes of tar), when Collect is not set.
+	OutputFiles []string
 }
 
 // Outcome is what was measured. Only the executor's timer, the engine and the
@@ -95,6 +99,7 @@ type Outcome struct {
 	// InitLost: the container ended without the init's report (the init was
 	// killed, for example by the OOM killer); the measurements are the last
 	// ones taken while it ran.
-	InitLost  bool
+	InitLost bool
+	// Artifacts is the tar that Collect or OutputFiles asked for.
 	Artifacts []byte
 }
