@@ -36,7 +36,7 @@ var defaulted = map[string]string{
 	"AIRLOCK_DEDUPE_WINDOW":    "Idempotency-Key memory 10m",
 	"AIRLOCK_RESULT_TTL":       "results readable for 24h",
 	"AIRLOCK_TENANT_QUEUE_MAX": "no per-tenant bound below AIRLOCK_QUEUE_MAX",
-	"AIRLOCK_MAX_TESTS":        "64 tests per judge request (gateway and executor agree by default)",
+	"AIRLOCK_MAX_TESTS":        "1,000 tests per judge request (gateway and executor agree by default)",
 	// gateway
 	"AIRLOCK_API_KEYS":         "keys come from AIRLOCK_API_KEYS_FILE (a Nomad variable), never inline in the job",
 	"AIRLOCK_RATE_LIMIT":       "no per-tenant rate limit",
