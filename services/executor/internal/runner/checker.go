@@ -56,15 +56,17 @@ func (r *Runner) CheckerCompiles() int64 { return r.checkers.compiles.Load() }
 // prepareChecker readies the execution's checker in mode, the mode of the
 // program's language: from the cache when a checker with the same language
 // and sources was compiled before, else by compiling it. A checker that
-// does not compile (or whose language this executor does not serve) gives
-// no checker and a message for the execution's judge_error.
-func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode string, jp contracts.JudgeProgram, ran func(sandbox.Outcome)) (*checker, string, error) {
-	if r.Languages == nil {
-		return nil, fmt.Sprintf("the checker's language %q is not served by this executor", jp.Language), nil
+// does not compile gives no checker and the verdict judge_error with a
+// message; one whose language this executor does not serve (the gateway
+// checked it against the fleet's) gives internal_error.
+func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode string, jp contracts.JudgeProgram, ran func(sandbox.Outcome)) (*checker, contracts.Verdict, string, error) {
+	var lang *catalog.Language
+	var rt contracts.Runtime
+	if r.Languages != nil {
+		lang, rt = r.Languages(jp.Language, jp.Version)
 	}
-	lang, rt := r.Languages(jp.Language, jp.Version)
 	if lang == nil {
-		return nil, fmt.Sprintf("the checker's language %q (version %q) is not served by this executor", jp.Language, jp.Version), nil
+		return nil, contracts.VerdictInternalError, fmt.Sprintf("the checker's language %q (version %q) is not served by this executor", jp.Language, jp.Version), nil
 	}
 	c := &checker{lang: lang, mode: mode, runtime: r.Isolation.Runtime(mode, lang.Name),
 		limits: contracts.ClampLimits(jp.Limits, contracts.JudgeRuntime(rt))}
@@ -74,7 +76,7 @@ func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode string, jp
 	for _, f := range jp.Files {
 		data, err := contracts.DecodeFile(f)
 		if err != nil {
-			return nil, "", fmt.Errorf("decode checker %s: %w", f.Name, err)
+			return nil, "", "", fmt.Errorf("decode checker %s: %w", f.Name, err)
 		}
 		c.names = append(c.names, f.Name)
 		contents[f.Name] = data
@@ -83,11 +85,11 @@ func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode string, jp
 	}
 	sources, err := sandbox.TarFiles(contents, c.names)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if !lang.Compiled() {
 		c.files = sources
-		return c, "", nil
+		return c, "", "", nil
 	}
 	var failed string
 	c.files, err = r.checkers.get(ctx, hex.EncodeToString(key.Sum(nil)), func() ([]byte, error) {
@@ -109,12 +111,12 @@ func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode string, jp
 		return built, err
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
 	if c.files == nil {
-		return nil, failed, nil
+		return nil, contracts.VerdictJudgeError, failed, nil
 	}
-	return c, "", nil
+	return c, "", "", nil
 }
 
 // CheckerResult is a checker's decision on one test.

@@ -193,3 +193,15 @@ func TestOutputFilesRead(t *testing.T) {
 		t.Errorf("no tar: %v %v", files, err)
 	}
 }
+
+// TestCheckerLanguageNotServed: a checker in a language this executor does
+// not serve is the fleet's fault (internal_error), not the problem's.
+func TestCheckerLanguageNotServed(t *testing.T) {
+	r := New(&fakeSandbox{})
+	req := contracts.ExecutionRequest{Language: "c++", Files: []contracts.File{{Name: "main.cpp"}}, Tests: []contracts.TestCase{{Stdin: "1"}},
+		Checker: &contracts.JudgeProgram{Language: "cobol", Files: []contracts.File{{Name: "c.cob"}}}}
+	res, err := r.Execute(context.Background(), "id", "default", req, cpp(), limits())
+	if err != nil || res.Verdict != contracts.VerdictInternalError || !strings.Contains(res.Message, `"cobol"`) || res.Tests != nil {
+		t.Errorf("verdict %s message %q tests %v (%v)", res.Verdict, res.Message, res.Tests, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 
 	"github.com/airlockrun/airlock/contracts"
@@ -26,6 +27,34 @@ func TestMain(m *testing.M) {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
+}
+
+// judgeModes are the isolation modes of the sandbox tests (testkit.Runtimes:
+// runc and namespace, and runsc when registered, which CI requires), by
+// their isolation names.
+func judgeModes(t *testing.T) []string {
+	t.Helper()
+	testkit.RequireDocker(t)
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	var modes []string
+	for _, rt := range testkit.Runtimes(t, func() (map[string]system.RuntimeWithStatus, error) {
+		info, err := cli.Info(context.Background())
+		return info.Runtimes, err
+	}) {
+		switch rt {
+		case "runc":
+			modes = append(modes, sandbox.IsolationContainer)
+		case "runsc":
+			modes = append(modes, sandbox.IsolationGVisor)
+		default:
+			modes = append(modes, rt)
+		}
+	}
+	return modes
 }
 
 // realRunner is a Runner over the real sandbox in isolation mode, serving
@@ -220,7 +249,7 @@ func judgeCases(t *testing.T) []judgeCase {
 }
 
 func TestCheckers(t *testing.T) {
-	for _, mode := range []string{sandbox.IsolationNamespace, sandbox.IsolationContainer} {
+	for _, mode := range judgeModes(t) {
 		t.Run(mode, func(t *testing.T) {
 			r, cat := realRunner(t, mode)
 			for _, jc := range judgeCases(t) {
@@ -295,7 +324,7 @@ os.mkfifo("fifo")
 open("big.txt", "w").write("x" * 5000)
 sys.exit(n)
 `
-	for _, mode := range []string{sandbox.IsolationNamespace, sandbox.IsolationContainer} {
+	for _, mode := range judgeModes(t) {
 		t.Run(mode, func(t *testing.T) {
 			r, cat := realRunner(t, mode)
 			req := contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py", Content: program}},

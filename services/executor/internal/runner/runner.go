@@ -227,13 +227,14 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 		res.Score, res.MaxScore = new(float64), &maxScore
 		var chk *checker
 		if req.Checker != nil {
+			var v contracts.Verdict
 			var msg string
-			chk, msg, err = r.prepareChecker(ctx, id, tenant, mode, *req.Checker, ran)
+			chk, v, msg, err = r.prepareChecker(ctx, id, tenant, mode, *req.Checker, ran)
 			if err != nil {
 				return Result{}, err
 			}
 			if chk == nil {
-				res.Verdict, res.Message = contracts.VerdictJudgeError, msg
+				res.Verdict, res.Message = v, msg
 				return res, nil
 			}
 		}
