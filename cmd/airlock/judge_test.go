@@ -122,6 +122,23 @@ int main(int argc, char **argv) {
 		}
 	})
 
+	t.Run("1,000 tests, the most a request may have", func(t *testing.T) {
+		req := src("bash", "main.sh", "read n; echo $((n * 2))\n")
+		for i := range 1000 {
+			tc := contracts.TestCase{Stdin: strconv.Itoa(i), ExpectedOutput: ptr(strconv.Itoa(2 * i)), Points: ptrTo(0.5)}
+			if i == 999 {
+				tc.ExpectedOutput = ptr("wrong")
+			}
+			req.Tests = append(req.Tests, tc)
+		}
+		start := time.Now()
+		e := execute(t, s, req)
+		t.Logf("1,000 tests in %s: verdict %s score %v/%v", time.Since(start).Round(time.Millisecond), e.Verdict, *e.Score, *e.MaxScore)
+		if len(e.Tests) != 1000 || e.Verdict != contracts.VerdictWrongAnswer || *e.FailedTest != 999 || *e.Score != 499.5 || *e.MaxScore != 500 {
+			t.Errorf("verdict %s failed_test %v score %v/%v, %d tests", e.Verdict, e.FailedTest, *e.Score, *e.MaxScore, len(e.Tests))
+		}
+	})
+
 	t.Run("stop on first failure", func(t *testing.T) {
 		req := src("python", "main.py", "n = int(input())\nassert n != 2\nprint(n)\n")
 		req.StopOnFirstFailure = true
