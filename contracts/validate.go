@@ -324,6 +324,8 @@ func fieldError(fe validator.FieldError) *ValidationError {
 		msg = fmt.Sprintf("must be one of: %s", fe.Param())
 	case "gte":
 		msg = "must not be negative"
+	case "lte":
+		msg = fmt.Sprintf("must be at most %s", fe.Param())
 	case "filename":
 		msg = "must be a plain relative path (letters, digits, . _ + @ -; no '..', no leading '/' or '-', at most 8 levels deep, 255 bytes)"
 	case "token":

@@ -76,6 +76,7 @@ func TestValidatorRequest(t *testing.T) {
 			r.Tests = []contracts.TestCase{{Points: ptr(2.5)}, {Points: ptr(0.0)}}
 		}, "", ""},
 		{"negative points", func(r *contracts.ExecutionRequest) { r.Tests = []contracts.TestCase{{Points: ptr(-1.0)}} }, contracts.CodeInvalidRequest, "tests[0].points"},
+		{"too many points", func(r *contracts.ExecutionRequest) { r.Tests = []contracts.TestCase{{Points: ptr(2e9)}} }, contracts.CodeInvalidRequest, "tests[0].points"},
 		{"checker", func(r *contracts.ExecutionRequest) {
 			r.Tests = []contracts.TestCase{{}}
 			r.Checker = &contracts.JudgeProgram{Language: " Python ", Files: []contracts.File{file("check.py", "")}}
