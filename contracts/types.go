@@ -47,6 +47,10 @@ type ExecutionRequest struct {
 	// Checker, when set, judges each test whose run ended normally instead
 	// of Compare (docs/judge.md "Checkers"). It needs Tests.
 	Checker *JudgeProgram `json:"checker,omitempty"`
+	// Interactor, when set, runs beside the program on each test, the two
+	// talking through their stdin and stdout (docs/judge.md
+	// "Interactors"). It needs Tests.
+	Interactor *JudgeProgram `json:"interactor,omitempty"`
 	// OutputFiles names files the program writes in /work that come back
 	// on each run stage as Stage.Files.
 	OutputFiles []string `json:"output_files,omitempty" validate:"max=16,dive,filename"`
@@ -287,9 +291,12 @@ type TestResult struct {
 	// PointsAwarded is the test's points when accepted, the checker's
 	// points when partial, else 0.
 	PointsAwarded float64 `json:"points_awarded"`
-	// CheckerMessage is the checker's stderr, at most 4 KiB.
+	// CheckerMessage is the checker's stderr (or the interactor's when no
+	// checker judged the test), at most 4 KiB.
 	CheckerMessage string `json:"checker_message,omitempty"`
-	Skipped        bool   `json:"skipped,omitempty"`
+	// Interactor is the interactor's stage on an interactive test.
+	Interactor *Stage `json:"interactor,omitempty"`
+	Skipped    bool   `json:"skipped,omitempty"`
 }
 
 // Job is the message on the JOBS stream: one execution to run.

@@ -94,8 +94,10 @@ func (v *Validator) Policy() Policy { return v.policy }
 // normalises the language name to lower case.
 func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 	req.Language = strings.ToLower(strings.TrimSpace(req.Language))
-	if req.Checker != nil {
-		req.Checker.Language = strings.ToLower(strings.TrimSpace(req.Checker.Language))
+	for _, jp := range []*JudgeProgram{req.Checker, req.Interactor} {
+		if jp != nil {
+			jp.Language = strings.ToLower(strings.TrimSpace(jp.Language))
+		}
 	}
 	if err := v.v.Struct(req); err != nil {
 		var ve validator.ValidationErrors
@@ -114,16 +116,22 @@ func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 	if verr := v.files(req.Files, "files"); verr != nil {
 		return verr
 	}
-	if req.Checker != nil {
-		if len(req.Tests) == 0 {
-			return &ValidationError{Code: CodeInvalidRequest, Field: "checker", Message: "a checker judges tests: give tests"}
+	for _, j := range []struct {
+		field, article string
+		p              *JudgeProgram
+	}{{"checker", "a", req.Checker}, {"interactor", "an", req.Interactor}} {
+		if j.p == nil {
+			continue
 		}
-		if verr := v.files(req.Checker.Files, "checker.files"); verr != nil {
+		if len(req.Tests) == 0 {
+			return &ValidationError{Code: CodeInvalidRequest, Field: j.field, Message: fmt.Sprintf("%s %s judges tests: give tests", j.article, j.field)}
+		}
+		if verr := v.files(j.p.Files, j.field+".files"); verr != nil {
 			return verr
 		}
-		for i, f := range req.Checker.Files {
+		for i, f := range j.p.Files {
 			if slices.Contains(JudgeFileNames, f.Name) {
-				return &ValidationError{Code: CodeInvalidRequest, Field: fmt.Sprintf("checker.files[%d].name", i),
+				return &ValidationError{Code: CodeInvalidRequest, Field: fmt.Sprintf("%s.files[%d].name", j.field, i),
 					Message: fmt.Sprintf("%q is one of the test's files (%s)", f.Name, strings.Join(JudgeFileNames, ", "))}
 			}
 		}
@@ -242,14 +250,21 @@ func (v *Validator) Resolve(req *ExecutionRequest, runtimes []Runtime) (*Runtime
 	if _, verr := ResolveLimits(req.Limits, *rt); verr != nil {
 		return nil, verr
 	}
-	if c := req.Checker; c != nil {
+	for _, j := range []struct {
+		field string
+		c     *JudgeProgram
+	}{{"checker", req.Checker}, {"interactor", req.Interactor}} {
+		field, c := j.field, j.c
+		if c == nil {
+			continue
+		}
 		crt, verr := FindRuntime(runtimes, c.Language, c.Version)
 		if verr != nil {
-			verr.Field = "checker." + verr.Field
+			verr.Field = field + "." + verr.Field
 			return nil, verr
 		}
 		if _, verr := ResolveLimits(c.Limits, JudgeRuntime(*crt)); verr != nil {
-			verr.Field = "checker." + verr.Field
+			verr.Field = field + "." + verr.Field
 			return nil, verr
 		}
 		c.Language, c.Version = crt.Language, crt.Version

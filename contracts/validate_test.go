@@ -100,6 +100,21 @@ func TestValidatorRequest(t *testing.T) {
 			r.Tests = []contracts.TestCase{{}}
 			r.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{file("a", strings.Repeat("x", 8)), file("b", strings.Repeat("x", 8))}}
 		}, contracts.CodeInvalidRequest, "checker.files"},
+		{"interactor", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Interactor = &contracts.JudgeProgram{Language: "Python", Files: []contracts.File{file("i.py", "")}}
+		}, "", ""},
+		{"interactor without tests", func(r *contracts.ExecutionRequest) {
+			r.Interactor = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{file("i.py", "")}}
+		}, contracts.CodeInvalidRequest, "interactor"},
+		{"interactor file named as a test file", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Interactor = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{file("input.txt", "")}}
+		}, contracts.CodeInvalidRequest, "interactor.files[0].name"},
+		{"interactor without a language", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Interactor = &contracts.JudgeProgram{Files: []contracts.File{file("i.py", "")}}
+		}, contracts.CodeInvalidRequest, "interactor.language"},
 		{"output files", func(r *contracts.ExecutionRequest) { r.OutputFiles = []string{"out.txt", "dir/b.bin"} }, "", ""},
 		{"output file traversal", func(r *contracts.ExecutionRequest) { r.OutputFiles = []string{"../../etc/passwd"} }, contracts.CodeInvalidRequest, "output_files[0]"},
 		{"output file twice", func(r *contracts.ExecutionRequest) { r.OutputFiles = []string{"a", "a"} }, contracts.CodeInvalidRequest, "output_files[1]"},
@@ -151,6 +166,11 @@ func TestResolveChecker(t *testing.T) {
 	r := req(contracts.JudgeProgram{Language: "PY", Files: []contracts.File{{Name: "check.py"}}})
 	if _, err := v.Resolve(r, rts); err != nil || r.Checker.Language != "python" || r.Checker.Version != "3.11.2" {
 		t.Fatalf("resolve: %v, checker %s %s", err, r.Checker.Language, r.Checker.Version)
+	}
+	ir := &contracts.ExecutionRequest{Language: "py", Files: []contracts.File{{Name: "main.py"}}, Tests: []contracts.TestCase{{}},
+		Interactor: &contracts.JudgeProgram{Language: "cobol", Files: []contracts.File{{Name: "i"}}}}
+	if _, err := v.Resolve(ir, rts); err == nil || err.Field != "interactor.language" {
+		t.Errorf("unserved interactor language: %v", err)
 	}
 	if _, err := v.Resolve(req(contracts.JudgeProgram{Language: "cobol", Files: []contracts.File{{Name: "c"}}}), rts); err == nil ||
 		err.Code != contracts.CodeUnknownLanguage || err.Field != "checker.language" {

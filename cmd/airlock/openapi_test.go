@@ -308,6 +308,16 @@ func TestOpenAPIConformance(t *testing.T) {
 			t.Errorf("judge with a checker: %d %s", code, data)
 		}
 
+		// An interactive test: the interactor's stage and output files.
+		talk := src("python", "main.py", "print(int(input()) * 2, flush=True)\n")
+		talk.Tests = []contracts.TestCase{{Stdin: "21"}}
+		talk.Interactor = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "i.py", Content: "import sys\n" +
+			"print(21, flush=True)\nok = input() == '42'\nopen(sys.argv[2], 'w').write('ok' if ok else 'no')\nsys.exit(0 if ok else 1)\n"}}}
+		if code, _, data := submit("/v1/execute?timeout=5m", talk, nil); code != 200 || decode(data).Verdict != contracts.VerdictAccepted ||
+			decode(data).Tests[0].Interactor == nil {
+			t.Errorf("interactive: %d %s", code, data)
+		}
+
 		// Judge mode: per-test results, failed_test, a skipped test (kept last
 		// of the 200s of POST /v1/execute for the drift check).
 		judge := src("python", "main.py", "n = int(input())\nassert n != 3\nprint(n * 2)\n")

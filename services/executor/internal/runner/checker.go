@@ -59,14 +59,14 @@ func (r *Runner) CheckerCompiles() int64 { return r.checkers.compiles.Load() }
 // does not compile gives no checker and the verdict judge_error with a
 // message; one whose language this executor does not serve (the gateway
 // checked it against the fleet's) gives internal_error.
-func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode string, jp contracts.JudgeProgram, ran func(sandbox.Outcome)) (*checker, contracts.Verdict, string, error) {
+func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode, role string, jp contracts.JudgeProgram, ran func(sandbox.Outcome)) (*checker, contracts.Verdict, string, error) {
 	var lang *catalog.Language
 	var rt contracts.Runtime
 	if r.Languages != nil {
 		lang, rt = r.Languages(jp.Language, jp.Version)
 	}
 	if lang == nil {
-		return nil, contracts.VerdictInternalError, fmt.Sprintf("the checker's language %q (version %q) is not served by this executor", jp.Language, jp.Version), nil
+		return nil, contracts.VerdictInternalError, fmt.Sprintf("the %s's language %q (version %q) is not served by this executor", role, jp.Language, jp.Version), nil
 	}
 	c := &checker{lang: lang, mode: mode, runtime: r.Isolation.Runtime(mode, lang.Name),
 		limits: contracts.ClampLimits(jp.Limits, contracts.JudgeRuntime(rt))}
@@ -94,7 +94,7 @@ func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode string, jp
 	var failed string
 	c.files, err = r.checkers.get(ctx, hex.EncodeToString(key.Sum(nil)), func() ([]byte, error) {
 		spec := sandbox.Spec{
-			JobID: id, Stage: "checker-compile", Image: lang.Image,
+			JobID: id, Stage: role + "-compile", Image: lang.Image,
 			Isolation: mode, Runtime: c.runtime, Tenant: tenant,
 			Argv: lang.Expand(lang.Compile, c.names), Env: lang.FullEnv, Files: sources,
 			CPUTime:     ms(c.limits.CompileCPUTimeMS),
@@ -106,7 +106,7 @@ func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode string, jp
 		}
 		st, built, err := r.compile(ctx, spec, ran)
 		if err == nil && built == nil {
-			failed = capMessage(fmt.Sprintf("the checker did not compile (%s):\n%s", st.Verdict, st.Stderr+st.Stdout))
+			failed = capMessage(fmt.Sprintf("the %s did not compile (%s):\n%s", role, st.Verdict, st.Stderr+st.Stdout))
 		}
 		return built, err
 	})

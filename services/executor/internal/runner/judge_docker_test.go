@@ -3,10 +3,12 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -352,6 +354,106 @@ sys.exit(n)
 			if res.Run == nil || len(res.Run.Files) != 1 || res.Run.Files[0].Content != "answer 1\n" {
 				t.Errorf("single run: %+v", res.Run)
 			}
+		})
+	}
+}
+
+// TestInteractors: guess-the-number against programs that pass, fail each
+// way, crash, never flush and print garbage, and a 10,000-round-trip
+// exchange, in every isolation mode.
+func TestInteractors(t *testing.T) {
+	const (
+		ac  = contracts.VerdictAccepted
+		wa  = contracts.VerdictWrongAnswer
+		pe  = contracts.VerdictPresentationError
+		je  = contracts.VerdictJudgeError
+		tle = contracts.VerdictTimeLimitExceeded
+	)
+	binsearch, err := os.ReadFile(filepath.Join("testdata", "judge", "binsearch.cpp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, language, program string
+		limits                  contracts.Limits
+		stdin                   string
+		want                    contracts.Verdict
+		message                 string
+	}{
+		{"accepted: binary search", "c++", string(binsearch), contracts.Limits{}, "777777", ac, "found 777777 in"},
+		{"wrong_answer: a wrong final answer", "python", "print('? 5', flush=True)\ninput()\nprint('! 6', flush=True)\n", contracts.Limits{}, "5", wa, "answered 6, the number was 5"},
+		{"wrong_answer: the program crashes", "python", "print('? 5', flush=True)\ninput()\nraise SystemExit(3)\n", contracts.Limits{}, "7", wa, "stopped after 1 questions"},
+		{"presentation_error: garbage", "python", "import sys\nsys.stdout.buffer.write(b'\\xff\\x00 garbage\\n')\nsys.stdout.flush()\ninput()\n", contracts.Limits{}, "5", pe, "malformed line"},
+		{"time_limit_exceeded: never flushes", "c++", "#include <cstdio>\nint main() { std::printf(\"? 5\\n\"); char r[4]; std::scanf(\"%3s\", r); std::printf(\"! 5\\n\"); }\n",
+			contracts.Limits{WallTimeMS: 2000}, "5", tle, "stopped after 0 questions"},
+		{"judge_error: a broken input", "python", "print('! 1', flush=True)\n", contracts.Limits{}, "not a number", je, "input.txt holds no number"},
+	}
+	for _, mode := range judgeModes(t) {
+		t.Run(mode, func(t *testing.T) {
+			r, cat := realRunner(t, mode)
+			guess := pyChecker(t, "guess.py")
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					lang := cat.Find(tc.language)
+					req := contracts.ExecutionRequest{Language: tc.language, Files: []contracts.File{{Name: lang.EntryFile, Content: tc.program}},
+						Limits: tc.limits, Interactor: guess, Tests: []contracts.TestCase{{Stdin: tc.stdin, Points: pts(3)}}}
+					res := execute(t, r, cat, req)
+					if len(res.Tests) != 1 {
+						t.Fatalf("%d tests", len(res.Tests))
+					}
+					tr := res.Tests[0]
+					if tr.Interactor != nil {
+						t.Logf("interactor: exit %d verdict %s files %v", tr.Interactor.ExitCode, tr.Interactor.Verdict, tr.Interactor.Files)
+					}
+					wantPoints := 0.0
+					if tc.want == ac {
+						wantPoints = 3
+					}
+					if res.Verdict != tc.want || tr.Verdict != tc.want || tr.PointsAwarded != wantPoints || tr.Interactor == nil ||
+						!strings.Contains(tr.CheckerMessage, tc.message) {
+						t.Errorf("verdict %s (test %s) points %v message %q, want %s %v %q", res.Verdict, tr.Verdict, tr.PointsAwarded, tr.CheckerMessage, tc.want, wantPoints, tc.message)
+					}
+				})
+			}
+			t.Run("10,000 round trips", func(t *testing.T) {
+				// Under gVisor every round trip also crosses both sentries:
+				// measured at 0.3 to 1 ms of CPU per side and round trip
+				// on this shared machine, so it gets a tenth of the rounds.
+				rounds := 10000
+				if mode == sandbox.IsolationGVisor {
+					rounds = 1000
+				}
+				req := contracts.ExecutionRequest{Language: "c++",
+					Files: []contracts.File{{Name: "main.cpp", Content: "#include <cstdio>\nint main() { long x; while (std::scanf(\"%ld\", &x) == 1) { std::printf(\"%ld\\n\", x + 1); std::fflush(stdout); } }\n"}},
+					// The CPU limit is generous: in container and gvisor mode
+					// the relaying init (and gVisor's sentry) work inside the
+					// program's sandbox, and that CPU time is the program's.
+					Limits:     contracts.Limits{CPUTimeMS: 10000, WallTimeMS: 20000},
+					Interactor: cppChecker(t, "rounds.cpp"),
+					Tests:      []contracts.TestCase{{Stdin: strconv.Itoa(rounds)}}}
+				res := execute(t, r, cat, req)
+				tr := res.Tests[0]
+				t.Logf("%s: %d round trips: verdict %s, program wall %d ms cpu %d ms, interactor wall %d ms cpu %d ms",
+					mode, rounds, tr.Verdict, tr.WallTimeMS, tr.CPUTimeMS, tr.Interactor.WallTimeMS, tr.Interactor.CPUTimeMS)
+				want := fmt.Sprintf("%d rounds\n", rounds)
+				if tr.Verdict != contracts.VerdictAccepted || tr.CheckerMessage != want || len(tr.Interactor.Files) != 1 ||
+					tr.Interactor.Files[0].Content != want || !strings.HasSuffix(tr.Stdout, fmt.Sprintf("%d\n", rounds+1)) {
+					t.Errorf("verdict %s message %q files %v", tr.Verdict, tr.CheckerMessage, tr.Interactor.Files)
+				}
+			})
+			t.Run("a checker judges the interactor's output.txt", func(t *testing.T) {
+				req := contracts.ExecutionRequest{Language: "c++", Files: []contracts.File{{Name: "main.cpp", Content: string(binsearch)}},
+					Interactor: guess,
+					Checker: &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "check.py", Content: "import sys\n" +
+						"q = int(open(sys.argv[2]).read().split()[2])\n" +
+						"if q > 15:\n    sys.stderr.write(f'points 1 {q} questions\\n'); sys.exit(7)\n"}}},
+					Tests: []contracts.TestCase{{Stdin: "500000", Points: pts(2)}, {Stdin: "1"}}}
+				res := execute(t, r, cat, req)
+				if res.Verdict != contracts.VerdictPartial || *res.Score != 3 || res.Tests[0].Verdict != contracts.VerdictAccepted ||
+					res.Tests[1].Verdict != contracts.VerdictPartial || !strings.Contains(res.Tests[1].CheckerMessage, "questions") {
+					t.Errorf("verdict %s score %v", res.Verdict, deref(res.Score))
+				}
+			})
 		})
 	}
 }

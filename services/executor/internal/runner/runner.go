@@ -174,7 +174,7 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 		}
 		files = built
 	}
-	run := func(stdin string, args []string) (contracts.Stage, sandbox.Outcome, error) {
+	runSpec := func(stdin string, args []string) sandbox.Spec {
 		spec := sandbox.Spec{
 			JobID: id, Stage: "run", Image: lang.Image,
 			Isolation: mode, Runtime: rt, Tenant: tenant,
@@ -189,21 +189,31 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 		if len(req.OutputFiles) > 0 {
 			spec.OutputFiles, spec.CollectMax = req.OutputFiles, sandboxinit.OutputFilesTarMax(limits.OutputBytes, len(req.OutputFiles))
 		}
+		return spec
+	}
+	// finish turns a run's outcome into its stage.
+	finish := func(spec sandbox.Spec, out sandbox.Outcome) (contracts.Stage, error) {
+		ran(out)
+		if out.InitError != "" {
+			return contracts.Stage{}, fmt.Errorf("%w: run: %s", ErrSandbox, out.InitError)
+		}
+		st := stage(out, spec)
+		if len(spec.OutputFiles) > 0 {
+			var err error
+			if st.Files, err = outputFiles(out.Artifacts, spec.OutputFiles); err != nil {
+				return contracts.Stage{}, fmt.Errorf("%w: run: %v", ErrSandbox, err)
+			}
+		}
+		return st, nil
+	}
+	run := func(stdin string, args []string) (contracts.Stage, sandbox.Outcome, error) {
+		spec := runSpec(stdin, args)
 		out, err := r.sb.Run(ctx, spec)
 		if err != nil {
 			return contracts.Stage{}, out, err
 		}
-		ran(out)
-		if out.InitError != "" {
-			return contracts.Stage{}, out, fmt.Errorf("%w: run: %s", ErrSandbox, out.InitError)
-		}
-		st := stage(out, spec)
-		if len(req.OutputFiles) > 0 {
-			if st.Files, err = outputFiles(out.Artifacts, req.OutputFiles); err != nil {
-				return contracts.Stage{}, out, fmt.Errorf("%w: run: %v", ErrSandbox, err)
-			}
-		}
-		return st, out, nil
+		st, err := finish(spec, out)
+		return st, out, err
 	}
 	check := func(st *contracts.Stage, expected *string) {
 		if expected != nil && st.Verdict == contracts.VerdictAccepted &&
@@ -225,18 +235,24 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 			maxScore += tc.TestPoints()
 		}
 		res.Score, res.MaxScore = new(float64), &maxScore
-		var chk *checker
-		if req.Checker != nil {
-			var v contracts.Verdict
-			var msg string
-			chk, v, msg, err = r.prepareChecker(ctx, id, tenant, mode, *req.Checker, ran)
+		var chk, inter *checker
+		for _, j := range []struct {
+			role string
+			p    *contracts.JudgeProgram
+			c    **checker
+		}{{"checker", req.Checker, &chk}, {"interactor", req.Interactor, &inter}} {
+			if j.p == nil {
+				continue
+			}
+			c, v, msg, err := r.prepareChecker(ctx, id, tenant, mode, j.role, *j.p, ran)
 			if err != nil {
 				return Result{}, err
 			}
-			if chk == nil {
+			if c == nil {
 				res.Verdict, res.Message = v, msg
 				return res, nil
 			}
+			*j.c = c
 		}
 		// Each test runs in a fresh sandbox: nothing one test writes (files,
 		// /tmp, /dev/shm, IPC, processes) exists when the next one starts.
@@ -252,6 +268,21 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 			args := req.Args
 			if tc.Args != nil {
 				args = tc.Args
+			}
+			if inter != nil {
+				v, err := r.interact(ctx, id, tenant, inter, chk, tc, runSpec(tc.Stdin, args), finish, ran)
+				if err != nil {
+					return Result{}, fmt.Errorf("test %d: %w", i, err)
+				}
+				tr.Stage, tr.Interactor, tr.PointsAwarded, tr.CheckerMessage = v.program, &v.interactor, v.Points, v.Message
+				tr.Verdict = v.Verdict
+				pidsHit = pidsHit || v.pidsHit
+				*res.Score += tr.PointsAwarded
+				if tr.Verdict != contracts.VerdictAccepted && res.FailedTest == nil {
+					idx := i
+					res.FailedTest = &idx
+				}
+				continue
 			}
 			st, out, err := run(tc.Stdin, args)
 			if err != nil {

@@ -10,6 +10,7 @@
 package sandbox
 
 import (
+	"io"
 	"time"
 )
 
@@ -56,6 +57,13 @@ type Spec struct {
 	// Files is a tar archive unpacked into /work before the program starts.
 	Files []byte
 	Stdin []byte
+	// StdinStream, when set, is the program's stdin as it comes (Stdin is
+	// then unused): relayed in frames until it ends or the program does.
+	StdinStream io.Reader
+	// StdoutTee, when set, is given the program's stdout as it arrives:
+	// only bytes within the output cap, never a marker. It must not block
+	// or keep the slice.
+	StdoutTee func([]byte)
 
 	CPUTime     time.Duration
 	WallTime    time.Duration
