@@ -475,8 +475,9 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 		ok    bool
 	}
 	var run runCgroup
+	var endOnce sync.Once
 	col.onStderrEnd = func() {
-		close(stderrEnded)
+		endOnce.Do(func() { close(stderrEnded) })
 		ended.Lock()
 		defer ended.Unlock()
 		if ended.files.cpu != "" {
