@@ -441,6 +441,39 @@ func TestInteractors(t *testing.T) {
 					t.Errorf("verdict %s message %q files %v", tr.Verdict, tr.CheckerMessage, tr.Interactor.Files)
 				}
 			})
+			t.Run("output caps bound the relay", func(t *testing.T) {
+				// The floods are many writes of 64 KiB: under gVisor one
+				// write of megabytes reaches the sandbox's stdout as 64 KiB
+				// and the program exits 0 (seen on this host, and not only
+				// in interactive tests), which would hide the cap.
+				// The interactor floods a program that never reads: it is
+				// stopped at its own output cap, before the program's wall
+				// limit, and that failure is the problem's.
+				flood := &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "i.py", Content: "import sys\n" +
+					"for _ in range(160):\n    sys.stdout.write('x' * 65536)\nsys.stdout.flush()\n"}}}
+				req := contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py", Content: "import time\ntime.sleep(30)\n"}},
+					Limits: contracts.Limits{WallTimeMS: 3000}, Interactor: flood, Tests: []contracts.TestCase{{}}}
+				res := execute(t, r, cat, req)
+				tr := res.Tests[0]
+				if tr.Verdict != contracts.VerdictJudgeError || tr.Interactor.Verdict != contracts.VerdictOutputLimitExceeded ||
+					!strings.Contains(tr.CheckerMessage, "output_limit_exceeded") {
+					t.Errorf("flooding interactor: verdict %s, interactor %s, message %q", tr.Verdict, tr.Interactor.Verdict, tr.CheckerMessage)
+				}
+				// The program floods an interactor that reads everything: the
+				// program is stopped at its cap, and the interactor saw at
+				// most that much.
+				count := &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "i.py", Content: "import sys\n" +
+					"n = len(sys.stdin.buffer.read())\nsys.stderr.write(f'read {n}\\n')\n"}}}
+				req = contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py", Content: "import sys\nfor _ in range(160):\n    sys.stdout.write('y' * 65536)\n"}},
+					Limits: contracts.Limits{OutputBytes: 65536}, Interactor: count, Tests: []contracts.TestCase{{}}}
+				res = execute(t, r, cat, req)
+				tr = res.Tests[0]
+				var read int
+				fmt.Sscanf(tr.CheckerMessage, "read %d", &read)
+				if tr.Verdict != contracts.VerdictOutputLimitExceeded || read > 65536 || len(tr.Stdout) > 65536 {
+					t.Errorf("flooding program: verdict %s, the interactor read %d bytes (message %q)", tr.Verdict, read, tr.CheckerMessage)
+				}
+			})
 			t.Run("a checker judges the interactor's output.txt", func(t *testing.T) {
 				req := contracts.ExecutionRequest{Language: "c++", Files: []contracts.File{{Name: "main.cpp", Content: string(binsearch)}},
 					Interactor: guess,
