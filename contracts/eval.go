@@ -106,6 +106,11 @@ type Harness struct {
 	Compare            CompareMode `json:"compare,omitempty"`
 	AbsTolerance       float64     `json:"abs_tolerance,omitempty"`
 	RelTolerance       float64     `json:"rel_tolerance,omitempty"`
+	// Checker judges every candidate's tests (see ExecutionRequest.Checker).
+	Checker *JudgeProgram `json:"checker,omitempty"`
+	// Interactor talks with every candidate on each test (see
+	// ExecutionRequest.Interactor).
+	Interactor *JudgeProgram `json:"interactor,omitempty"`
 }
 
 // EvaluationProblem is one problem with its own harness.
@@ -139,6 +144,7 @@ func (h Harness) ExecutionRequest(language, version string, files []File) Execut
 		Language: language, Version: version, Files: all, Args: h.Args, Limits: h.Limits,
 		Tests: tests, StopOnFirstFailure: h.StopOnFirstFailure,
 		Compare: h.Compare, AbsTolerance: h.AbsTolerance, RelTolerance: h.RelTolerance,
+		Checker: h.Checker, Interactor: h.Interactor,
 	}
 }
 

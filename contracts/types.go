@@ -44,6 +44,31 @@ type ExecutionRequest struct {
 	// zero, 1e-6 each is used.
 	AbsTolerance float64 `json:"abs_tolerance,omitempty" validate:"gte=0"`
 	RelTolerance float64 `json:"rel_tolerance,omitempty" validate:"gte=0"`
+	// Checker, when set, judges each test whose run ended normally instead
+	// of Compare (docs/judge.md "Checkers"). It needs Tests.
+	Checker *JudgeProgram `json:"checker,omitempty"`
+	// Interactor, when set, runs beside the program on each test, the two
+	// talking through their stdin and stdout (docs/judge.md
+	// "Interactors"). It needs Tests.
+	Interactor *JudgeProgram `json:"interactor,omitempty"`
+	// OutputFiles names files the program writes in /work that come back
+	// on each run stage as Stage.Files.
+	OutputFiles []string `json:"output_files,omitempty" validate:"max=16,dive,filename"`
+}
+
+// JudgeProgram is a program that judges the tests of an execution (a
+// checker). It is compiled once per execution, or taken from the
+// executor's cache of compiled checkers.
+type JudgeProgram struct {
+	// Language and Version name a served runtime, as on a request.
+	Language string `json:"language" validate:"required,max=64,token"`
+	Version  string `json:"version,omitempty" validate:"max=64"`
+	// Files are its sources; the first is the entry file. The names
+	// input.txt, output.txt and answer.txt are the test's and are refused.
+	Files []File `json:"files" validate:"required,min=1,dive"`
+	// Limits override the judge defaults (JudgeDefaults); zero means the
+	// default. They are bounded by the runtime's maximums.
+	Limits Limits `json:"limits"`
 }
 
 // TestCase is one test of a judge-mode request.
@@ -53,8 +78,20 @@ type TestCase struct {
 	Stdin string `json:"stdin"`
 	// Args, when set, replace the request's args for this test.
 	Args []string `json:"args,omitempty" validate:"max=128,dive,max=4096,nonul"`
-	// ExpectedOutput, when set, is compared with the test's stdout.
+	// ExpectedOutput, when set, is compared with the test's stdout (or is the
+	// checker's answer.txt).
 	ExpectedOutput *string `json:"expected_output,omitempty"`
+	// Points is what the test is worth (default 1): all of it when the test
+	// is accepted, what the checker awards when partial, else 0.
+	Points *float64 `json:"points,omitempty" validate:"omitempty,gte=0,lte=1000000000"`
+}
+
+// TestPoints is what a test is worth: its Points, else 1.
+func (tc TestCase) TestPoints() float64 {
+	if tc.Points == nil {
+		return 1
+	}
+	return *tc.Points
 }
 
 // CompareMode names an output comparison.
@@ -137,6 +174,16 @@ const (
 	// VerdictSkipped marks a test not run because an earlier one failed and
 	// the request asked to stop on the first failure.
 	VerdictSkipped Verdict = "skipped"
+	// VerdictPresentationError: the checker found the output's form wrong
+	// (testlib exit code 2, or 8: unexpected end of file).
+	VerdictPresentationError Verdict = "presentation_error"
+	// VerdictPartial: the checker awarded part of the test's points (exit
+	// code 7).
+	VerdictPartial Verdict = "partial"
+	// VerdictJudgeError: the checker or the problem is broken, not the
+	// program (exit code 3, any other code, or the checker failed to
+	// compile or run within its limits).
+	VerdictJudgeError Verdict = "judge_error"
 )
 
 // Execution is the state of one submitted execution, as stored in the
@@ -160,6 +207,10 @@ type Execution struct {
 	Tests []TestResult `json:"tests,omitempty"`
 	// FailedTest is the index of the first test that was not accepted.
 	FailedTest *int `json:"failed_test,omitempty"`
+	// Score is the sum of the points the tests were awarded and MaxScore the
+	// sum of their points; both are set in judge mode only.
+	Score    *float64 `json:"score,omitempty"`
+	MaxScore *float64 `json:"max_score,omitempty"`
 	// Limits are the limits the executor applied.
 	Limits *LimitSet `json:"limits,omitempty"`
 	// Isolation is how the stages were sandboxed (from running on):
@@ -232,14 +283,34 @@ type Stage struct {
 	MemoryKB   int64   `json:"memory_kb"`
 	Truncated  bool    `json:"truncated"`
 	Verdict    Verdict `json:"verdict"`
+	// Files are the request's output_files the run left in /work (run
+	// stages only).
+	Files []OutputFile `json:"files,omitempty"`
 }
 
-// TestResult is the outcome of one test: a run stage, its name, and whether
-// it was skipped.
+// OutputFile is one of the request's output_files as the program left it.
+type OutputFile struct {
+	Name string `json:"name"`
+	// Content is the file's text, or its bytes in base64 when Encoding is
+	// "base64" (the bytes are not valid UTF-8).
+	Content  string `json:"content"`
+	Encoding string `json:"encoding"`
+}
+
+// TestResult is the outcome of one test: a run stage, its name, what it
+// scored, the checker's message, and whether it was skipped.
 type TestResult struct {
 	Name string `json:"name,omitempty"`
 	Stage
-	Skipped bool `json:"skipped,omitempty"`
+	// PointsAwarded is the test's points when accepted, the checker's
+	// points when partial, else 0.
+	PointsAwarded float64 `json:"points_awarded"`
+	// CheckerMessage is the checker's stderr (or the interactor's when no
+	// checker judged the test), at most 4 KiB.
+	CheckerMessage string `json:"checker_message,omitempty"`
+	// Interactor is the interactor's stage on an interactive test.
+	Interactor *Stage `json:"interactor,omitempty"`
+	Skipped    bool   `json:"skipped,omitempty"`
 }
 
 // Job is the message on the JOBS stream: one execution to run.

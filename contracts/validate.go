@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/go-playground/validator/v10"
@@ -28,7 +29,7 @@ func DefaultPolicy() Policy {
 		MaxFileBytes:   4 << 20,
 		MaxSourceBytes: 8 << 20,
 		MaxStdinBytes:  8 << 20,
-		MaxTests:       64,
+		MaxTests:       1000,
 	}
 }
 
@@ -93,16 +94,17 @@ func (v *Validator) Policy() Policy { return v.policy }
 // normalises the language name to lower case.
 func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 	req.Language = strings.ToLower(strings.TrimSpace(req.Language))
+	for _, jp := range []*JudgeProgram{req.Checker, req.Interactor} {
+		if jp != nil {
+			jp.Language = strings.ToLower(strings.TrimSpace(jp.Language))
+		}
+	}
 	if err := v.v.Struct(req); err != nil {
 		var ve validator.ValidationErrors
 		if errors.As(err, &ve) && len(ve) > 0 {
 			return fieldError(ve[0])
 		}
 		return &ValidationError{Code: CodeInvalidRequest, Message: err.Error()}
-	}
-	if len(req.Files) > v.policy.MaxFiles {
-		return &ValidationError{Code: CodeInvalidRequest, Field: "files",
-			Message: fmt.Sprintf("at most %d files are allowed, got %d", v.policy.MaxFiles, len(req.Files))}
 	}
 	if int64(len(req.Stdin)) > v.policy.MaxStdinBytes {
 		return &ValidationError{Code: CodeInvalidRequest, Field: "stdin",
@@ -111,10 +113,54 @@ func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 	if verr := v.tests(req); verr != nil {
 		return verr
 	}
+	if verr := v.files(req.Files, "files"); verr != nil {
+		return verr
+	}
+	for _, j := range []struct {
+		field, article string
+		p              *JudgeProgram
+	}{{"checker", "a", req.Checker}, {"interactor", "an", req.Interactor}} {
+		if j.p == nil {
+			continue
+		}
+		if len(req.Tests) == 0 {
+			return &ValidationError{Code: CodeInvalidRequest, Field: j.field, Message: fmt.Sprintf("%s %s judges tests: give tests", j.article, j.field)}
+		}
+		if verr := v.files(j.p.Files, j.field+".files"); verr != nil {
+			return verr
+		}
+		for i, f := range j.p.Files {
+			if slices.Contains(JudgeFileNames, f.Name) {
+				return &ValidationError{Code: CodeInvalidRequest, Field: fmt.Sprintf("%s.files[%d].name", j.field, i),
+					Message: fmt.Sprintf("%q is one of the test's files (%s)", f.Name, strings.Join(JudgeFileNames, ", "))}
+			}
+		}
+	}
+	seen := make(map[string]bool, len(req.OutputFiles))
+	for i, name := range req.OutputFiles {
+		if seen[name] {
+			return &ValidationError{Code: CodeInvalidRequest, Field: fmt.Sprintf("output_files[%d]", i), Message: fmt.Sprintf("duplicate file name %q", name)}
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+// JudgeFileNames are the files a checker finds in /work beside its own: the
+// test's input, the program's output and the test's expected output.
+var JudgeFileNames = []string{"input.txt", "output.txt", "answer.txt"}
+
+// files checks one list of files (the request's or a checker's) against the
+// policy's bounds; field names the list in errors.
+func (v *Validator) files(files []File, list string) *ValidationError {
+	if len(files) > v.policy.MaxFiles {
+		return &ValidationError{Code: CodeInvalidRequest, Field: list,
+			Message: fmt.Sprintf("at most %d files are allowed, got %d", v.policy.MaxFiles, len(files))}
+	}
 	var total int64
-	seen := make(map[string]bool, len(req.Files))
-	for i, f := range req.Files {
-		field := fmt.Sprintf("files[%d]", i)
+	seen := make(map[string]bool, len(files))
+	for i, f := range files {
+		field := fmt.Sprintf("%s[%d]", list, i)
 		data, err := DecodeFile(f)
 		if err != nil {
 			return &ValidationError{Code: CodeInvalidRequest, Field: field + ".content", Message: err.Error()}
@@ -138,13 +184,13 @@ func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 			}
 			dir = dir[:i]
 			if seen[dir] {
-				return &ValidationError{Code: CodeInvalidRequest, Field: "files",
+				return &ValidationError{Code: CodeInvalidRequest, Field: list,
 					Message: fmt.Sprintf("%q is both a file and the directory of %q", dir, name)}
 			}
 		}
 	}
 	if total > v.policy.MaxSourceBytes {
-		return &ValidationError{Code: CodeInvalidRequest, Field: "files",
+		return &ValidationError{Code: CodeInvalidRequest, Field: list,
 			Message: fmt.Sprintf("files total %d bytes; the maximum is %d", total, v.policy.MaxSourceBytes)}
 	}
 	return nil
@@ -204,8 +250,54 @@ func (v *Validator) Resolve(req *ExecutionRequest, runtimes []Runtime) (*Runtime
 	if _, verr := ResolveLimits(req.Limits, *rt); verr != nil {
 		return nil, verr
 	}
+	for _, j := range []struct {
+		field string
+		c     *JudgeProgram
+	}{{"checker", req.Checker}, {"interactor", req.Interactor}} {
+		field, c := j.field, j.c
+		if c == nil {
+			continue
+		}
+		crt, verr := FindRuntime(runtimes, c.Language, c.Version)
+		if verr != nil {
+			verr.Field = field + "." + verr.Field
+			return nil, verr
+		}
+		if _, verr := ResolveLimits(c.Limits, JudgeRuntime(*crt)); verr != nil {
+			verr.Field = field + "." + verr.Field
+			return nil, verr
+		}
+		c.Language, c.Version = crt.Language, crt.Version
+	}
 	req.Language, req.Version = rt.Language, rt.Version
 	return rt, nil
+}
+
+// The default limits of a checker: generous, because a slow checker is the
+// problem's fault, never the program's.
+var judgeDefaults = LimitSet{
+	CPUTimeMS: 10_000, WallTimeMS: 20_000, MemoryMB: 512,
+	CompileCPUTimeMS: 30_000, CompileWallTimeMS: 60_000, CompileMemoryMB: 512,
+}
+
+// JudgeRuntime is rt with the default limits of a checker (10 s CPU, 20 s
+// wall and 512 MB to run; 30 s CPU and 60 s wall to compile), each lowered
+// to rt's maximum; processes and output keep rt's defaults.
+func JudgeRuntime(rt Runtime) Runtime {
+	d, m := judgeDefaults, rt.Maximums
+	bound := func(v, mx int64) int64 {
+		if mx > 0 {
+			return min(v, mx)
+		}
+		return v
+	}
+	rt.Defaults = LimitSet{
+		CPUTimeMS: bound(d.CPUTimeMS, m.CPUTimeMS), WallTimeMS: bound(d.WallTimeMS, m.WallTimeMS),
+		MemoryMB: bound(d.MemoryMB, m.MemoryMB), Processes: rt.Defaults.Processes, OutputBytes: rt.Defaults.OutputBytes,
+		CompileCPUTimeMS: bound(d.CompileCPUTimeMS, m.CompileCPUTimeMS), CompileWallTimeMS: bound(d.CompileWallTimeMS, m.CompileWallTimeMS),
+		CompileMemoryMB: bound(d.CompileMemoryMB, m.CompileMemoryMB),
+	}
+	return rt
 }
 
 // DecodeFile returns a file's bytes, decoding base64 when asked.
@@ -247,6 +339,8 @@ func fieldError(fe validator.FieldError) *ValidationError {
 		msg = fmt.Sprintf("must be one of: %s", fe.Param())
 	case "gte":
 		msg = "must not be negative"
+	case "lte":
+		msg = fmt.Sprintf("must be at most %s", fe.Param())
 	case "filename":
 		msg = "must be a plain relative path (letters, digits, . _ + @ -; no '..', no leading '/' or '-', at most 8 levels deep, 255 bytes)"
 	case "token":
@@ -347,4 +441,37 @@ func ResolveLimits(req Limits, rt Runtime) (LimitSet, *ValidationError) {
 		out.CompileWallTimeMS = min(out.CompileCPUTimeMS+1000, rt.Maximums.CompileWallTimeMS)
 	}
 	return out, nil
+}
+
+// ClampLimits resolves req against rt like ResolveLimits, but lowers a limit
+// above the maximum to the maximum and raises a memory limit under the floor
+// to the floor instead of refusing it: an executor clamps what it pulled
+// (the gateway already refused such requests; a job published straight onto
+// NATS is clamped, not trusted).
+func ClampLimits(req Limits, rt Runtime) LimitSet {
+	m := rt.Maximums
+	lim := func(v, mx int64) int64 {
+		if v < 0 {
+			return 0
+		}
+		if mx > 0 {
+			return min(v, mx)
+		}
+		return v
+	}
+	mem := func(v, mx int64) int64 {
+		if v = lim(v, mx); v > 0 {
+			v = max(v, MinMemoryMB)
+		}
+		return v
+	}
+	req = Limits{
+		CPUTimeMS: lim(req.CPUTimeMS, m.CPUTimeMS), WallTimeMS: lim(req.WallTimeMS, m.WallTimeMS),
+		MemoryMB: mem(req.MemoryMB, m.MemoryMB), Processes: lim(req.Processes, m.Processes),
+		OutputBytes:      lim(req.OutputBytes, m.OutputBytes),
+		CompileCPUTimeMS: lim(req.CompileCPUTimeMS, m.CompileCPUTimeMS), CompileWallTimeMS: lim(req.CompileWallTimeMS, m.CompileWallTimeMS),
+		CompileMemoryMB: mem(req.CompileMemoryMB, m.CompileMemoryMB),
+	}
+	out, _ := ResolveLimits(req, rt) // cannot fail: everything is within the bounds
+	return out
 }

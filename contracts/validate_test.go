@@ -72,6 +72,53 @@ func TestValidatorRequest(t *testing.T) {
 		{"arg with nul", func(r *contracts.ExecutionRequest) { r.Args = []string{"a\x00b"} }, contracts.CodeInvalidRequest, "args[0]"},
 		{"arg too long", func(r *contracts.ExecutionRequest) { r.Args = []string{strings.Repeat("a", 4097)} }, contracts.CodeInvalidRequest, "args[0]"},
 		{"negative limit", func(r *contracts.ExecutionRequest) { r.Limits.MemoryMB = -1 }, contracts.CodeInvalidRequest, "limits.memory_mb"},
+		{"points", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{Points: ptr(2.5)}, {Points: ptr(0.0)}}
+		}, "", ""},
+		{"negative points", func(r *contracts.ExecutionRequest) { r.Tests = []contracts.TestCase{{Points: ptr(-1.0)}} }, contracts.CodeInvalidRequest, "tests[0].points"},
+		{"too many points", func(r *contracts.ExecutionRequest) { r.Tests = []contracts.TestCase{{Points: ptr(2e9)}} }, contracts.CodeInvalidRequest, "tests[0].points"},
+		{"checker", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Checker = &contracts.JudgeProgram{Language: " Python ", Files: []contracts.File{file("check.py", "")}}
+		}, "", ""},
+		{"checker without tests", func(r *contracts.ExecutionRequest) {
+			r.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{file("check.py", "")}}
+		}, contracts.CodeInvalidRequest, "checker"},
+		{"checker without files", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Checker = &contracts.JudgeProgram{Language: "python"}
+		}, contracts.CodeInvalidRequest, "checker.files"},
+		{"checker file named as a test file", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{file("check.py", ""), file("answer.txt", "")}}
+		}, contracts.CodeInvalidRequest, "checker.files[1].name"},
+		{"checker file traversal", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{file("../x", "")}}
+		}, contracts.CodeInvalidRequest, "checker.files[0].name"},
+		{"checker files too big", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{file("a", strings.Repeat("x", 8)), file("b", strings.Repeat("x", 8))}}
+		}, contracts.CodeInvalidRequest, "checker.files"},
+		{"interactor", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Interactor = &contracts.JudgeProgram{Language: "Python", Files: []contracts.File{file("i.py", "")}}
+		}, "", ""},
+		{"interactor without tests", func(r *contracts.ExecutionRequest) {
+			r.Interactor = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{file("i.py", "")}}
+		}, contracts.CodeInvalidRequest, "interactor"},
+		{"interactor file named as a test file", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Interactor = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{file("input.txt", "")}}
+		}, contracts.CodeInvalidRequest, "interactor.files[0].name"},
+		{"interactor without a language", func(r *contracts.ExecutionRequest) {
+			r.Tests = []contracts.TestCase{{}}
+			r.Interactor = &contracts.JudgeProgram{Files: []contracts.File{file("i.py", "")}}
+		}, contracts.CodeInvalidRequest, "interactor.language"},
+		{"output files", func(r *contracts.ExecutionRequest) { r.OutputFiles = []string{"out.txt", "dir/b.bin"} }, "", ""},
+		{"output file traversal", func(r *contracts.ExecutionRequest) { r.OutputFiles = []string{"../../etc/passwd"} }, contracts.CodeInvalidRequest, "output_files[0]"},
+		{"output file twice", func(r *contracts.ExecutionRequest) { r.OutputFiles = []string{"a", "a"} }, contracts.CodeInvalidRequest, "output_files[1]"},
+		{"too many output files", func(r *contracts.ExecutionRequest) { r.OutputFiles = make([]string, 17) }, contracts.CodeInvalidRequest, "output_files"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +138,61 @@ func TestValidatorRequest(t *testing.T) {
 				t.Errorf("got %s on %q (%s), want %s on %q", err.Code, err.Field, err.Message, tc.code, tc.field)
 			}
 		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestTestsBound(t *testing.T) {
+	v := contracts.NewValidator(contracts.DefaultPolicy())
+	req := contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py"}}, Tests: make([]contracts.TestCase, 1000)}
+	if err := v.Request(&req); err != nil {
+		t.Fatalf("1,000 tests refused: %v", err)
+	}
+	req.Tests = append(req.Tests, contracts.TestCase{})
+	if err := v.Request(&req); err == nil || err.Field != "tests" {
+		t.Fatalf("1,001 tests: %v, want a refusal on tests", err)
+	}
+}
+
+// TestResolveChecker: a checker's language must be served, and its limits
+// default to the judge's (bounded by the runtime's maximums).
+func TestResolveChecker(t *testing.T) {
+	v := contracts.NewValidator(contracts.DefaultPolicy())
+	rts := []contracts.Runtime{runtimeFixture()}
+	req := func(c contracts.JudgeProgram) *contracts.ExecutionRequest {
+		return &contracts.ExecutionRequest{Language: "py", Files: []contracts.File{{Name: "main.py"}}, Tests: []contracts.TestCase{{}}, Checker: &c}
+	}
+	r := req(contracts.JudgeProgram{Language: "PY", Files: []contracts.File{{Name: "check.py"}}})
+	if _, err := v.Resolve(r, rts); err != nil || r.Checker.Language != "python" || r.Checker.Version != "3.11.2" {
+		t.Fatalf("resolve: %v, checker %s %s", err, r.Checker.Language, r.Checker.Version)
+	}
+	ir := &contracts.ExecutionRequest{Language: "py", Files: []contracts.File{{Name: "main.py"}}, Tests: []contracts.TestCase{{}},
+		Interactor: &contracts.JudgeProgram{Language: "cobol", Files: []contracts.File{{Name: "i"}}}}
+	if _, err := v.Resolve(ir, rts); err == nil || err.Field != "interactor.language" {
+		t.Errorf("unserved interactor language: %v", err)
+	}
+	if _, err := v.Resolve(req(contracts.JudgeProgram{Language: "cobol", Files: []contracts.File{{Name: "c"}}}), rts); err == nil ||
+		err.Code != contracts.CodeUnknownLanguage || err.Field != "checker.language" {
+		t.Errorf("unserved checker language: %v", err)
+	}
+	if _, err := v.Resolve(req(contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "c"}}, Limits: contracts.Limits{CPUTimeMS: 16000}}), rts); err == nil ||
+		err.Code != contracts.CodeLimitTooHigh || err.Field != "checker.limits.cpu_time_ms" {
+		t.Errorf("checker limit above the maximum: %v", err)
+	}
+	jr := contracts.JudgeRuntime(runtimeFixture())
+	want := contracts.LimitSet{CPUTimeMS: 10000, WallTimeMS: 20000, MemoryMB: 512, Processes: 64, OutputBytes: 1 << 20,
+		CompileCPUTimeMS: 30000, CompileWallTimeMS: 60000, CompileMemoryMB: 512}
+	if jr.Defaults != want {
+		t.Errorf("judge defaults %+v, want %+v", jr.Defaults, want)
+	}
+	low := runtimeFixture()
+	low.Maximums.CPUTimeMS, low.Maximums.CompileWallTimeMS = 5000, 40000
+	if d := contracts.JudgeRuntime(low).Defaults; d.CPUTimeMS != 5000 || d.CompileWallTimeMS != 40000 {
+		t.Errorf("judge defaults above a lower maximum: %+v", d)
+	}
+	if got := contracts.ClampLimits(contracts.Limits{CPUTimeMS: 99999, MemoryMB: 1}, jr); got.CPUTimeMS != 15000 || got.MemoryMB != contracts.MinMemoryMB || got.CompileCPUTimeMS != 30000 {
+		t.Errorf("clamped %+v", got)
 	}
 }
 

@@ -19,6 +19,8 @@ import (
 
 func ptr(s string) *string { return &s }
 
+func ptrTo[T any](v T) *T { return &v }
+
 // compileContainers counts the compile-stage containers the engine created
 // for an executor between since and until, from the engine's own events.
 func compileContainers(t *testing.T, executorID string, since, until time.Time) int {
@@ -87,6 +89,53 @@ func TestJudge(t *testing.T) {
 		e := execute(t, s, req)
 		if e.Verdict != contracts.VerdictAccepted {
 			t.Fatalf("a test saw what the previous one wrote: %s", dump(e))
+		}
+	})
+
+	t.Run("a checker decides, with points", func(t *testing.T) {
+		// Many valid answers: any a, b > 0 with a + b = n.
+		req := src("python", "main.py", "n = int(input())\nprint(1, n - 1 if n > 5 else n)\n")
+		req.Checker = &contracts.JudgeProgram{Language: "c++", Files: []contracts.File{{Name: "check.cpp", Content: `#include <fstream>
+#include <iostream>
+int main(int argc, char **argv) {
+  std::ifstream in(argv[1]), out(argv[2]);
+  long long n, a, b;
+  in >> n;
+  if (!(out >> a >> b)) { std::cerr << "two numbers expected"; return 2; }
+  if (a <= 0 || b <= 0 || a + b != n) { std::cerr << a << " + " << b << " is not " << n; return 1; }
+  std::cerr << "ok";
+}
+`}}}
+		req.Tests = []contracts.TestCase{{Stdin: "10", ExpectedOutput: ptr("5 5"), Points: ptrTo(4.0)}, {Stdin: "3", Points: ptrTo(6.0)}}
+		e := execute(t, s, req)
+		t.Logf("verdict %s score %v/%v tests %s / %s", e.Verdict, *e.Score, *e.MaxScore, e.Tests[0].CheckerMessage, e.Tests[1].CheckerMessage)
+		if e.Verdict != contracts.VerdictWrongAnswer || *e.FailedTest != 1 || *e.Score != 4 || *e.MaxScore != 10 ||
+			e.Tests[0].CheckerMessage != "ok" || e.Tests[1].CheckerMessage != "1 + 3 is not 3" || e.Tests[0].PointsAwarded != 4 {
+			t.Errorf("%s", dump(e))
+		}
+		// The gateway refuses a checker in a language no executor serves.
+		bad := req
+		bad.Checker = &contracts.JudgeProgram{Language: "no-such-language", Files: []contracts.File{{Name: "c.x"}}}
+		code, _, body := request(t, "POST", s.URL+"/v1/execute", bad, nil)
+		if code != 422 || !strings.Contains(string(body), `"field":"checker.language"`) {
+			t.Errorf("unserved checker language: %d %s", code, body)
+		}
+	})
+
+	t.Run("1,000 tests, the most a request may have", func(t *testing.T) {
+		req := src("bash", "main.sh", "read n; echo $((n * 2))\n")
+		for i := range 1000 {
+			tc := contracts.TestCase{Stdin: strconv.Itoa(i), ExpectedOutput: ptr(strconv.Itoa(2 * i)), Points: ptrTo(0.5)}
+			if i == 999 {
+				tc.ExpectedOutput = ptr("wrong")
+			}
+			req.Tests = append(req.Tests, tc)
+		}
+		start := time.Now()
+		e := execute(t, s, req)
+		t.Logf("1,000 tests in %s: verdict %s score %v/%v", time.Since(start).Round(time.Millisecond), e.Verdict, *e.Score, *e.MaxScore)
+		if len(e.Tests) != 1000 || e.Verdict != contracts.VerdictWrongAnswer || *e.FailedTest != 999 || *e.Score != 499.5 || *e.MaxScore != 500 {
+			t.Errorf("verdict %s failed_test %v score %v/%v, %d tests", e.Verdict, e.FailedTest, *e.Score, *e.MaxScore, len(e.Tests))
 		}
 	})
 

@@ -297,6 +297,27 @@ func TestOpenAPIConformance(t *testing.T) {
 			t.Errorf("judge float: %d %s", code, data)
 		}
 
+		// Judge mode with a checker and points: score, max_score,
+		// points_awarded, checker_message and a partial test.
+		scored := src("python", "main.py", "print(input())\n")
+		scored.Tests = []contracts.TestCase{{Stdin: "full", Points: ptrTo(2.0)}, {Stdin: "half", Points: ptrTo(3.0)}}
+		scored.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "check.py", Content: "import sys\n" +
+			"if open(sys.argv[2]).read().strip() == 'half':\n    sys.stderr.write('points 1.5 half\\n'); sys.exit(7)\n"}}}
+		if code, _, data := submit("/v1/execute?timeout=5m", scored, nil); code != 200 || decode(data).Verdict != contracts.VerdictPartial ||
+			*decode(data).Score != 3.5 || *decode(data).MaxScore != 5 {
+			t.Errorf("judge with a checker: %d %s", code, data)
+		}
+
+		// An interactive test: the interactor's stage and output files.
+		talk := src("python", "main.py", "print(int(input()) * 2, flush=True)\n")
+		talk.Tests = []contracts.TestCase{{Stdin: "21"}}
+		talk.Interactor = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "i.py", Content: "import sys\n" +
+			"print(21, flush=True)\nok = input() == '42'\nopen(sys.argv[2], 'w').write('ok' if ok else 'no')\nsys.exit(0 if ok else 1)\n"}}}
+		if code, _, data := submit("/v1/execute?timeout=5m", talk, nil); code != 200 || decode(data).Verdict != contracts.VerdictAccepted ||
+			decode(data).Tests[0].Interactor == nil {
+			t.Errorf("interactive: %d %s", code, data)
+		}
+
 		// Judge mode: per-test results, failed_test, a skipped test (kept last
 		// of the 200s of POST /v1/execute for the drift check).
 		judge := src("python", "main.py", "n = int(input())\nassert n != 3\nprint(n * 2)\n")
@@ -504,7 +525,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		}{
 			{"renamed test field", key{"POST /v1/execute", 200}, func(b any) { rename(obj(b, "tests", 0), "cpu_time_ms", "cpu_ms") }},
 			{"renamed optional field", key{"POST /v1/execute", 200}, func(b any) { rename(obj(b), "verdict", "result") }},
-			{"added field", key{"POST /v1/execute", 200}, func(b any) { obj(b)["score"] = 1 }},
+			{"added field", key{"POST /v1/execute", 200}, func(b any) { obj(b)["grade"] = 1 }},
 			{"type changed", key{"POST /v1/execute", 200}, func(b any) { obj(b, "tests", 0)["exit_code"] = "0" }},
 			{"integer became fractional", key{"POST /v1/execute", 200}, func(b any) { obj(b, "limits")["memory_mb"] = 1.5 }},
 			{"unknown verdict", key{"POST /v1/execute", 200}, func(b any) { obj(b)["verdict"] = "partially_accepted" }},
@@ -521,7 +542,7 @@ func TestOpenAPIConformance(t *testing.T) {
 			{"readiness type", key{"GET /readyz", 200}, func(b any) { obj(b)["ready"] = "yes" }},
 			{"evaluation candidate renamed", key{"GET /v1/evaluations/{id}", 200}, func(b any) { rename(obj(b, "candidates", 0), "execution_id", "execution") }},
 			{"unknown evaluation status", key{"GET /v1/evaluations/{id}", 200}, func(b any) { obj(b)["status"] = "done" }},
-			{"count of an unknown verdict", key{"GET /v1/evaluations/{id}", 200}, func(b any) { obj(b, "summary", "by_verdict")["partial"] = 1 }},
+			{"count of an unknown verdict", key{"GET /v1/evaluations/{id}", 200}, func(b any) { obj(b, "summary", "by_verdict")["partially_accepted"] = 1 }},
 			{"missing progress count", key{"GET /v1/evaluations/{id}", 200}, func(b any) { delete(obj(b, "progress"), "queue_full_retries") }},
 			{"accepted evaluation renamed", key{"POST /v1/evaluations", 202}, func(b any) { rename(obj(b, "candidates", 0), "index", "position") }},
 		}

@@ -41,7 +41,7 @@ var defaulted = map[string]string{
 	"AIRLOCK_EXECUTIONS_MAX_BYTES":  "the executions bucket holds at most 4 GiB",
 	"AIRLOCK_EXECUTORS_MAX_BYTES":   "the executors bucket holds at most 16 MiB",
 	"AIRLOCK_EVALUATIONS_MAX_BYTES": "the evaluations bucket holds at most 1 GiB",
-	"AIRLOCK_MAX_TESTS":             "64 tests per judge request (gateway and executor agree by default)",
+	"AIRLOCK_MAX_TESTS":             "1,000 tests per judge request (gateway and executor agree by default)",
 	// gateway
 	"AIRLOCK_API_KEYS":         "keys come from AIRLOCK_API_KEYS_FILE (a Nomad variable), never inline in the job",
 	"AIRLOCK_RATE_LIMIT":       "no per-tenant rate limit",

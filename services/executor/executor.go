@@ -249,6 +249,10 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	}
 	rn := runner.New(sb)
 	rn.Isolation = iso
+	// A checker's or an interactor's language is found among the served.
+	rn.Languages = func(language, version string) (*catalog.Language, contracts.Runtime) {
+		return find(langs, language, version)
+	}
 	h := newHealth(cfg, langs, &busy, m, sb, log)
 	jobs := &lifecycle{
 		id: cfg.ID, maxAttempts: cfg.Topology.MaxAttempts, maxDeliver: consumerCfg.MaxDeliver, ackWait: cfg.Topology.AckWait,

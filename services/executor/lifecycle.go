@@ -208,6 +208,7 @@ func (l *lifecycle) handle(ctx context.Context, msg Delivery) {
 	done := time.Now().UTC()
 	exec.Status, exec.Verdict, exec.Message = contracts.StatusCompleted, res.Verdict, res.Message
 	exec.Compile, exec.Run, exec.Tests, exec.FailedTest = res.Compile, res.Run, res.Tests, res.FailedTest
+	exec.Score, exec.MaxScore = res.Score, res.MaxScore
 	exec.Isolation = res.Isolation
 	exec.StartedAt, exec.FinishedAt = &started, &done
 	l.finish(ctx, msg, log, exec)

@@ -289,6 +289,9 @@ func (c *cellInit) run(h Header, sb *runSandbox) (rec Record, artifact []byte) {
 			rec.Error = err.Error()
 		}
 		rec.ArtifactSize = int64(len(artifact))
+	} else if rec.Error == "" && !rec.Lost && !h.Collect && len(h.OutputFiles) > 0 {
+		artifact = collectFiles(sb.dir, h.OutputFiles, h.CollectMax)
+		rec.ArtifactSize = int64(len(artifact))
 	}
 	return rec, artifact
 }
@@ -319,7 +322,12 @@ func (sb *runSandbox) runJob(c *cellInit, h Header, job runJob) Record {
 		sb.abandon()
 		return Record{ExitCode: 126, Error: err.Error()}
 	}
-	fed := feedExactly(c.in, sb.stdinW, h.StdinSize)
+	var fed <-chan struct{}
+	if h.StdinStream {
+		fed = feedFrames(c.in, sb.stdinW)
+	} else {
+		fed = feedExactly(c.in, sb.stdinW, h.StdinSize)
+	}
 	_, _ = sb.jobW.Write([]byte{Go})
 	_ = sb.jobW.Close()
 	ended := make(chan struct{})
@@ -374,6 +382,18 @@ func procMasks() []string {
 		}
 	}
 	return args
+}
+
+// feedFrames is feedExactly for a streamed stdin (Header.StdinStream): the
+// frames up to the empty one, which the executor sends once the run's
+// stderr has ended, or at the end of the stage.
+func feedFrames(in io.Reader, feed *os.File) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ReadStdinFrames(in, feed)
+	}()
+	return done
 }
 
 // feedExactly copies the next size bytes of stdin into feed (the program's

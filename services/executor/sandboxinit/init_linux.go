@@ -39,6 +39,9 @@ func Main() int {
 			rec.Error = err.Error()
 		}
 		rec.ArtifactSize = int64(len(artifact))
+	} else if rec.Error == "" && !h.Collect && len(h.OutputFiles) > 0 {
+		artifact = collectFiles(h.Dir, h.OutputFiles, h.CollectMax)
+		rec.ArtifactSize = int64(len(artifact))
 	}
 	report(h.Nonce, rec, artifact)
 	// Stay alive until the executor has read the cgroup: it then closes our
@@ -124,7 +127,11 @@ func run(h Header) (rec Record, released <-chan struct{}) {
 		_ = feed.Close()
 		return Record{ExitCode: 126, Error: fmt.Sprintf("start %s: %v", h.Argv[0], err)}, nil
 	}
-	released = feedStdin(feed, h.StdinSize)
+	if h.StdinStream {
+		released = feedStdinFrames(feed)
+	} else {
+		released = feedStdin(feed, h.StdinSize)
+	}
 	return reap(p.Pid), released
 }
 
@@ -219,6 +226,20 @@ func feedStdin(feed *os.File, size int64) <-chan struct{} {
 		if feed != nil {
 			_ = feed.Close()
 		}
+		_, _ = io.Copy(io.Discard, os.Stdin)
+	}()
+	return done
+}
+
+// feedStdinFrames is feedStdin for a streamed stdin (Header.StdinStream):
+// the frames go to the program until the empty one; then, as feedStdin,
+// the rest of stdin is waited for.
+func feedStdinFrames(feed *os.File) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = unix.Kill(-1, unix.SIGKILL) }()
+		_ = ReadStdinFrames(os.Stdin, feed)
 		_, _ = io.Copy(io.Discard, os.Stdin)
 	}()
 	return done

@@ -16,7 +16,9 @@
 //  4. starts Header.Argv with the container's stdout/stderr as its own and a
 //     pipe as its stdin, which the init fills with the next
 //     Header.StdinSize bytes of its own stdin and then closes (the program
-//     never reads the container's stdin itself);
+//     never reads the container's stdin itself); with Header.StdinStream,
+//     the stdin comes as frames instead (ReadStdinFrames), as the executor
+//     relays it, until an empty frame;
 //  5. as pid 1 it reaps every orphan; when the program exits it kills every
 //     other process left in the container (kill(-1, SIGKILL)) and reaps them;
 //  6. writes Marker(nonce) to stderr, then Marker(nonce) + a JSON Record +
@@ -98,9 +100,20 @@ type Header struct {
 	TarSize int64 `json:"tar_size"`
 	// StdinSize is the length of the program's stdin, which follows the tar.
 	StdinSize int64 `json:"stdin_size"`
+	// StdinStream: the program's stdin follows Go as frames (a 4-byte
+	// big-endian length, then that many bytes, at most MaxStdinFrame),
+	// ended by an empty frame, as the executor relays it from another
+	// sandbox (an interactor). StdinSize is then 0.
+	StdinStream bool `json:"stdin_stream,omitempty"`
 	// Collect asks for a tar of Dir after a successful run (a compile stage).
 	Collect    bool  `json:"collect,omitempty"`
 	CollectMax int64 `json:"collect_max,omitempty"`
+	// OutputFiles asks for a tar of these files of Dir after the run,
+	// however it ended (run stages): regular files only, reached without
+	// following any link, left out when missing or when their contents
+	// would pass CollectMax less the tar's overhead (OutputFilesTarMax).
+	// Ignored when Collect is set.
+	OutputFiles []string `json:"output_files,omitempty"`
 
 	// Cell runs only (see CellMain): the program's per-process CPU rlimit
 	// in whole seconds.
@@ -188,4 +201,72 @@ func ReadHeader(r io.Reader) (Header, error) {
 		return h, errors.New("header lacks argv, dir or nonce")
 	}
 	return h, nil
+}
+
+// OutputFilesTarMax is the CollectMax that lets the contents of n output
+// files take contentMax bytes: each file's header and padding, and the
+// tar's end, come on top.
+func OutputFilesTarMax(contentMax int64, n int) int64 {
+	return contentMax + outputFilesOverhead(n)
+}
+
+// outputFilesOverhead bounds the tar around n files: per file a header, a
+// PAX header and its record (a long name) and the padding; then the end.
+func outputFilesOverhead(n int) int64 { return int64(n)*4*tarBlock + 2*tarBlock }
+
+// tarBlock is the size of a tar header and the unit of its padding.
+const tarBlock = 512
+
+// MaxStdinFrame bounds one frame of a streamed stdin.
+const MaxStdinFrame = 64 << 10
+
+// WriteStdinFrame writes b (at most MaxStdinFrame bytes) as one frame of a
+// streamed stdin; an empty b ends the stream.
+func WriteStdinFrame(w io.Writer, b []byte) error {
+	if len(b) > MaxStdinFrame {
+		return fmt.Errorf("stdin frame of %d bytes", len(b))
+	}
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(b)))
+	if _, err := w.Write(append(n[:], b...)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ReadStdinFrames copies a streamed stdin from in to feed, frame by frame,
+// until the empty frame, then closes feed. A feed that fails (the program is
+// gone, or stopped reading and exited) is closed and the rest of the frames
+// consumed, so that in is left just after the stream. A frame over
+// MaxStdinFrame, or the end of in, is an error: the stream cannot be
+// followed any further.
+func ReadStdinFrames(in io.Reader, feed io.WriteCloser) error {
+	defer func() {
+		if feed != nil {
+			_ = feed.Close()
+		}
+	}()
+	buf := make([]byte, MaxStdinFrame)
+	for {
+		var n [4]byte
+		if _, err := io.ReadFull(in, n[:]); err != nil {
+			return err
+		}
+		size := binary.BigEndian.Uint32(n[:])
+		if size == 0 {
+			return nil
+		}
+		if size > MaxStdinFrame {
+			return fmt.Errorf("stdin frame of %d bytes", size)
+		}
+		if _, err := io.ReadFull(in, buf[:size]); err != nil {
+			return err
+		}
+		if feed != nil {
+			if _, err := feed.Write(buf[:size]); err != nil {
+				_ = feed.Close()
+				feed = nil
+			}
+		}
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/airlockrun/airlock/services/executor/internal/catalog"
 	"github.com/airlockrun/airlock/services/executor/internal/judge"
 	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
+	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
 // Sandbox runs one stage; *sandbox.Runner is the real one.
@@ -42,6 +43,11 @@ type Runner struct {
 	// Isolation chooses each execution's isolation mode and the OCI
 	// runtime of its stages.
 	Isolation Isolation
+	// Languages finds a served language by name and version (a checker's);
+	// nil serves none.
+	Languages func(language, version string) (*catalog.Language, contracts.Runtime)
+
+	checkers *compileCache
 }
 
 // Isolation is the operator's choice of isolation modes
@@ -99,7 +105,9 @@ func (i Isolation) Runtime(mode, language string) string {
 }
 
 // New returns a Runner over sb.
-func New(sb Sandbox) *Runner { return &Runner{sb: sb, ArtifactMax: 64 << 20} }
+func New(sb Sandbox) *Runner {
+	return &Runner{sb: sb, ArtifactMax: 64 << 20, checkers: newCompileCache(checkerCacheBytes)}
+}
 
 // Result is the outcome of an execution.
 type Result struct {
@@ -108,9 +116,10 @@ type Result struct {
 	Message string
 	Compile *contracts.Stage
 	Run     *contracts.Stage
-	// Tests and FailedTest are set in judge mode.
-	Tests      []contracts.TestResult
-	FailedTest *int
+	// Tests, FailedTest, Score and MaxScore are set in judge mode.
+	Tests           []contracts.TestResult
+	FailedTest      *int
+	Score, MaxScore *float64
 	// Isolation is the mode the stages ran in, as the sandbox reported it
 	// (the mode asked for when it reported none).
 	Isolation string
@@ -154,31 +163,18 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 			OutputBytes: limits.OutputBytes,
 			Collect:     true, CollectMax: r.ArtifactMax,
 		}
-		out, err := r.sb.Run(ctx, spec)
+		st, built, err := r.compile(ctx, spec, ran)
 		if err != nil {
 			return Result{}, err
-		}
-		ran(out)
-		st := stage(out, spec)
-		switch {
-		case out.InitError != "" && out.ExitCode != 0:
-			// The compiler could not be started: the image is broken.
-			return Result{}, fmt.Errorf("%w: compile: %s", ErrSandbox, out.InitError)
-		case out.InitError != "":
-			// The build ran but its output could not be collected (too big).
-			st.Stderr += "\n" + out.InitError
-			st.Verdict = contracts.VerdictCompileError
-		case st.Verdict == contracts.VerdictRuntimeError:
-			st.Verdict = contracts.VerdictCompileError
 		}
 		res.Compile = &st
 		if st.Verdict != contracts.VerdictAccepted {
 			res.Verdict = contracts.VerdictCompileError
 			return res, nil
 		}
-		files = out.Artifacts
+		files = built
 	}
-	run := func(stdin string, args []string) (contracts.Stage, sandbox.Outcome, error) {
+	runSpec := func(stdin string, args []string) sandbox.Spec {
 		spec := sandbox.Spec{
 			JobID: id, Stage: "run", Image: lang.Image,
 			Isolation: mode, Runtime: rt, Tenant: tenant,
@@ -190,15 +186,34 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 			Processes:   limits.Processes,
 			OutputBytes: limits.OutputBytes,
 		}
+		if len(req.OutputFiles) > 0 {
+			spec.OutputFiles, spec.CollectMax = req.OutputFiles, sandboxinit.OutputFilesTarMax(limits.OutputBytes, len(req.OutputFiles))
+		}
+		return spec
+	}
+	// finish turns a run's outcome into its stage.
+	finish := func(spec sandbox.Spec, out sandbox.Outcome) (contracts.Stage, error) {
+		ran(out)
+		if out.InitError != "" {
+			return contracts.Stage{}, fmt.Errorf("%w: run: %s", ErrSandbox, out.InitError)
+		}
+		st := stage(out, spec)
+		if len(spec.OutputFiles) > 0 {
+			var err error
+			if st.Files, err = outputFiles(out.Artifacts, spec.OutputFiles); err != nil {
+				return contracts.Stage{}, fmt.Errorf("%w: run: %v", ErrSandbox, err)
+			}
+		}
+		return st, nil
+	}
+	run := func(stdin string, args []string) (contracts.Stage, sandbox.Outcome, error) {
+		spec := runSpec(stdin, args)
 		out, err := r.sb.Run(ctx, spec)
 		if err != nil {
 			return contracts.Stage{}, out, err
 		}
-		ran(out)
-		if out.InitError != "" {
-			return contracts.Stage{}, out, fmt.Errorf("%w: run: %s", ErrSandbox, out.InitError)
-		}
-		return stage(out, spec), out, nil
+		st, err := finish(spec, out)
+		return st, out, err
 	}
 	check := func(st *contracts.Stage, expected *string) {
 		if expected != nil && st.Verdict == contracts.VerdictAccepted &&
@@ -215,38 +230,134 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 		check(&st, req.ExpectedOutput)
 		res.Run, res.Verdict, pidsHit = &st, st.Verdict, out.ProcessLimitHit
 	} else {
+		var maxScore float64
+		for _, tc := range req.Tests {
+			maxScore += tc.TestPoints()
+		}
+		res.Score, res.MaxScore = new(float64), &maxScore
+		var chk, inter *checker
+		for _, j := range []struct {
+			role string
+			p    *contracts.JudgeProgram
+			c    **checker
+		}{{"checker", req.Checker, &chk}, {"interactor", req.Interactor, &inter}} {
+			if j.p == nil {
+				continue
+			}
+			c, v, msg, err := r.prepareChecker(ctx, id, tenant, mode, j.role, *j.p, ran)
+			if err != nil {
+				return Result{}, err
+			}
+			if c == nil {
+				res.Verdict, res.Message = v, msg
+				return res, nil
+			}
+			*j.c = c
+		}
 		// Each test runs in a fresh sandbox: nothing one test writes (files,
 		// /tmp, /dev/shm, IPC, processes) exists when the next one starts.
-		res.Verdict = contracts.VerdictAccepted
 		res.Tests = make([]contracts.TestResult, len(req.Tests))
 		for i, tc := range req.Tests {
-			res.Tests[i].Name = tc.Name
+			tr := &res.Tests[i]
+			tr.Name = tc.Name
 			if res.FailedTest != nil && req.StopOnFirstFailure {
-				res.Tests[i].Skipped = true
-				res.Tests[i].Verdict = contracts.VerdictSkipped
+				tr.Skipped = true
+				tr.Verdict = contracts.VerdictSkipped
 				continue
 			}
 			args := req.Args
 			if tc.Args != nil {
 				args = tc.Args
 			}
+			if inter != nil {
+				v, err := r.interact(ctx, id, tenant, inter, chk, tc, runSpec(tc.Stdin, args), finish, ran)
+				if err != nil {
+					return Result{}, fmt.Errorf("test %d: %w", i, err)
+				}
+				tr.Stage, tr.Interactor, tr.PointsAwarded, tr.CheckerMessage = v.program, &v.interactor, v.Points, v.Message
+				tr.Verdict = v.Verdict
+				pidsHit = pidsHit || v.pidsHit
+				*res.Score += tr.PointsAwarded
+				if tr.Verdict != contracts.VerdictAccepted && res.FailedTest == nil {
+					idx := i
+					res.FailedTest = &idx
+				}
+				continue
+			}
 			st, out, err := run(tc.Stdin, args)
 			if err != nil {
 				return Result{}, fmt.Errorf("test %d: %w", i, err)
 			}
-			check(&st, tc.ExpectedOutput)
-			res.Tests[i].Stage = st
 			pidsHit = pidsHit || out.ProcessLimitHit
+			switch {
+			case chk == nil:
+				check(&st, tc.ExpectedOutput)
+				if st.Verdict == contracts.VerdictAccepted {
+					tr.PointsAwarded = tc.TestPoints()
+				}
+			case st.Verdict == contracts.VerdictAccepted:
+				// The run ended normally: the checker decides.
+				v, err := r.runChecker(ctx, id, tenant, chk, tc, st.Stdout, ran)
+				if err != nil {
+					return Result{}, fmt.Errorf("test %d: checker: %w", i, err)
+				}
+				st.Verdict, tr.PointsAwarded, tr.CheckerMessage = v.Verdict, v.Points, v.Message
+			}
+			tr.Stage = st
+			*res.Score += tr.PointsAwarded
 			if st.Verdict != contracts.VerdictAccepted && res.FailedTest == nil {
 				idx := i
-				res.FailedTest, res.Verdict = &idx, st.Verdict
+				res.FailedTest = &idx
 			}
 		}
+		res.Verdict = executionVerdict(res.Tests)
 	}
 	if pidsHit {
 		res.Message = fmt.Sprintf("the program reached its limit of %d processes and threads", limits.Processes)
 	}
 	return res, nil
+}
+
+// executionVerdict is the verdict of a judge-mode execution: judge_error if
+// any test's is (the problem is broken, so no other verdict means
+// anything); else the verdict of the first test not accepted (partial
+// included); else accepted.
+func executionVerdict(tests []contracts.TestResult) contracts.Verdict {
+	if slices.ContainsFunc(tests, func(t contracts.TestResult) bool { return t.Verdict == contracts.VerdictJudgeError }) {
+		return contracts.VerdictJudgeError
+	}
+	for _, t := range tests {
+		if t.Verdict != contracts.VerdictAccepted {
+			return t.Verdict
+		}
+	}
+	return contracts.VerdictAccepted
+}
+
+// compile runs a compile stage and returns its stage (compile_error when
+// the build failed) and, when it succeeded, the build's /work as a tar.
+func (r *Runner) compile(ctx context.Context, spec sandbox.Spec, ran func(sandbox.Outcome)) (contracts.Stage, []byte, error) {
+	out, err := r.sb.Run(ctx, spec)
+	if err != nil {
+		return contracts.Stage{}, nil, err
+	}
+	ran(out)
+	st := stage(out, spec)
+	switch {
+	case out.InitError != "" && out.ExitCode != 0:
+		// The compiler could not be started: the image is broken.
+		return contracts.Stage{}, nil, fmt.Errorf("%w: %s: %s", ErrSandbox, spec.Stage, out.InitError)
+	case out.InitError != "":
+		// The build ran but its output could not be collected (too big).
+		st.Stderr += "\n" + out.InitError
+		st.Verdict = contracts.VerdictCompileError
+	case st.Verdict == contracts.VerdictRuntimeError:
+		st.Verdict = contracts.VerdictCompileError
+	}
+	if st.Verdict != contracts.VerdictAccepted {
+		return st, nil, nil
+	}
+	return st, out.Artifacts, nil
 }
 
 func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
@@ -263,12 +374,17 @@ func stage(o sandbox.Outcome, spec sandbox.Spec) contracts.Stage {
 		Verdict:    Verdict(o, spec.CPUTime),
 	}
 	if o.Signal != 0 {
-		st.Signal = unix.SignalName(unix.Signal(o.Signal))
-		if st.Signal == "" {
-			st.Signal = fmt.Sprintf("SIG%d", o.Signal)
-		}
+		st.Signal = signalName(o.Signal)
 	}
 	return st
+}
+
+// signalName names signal n ("SIGSEGV"), or numbers it ("SIG77").
+func signalName(n int) string {
+	if name := unix.SignalName(unix.Signal(n)); name != "" {
+		return name
+	}
+	return fmt.Sprintf("SIG%d", n)
 }
 
 // Verdict maps a measured outcome to a verdict. Every input comes from a

@@ -13,8 +13,9 @@ import (
 	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
 )
 
-// fakeSandbox "runs" a stage: a compile returns an artifact; a run doubles
-// the number it reads from stdin, or fails on the word "crash".
+// fakeSandbox "runs" a stage: a compile returns an artifact; a run (or a
+// checker) doubles the number it reads from stdin, or fails on the word
+// "crash".
 type fakeSandbox struct {
 	mu     sync.Mutex
 	stages []sandbox.Spec
@@ -24,6 +25,10 @@ func (f *fakeSandbox) Run(_ context.Context, spec sandbox.Spec) (sandbox.Outcome
 	f.mu.Lock()
 	f.stages = append(f.stages, spec)
 	f.mu.Unlock()
+	if spec.Stage == "checker-compile" {
+		build, err := sandbox.TarFiles(map[string][]byte{"main": []byte("checker")}, []string{"main"})
+		return sandbox.Outcome{Artifacts: build}, err
+	}
 	if spec.Stage == "compile" {
 		return sandbox.Outcome{Artifacts: []byte("binary"), CPUTime: 100 * time.Millisecond}, nil
 	}

@@ -460,6 +460,10 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 	nonce := newNonce()
 	ready, exceeded := make(chan struct{}), make(chan struct{})
 	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
+	col.onStdout = spec.StdoutTee
+	// A streamed stdin ends when the program does: the cell reports the
+	// run only once its stdin stream is over.
+	stderrEnded := make(chan struct{})
 	// The program's CPU time is read when its stderr ends: the cell marks
 	// that end as soon as the program and everything it started are gone,
 	// before the run's own teardown. The collector calls back from its
@@ -471,7 +475,9 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 		ok    bool
 	}
 	var run runCgroup
+	var endOnce sync.Once
 	col.onStderrEnd = func() {
+		endOnce.Do(func() { close(stderrEnded) })
 		ended.Lock()
 		defer ended.Unlock()
 		if ended.files.cpu != "" {
@@ -483,7 +489,7 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 
 	goAhead, abandon, written := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
-		written <- r.feedCell(c, spec, nonce, goAhead, abandon)
+		written <- r.feedCell(c, spec, nonce, goAhead, abandon, stderrEnded)
 	}()
 	// The writer must be done before the cell's stream serves another stage.
 	defer func() {
@@ -660,11 +666,11 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 
 // feedCell writes one stage to the cell: header and files, then, once the
 // run is in its cgroup, the Go byte and the program's stdin.
-func (r *Runner) feedCell(c *cell, spec Spec, nonce string, goAhead, abandon <-chan struct{}) error {
+func (r *Runner) feedCell(c *cell, spec Spec, nonce string, goAhead, abandon, stderrEnded <-chan struct{}) error {
 	hdr := sandboxinit.Header{
 		Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
-		TarSize: int64(len(spec.Files)), StdinSize: int64(len(spec.Stdin)),
-		Collect: spec.Collect, CollectMax: spec.CollectMax,
+		TarSize: int64(len(spec.Files)), StdinSize: stdinSize(spec), StdinStream: spec.StdinStream != nil,
+		Collect: spec.Collect, CollectMax: spec.CollectMax, OutputFiles: spec.OutputFiles,
 		CPUSeconds: cpuRlimit(spec.CPUTime, false),
 	}
 	if err := sandboxinit.WriteHeader(c.att.Conn, hdr); err != nil {
@@ -680,6 +686,9 @@ func (r *Runner) feedCell(c *cell, spec Spec, nonce string, goAhead, abandon <-c
 	}
 	if _, err := c.att.Conn.Write([]byte{sandboxinit.Go}); err != nil {
 		return err
+	}
+	if spec.StdinStream != nil {
+		return feedStream(c.att.Conn, spec.StdinStream, abandon, stderrEnded)
 	}
 	_, err := c.att.Conn.Write(spec.Stdin)
 	return err

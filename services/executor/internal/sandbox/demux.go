@@ -44,6 +44,10 @@ type collector struct {
 	// onStderrEnd, when set, is called when stderr's end marker arrives
 	// (a cell writes it as soon as the program's status is known).
 	onStderrEnd func()
+	// onStdout, when set, is given the program's stdout as it is known to
+	// be program output (Spec.StdoutTee); teed counts what it was given.
+	onStdout func([]byte)
+	teed     int
 }
 
 // stream is one of the program's output streams up to its end marker.
@@ -149,13 +153,27 @@ func (c *collector) frame(s *stream, r io.Reader, size int64) error {
 			c.onStderrEnd()
 		}
 		c.enforceCap()
+		c.tee()
 		if s == &c.stdout {
 			return c.parseRecord()
 		}
 		return nil
 	}
 	c.enforceCap()
+	c.tee()
 	return nil
+}
+
+// tee gives onStdout the stdout bytes that became program output since the
+// last call: within the cap, and never bytes that may be the marker.
+func (c *collector) tee() {
+	if c.onStdout == nil {
+		return
+	}
+	if n := int(c.output(&c.stdout)); n > c.teed {
+		c.onStdout(c.stdout.buf.Bytes()[c.teed:n])
+		c.teed = n
+	}
 }
 
 // pending is how many trailing bytes of a stream that has not ended could

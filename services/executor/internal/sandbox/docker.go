@@ -230,6 +230,7 @@ func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) 
 
 	ready, exceeded := make(chan struct{}), make(chan struct{})
 	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
+	col.onStdout = spec.StdoutTee
 	readDone := make(chan error, 1)
 	go func() { readDone <- col.run(att.Reader) }()
 
@@ -241,8 +242,8 @@ func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) 
 	go func() {
 		hdr := sandboxinit.Header{
 			Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
-			TarSize: int64(len(spec.Files)), StdinSize: int64(len(spec.Stdin)),
-			Collect: spec.Collect, CollectMax: spec.CollectMax,
+			TarSize: int64(len(spec.Files)), StdinSize: stdinSize(spec), StdinStream: spec.StdinStream != nil,
+			Collect: spec.Collect, CollectMax: spec.CollectMax, OutputFiles: spec.OutputFiles,
 		}
 		if err := sandboxinit.WriteHeader(att.Conn, hdr); err != nil {
 			return
@@ -256,6 +257,10 @@ func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) 
 			return
 		}
 		if _, err := att.Conn.Write([]byte{sandboxinit.Go}); err != nil {
+			return
+		}
+		if spec.StdinStream != nil {
+			_ = feedStream(att.Conn, spec.StdinStream, abandon, nil)
 			return
 		}
 		_, _ = att.Conn.Write(spec.Stdin)

@@ -10,6 +10,7 @@
 package sandbox
 
 import (
+	"io"
 	"time"
 )
 
@@ -56,6 +57,13 @@ type Spec struct {
 	// Files is a tar archive unpacked into /work before the program starts.
 	Files []byte
 	Stdin []byte
+	// StdinStream, when set, is the program's stdin as it comes (Stdin is
+	// then unused): relayed in frames until it ends or the program does.
+	StdinStream io.Reader
+	// StdoutTee, when set, is given the program's stdout as it arrives:
+	// only bytes within the output cap, never a marker. It must not block
+	// or keep the slice.
+	StdoutTee func([]byte)
 
 	CPUTime     time.Duration
 	WallTime    time.Duration
@@ -66,6 +74,10 @@ type Spec struct {
 	// Collect returns a tar of /work after a successful run (compile stages).
 	Collect    bool
 	CollectMax int64
+	// OutputFiles returns a tar of these files of /work after the run,
+	// however it ended (regular files only, no link followed, at most
+	// CollectMax bytes of tar), when Collect is not set.
+	OutputFiles []string
 }
 
 // Outcome is what was measured. Only the executor's timer, the engine and the
@@ -95,6 +107,7 @@ type Outcome struct {
 	// InitLost: the container ended without the init's report (the init was
 	// killed, for example by the OOM killer); the measurements are the last
 	// ones taken while it ran.
-	InitLost  bool
+	InitLost bool
+	// Artifacts is the tar that Collect or OutputFiles asked for.
 	Artifacts []byte
 }

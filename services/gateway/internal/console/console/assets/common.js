@@ -124,6 +124,7 @@ export function errorBox(err, prefix) {
 export const VERDICTS = [
   'accepted', 'wrong_answer', 'compile_error', 'runtime_error', 'time_limit_exceeded',
   'memory_limit_exceeded', 'output_limit_exceeded', 'internal_error', 'skipped',
+  'presentation_error', 'partial', 'judge_error',
 ];
 
 const VERDICT_LABELS = {
@@ -136,6 +137,9 @@ const VERDICT_LABELS = {
   output_limit_exceeded: 'Output limit exceeded',
   internal_error: 'Internal error',
   skipped: 'Skipped',
+  presentation_error: 'Presentation error',
+  partial: 'Partial',
+  judge_error: 'Judge error',
 };
 
 export function verdictLabel(v) {
