@@ -259,6 +259,10 @@ func TestEvaluation(t *testing.T) {
 		len(again.Candidates) != len(verdicts) || again.Candidates[3].ExecutionID != acc.Candidates[3].ExecutionID {
 		t.Fatalf("repeat: %d %s", r.status, r.body)
 	}
+	// The same key with another body is refused, not answered with the
+	// first evaluation.
+	other := evalBody(verdicts[:3], 2, "[1,2]")
+	wantError(t, e.submit("/v1/evaluations", other, key), 422, contracts.CodeIdempotencyKeyReused, "Idempotency-Key", "")
 
 	f := e.runEvalExecutor(0)
 	ev := e.waitEvaluation(acc.ID, time.Minute)

@@ -57,6 +57,10 @@ type evalPlan struct {
 	files     [][]contracts.File
 }
 
+// EvaluationScope is the idempotency scope of evaluations' keys
+// (client.Reserve).
+const EvaluationScope = "evaluation"
+
 // handleEvaluationSubmit serves POST /v1/evaluations: it validates every
 // candidate as the execution it becomes, stores the evaluation and answers
 // 202 at once; the candidates are fed into the job queue in the background.
@@ -80,6 +84,21 @@ func (a *API) handleEvaluationSubmit(w http.ResponseWriter, r *http.Request) {
 		herr.Write(w)
 		return
 	}
+	// The key is reserved with a fingerprint of the evaluation, for as long
+	// as results are kept: the same key with another body is refused.
+	release := func() {}
+	if key != "" {
+		fingerprint, _ := json.Marshal(body)
+		c := a.For(r)
+		_, fresh, err := c.Reserve(r.Context(), EvaluationScope, key, fingerprint, id)
+		if err != nil {
+			a.Fail(w, r, err)
+			return
+		}
+		if fresh {
+			release = func() { _ = c.Release(context.WithoutCancel(r.Context()), EvaluationScope, key, id) }
+		}
+	}
 	ev := a.evals
 	if _, err := ev.store(r.Context()); err != nil {
 		a.Fail(w, r, web.Unavailable("could not open the evaluations bucket", err))
@@ -96,6 +115,7 @@ func (a *API) handleEvaluationSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	plan, herr := a.planEvaluation(r.Context(), id, tenant, body)
 	if herr != nil {
+		release() // a corrected request may use the key
 		herr.Write(w)
 		return
 	}
