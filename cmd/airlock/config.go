@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 	"github.com/airlockrun/airlock/services/executor"
 	"github.com/airlockrun/airlock/services/gateway"
 	"github.com/airlockrun/airlock/services/results"
@@ -196,6 +197,8 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&allowedOrigins, "allowed-origins", "AIRLOCK_ALLOWED_ORIGINS", "", `comma-separated web origins (scheme://host[:port]) besides the gateway's own that may POST text/plain, form or multipart bodies, "*" for any; empty: none`)
 		f.integer(&g.MaxBatch, "max-batch", "AIRLOCK_MAX_BATCH", g.MaxBatch, "most requests in one batch (and ids in one list)")
 		f.duration(&g.MaxWaitTimeout, "max-wait-timeout", "AIRLOCK_MAX_WAIT_TIMEOUT", g.MaxWaitTimeout, "longest ?timeout= a client may ask for")
+		f.integer(&g.MaxWaits, "max-waits", "AIRLOCK_MAX_WAITS", client.DefaultMaxWaiters, "most requests waiting for an execution at once on this gateway (all share one subscription); more are answered 429")
+		f.integer(&g.MaxWaitsPerTenant, "max-waits-per-tenant", "AIRLOCK_MAX_WAITS_PER_TENANT", client.DefaultMaxWaitersPerTenant, "most requests of one tenant waiting for an execution at once on this gateway; more are answered 429")
 	}
 	var languages, langRuntimes, langIsolation, tenantIsolation, pool string
 	if has("executor") {

@@ -98,6 +98,12 @@ type Config struct {
 	// ExecutorCacheTTL is how long the list of live executors is reused
 	// between requests (default 1s; negative: never reused).
 	ExecutorCacheTTL time.Duration
+	// MaxWaits and MaxWaitsPerTenant bound the requests of this gateway
+	// that wait for an execution at once (long polls, /v1/execute, the
+	// compatible APIs, the NATS endpoint), in total and per tenant; a wait
+	// beyond either is answered 429 rate_limited. Zero: the bus client's
+	// defaults (client.DefaultMaxWaiters, client.DefaultMaxWaitersPerTenant).
+	MaxWaits, MaxWaitsPerTenant int
 	// Version is announced by the NATS service (micro) of the gateway; it
 	// must be SemVer (default 0.1.0).
 	Version string
@@ -211,10 +217,11 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		}
 	}
 	c, err := client.New(ctx, nc, client.Options{Topology: cfg.Topology, Policy: cfg.Policy,
-		ExecutorCacheTTL: cfg.ExecutorCacheTTL, Log: log})
+		ExecutorCacheTTL: cfg.ExecutorCacheTTL, MaxWaiters: cfg.MaxWaits, MaxWaitersPerTenant: cfg.MaxWaitsPerTenant, Log: log})
 	if err != nil {
 		return fmt.Errorf("bus client: %w", err)
 	}
+	defer c.Close() // last: after the server and the waits have ended
 	// stop ends every wait (long polls, the NATS endpoint) and the
 	// evaluation loops when the server shuts down.
 	stop, stopWaits := context.WithCancel(context.WithoutCancel(ctx))

@@ -34,6 +34,13 @@ func New(core *web.Core, js jetstream.JetStream, reg *prometheus.Registry) (*API
 	if err := reg.Register(newQueueCollector(queue)); err != nil {
 		return nil, fmt.Errorf("register queue metrics: %w", err)
 	}
+	waits := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "airlock_gateway_waits",
+		Help: "Requests of this gateway waiting for an execution (long polls, /v1/execute, Piston, Judge0 and NATS waits); they share one subscription.",
+	}, func() float64 { return float64(core.Client.Waiting()) })
+	if err := reg.Register(waits); err != nil {
+		return nil, fmt.Errorf("register wait metrics: %w", err)
+	}
 	a := &API{Core: core, js: js, queue: queue, gatherer: reg}
 	if _, err := rand.Read(a.pseudonymKey[:]); err != nil {
 		return nil, fmt.Errorf("executor pseudonym key: %w", err)
