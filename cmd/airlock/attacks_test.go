@@ -456,7 +456,7 @@ func runAttacks(t *testing.T, cli *client.Client, rt, canary string) {
 		case "namespace":
 			c.Executor.Isolation = "namespace"
 		default:
-			c.Executor.Isolation, c.Executor.Runtime = "gvisor", rt
+			c.Executor.Isolation, c.Executor.OCIRuntime = "gvisor", rt
 		}
 	})
 	hp := startHoneypot(t)
@@ -901,7 +901,7 @@ func TestPreflightRefuses(t *testing.T) {
 		mutate func(*executor.Config)
 		want   string
 	}{
-		{"global runtime", func(c *executor.Config) { c.Runtime = "no-such-runtime" }, `runtime "no-such-runtime" is not registered`},
+		{"global runtime", func(c *executor.Config) { c.OCIRuntime = "no-such-runtime" }, `runtime "no-such-runtime" is not registered`},
 		{"language runtime", func(c *executor.Config) { c.LanguageRuntimes = map[string]string{"python": "runsc-missing"} }, `runtime "runsc-missing" is not registered`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -214,7 +214,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 			"default namespace, or gvisor with --runtime runsc")
 		f.str(&langIsolation, "language-isolation", "AIRLOCK_LANGUAGE_ISOLATION", "", `isolation mode per language, over --isolation, e.g. "java=container,python=gvisor"`)
 		f.str(&tenantIsolation, "tenant-isolation", "AIRLOCK_TENANT_ISOLATION", "", `isolation mode per tenant, over the language's and --isolation, e.g. "acme=gvisor"`)
-		f.str(&e.Runtime, "runtime", "AIRLOCK_RUNTIME", "", `OCI runtime of container sandboxes ("" engine default); "runsc" (gVisor) is the older spelling of --isolation gvisor`)
+		f.str(&e.OCIRuntime, "runtime", "AIRLOCK_RUNTIME", "", `OCI runtime of container sandboxes ("" engine default); "runsc" (gVisor) is the older spelling of --isolation gvisor`)
 		f.str(&pool, "pool", "AIRLOCK_POOL", formatPool(e.Pool), `warm sandboxes per language (containers, or cells for the default tenant in namespace mode), e.g. "python=2,c++=1" ("none": no pool)`)
 		f.boolean(&e.Paused, "paused", "AIRLOCK_PAUSED", false, "announce this executor but take no jobs (draining a node, benchmarks)")
 		f.int64(&e.PoolMemoryMB, "pool-memory-mb", "AIRLOCK_POOL_MEMORY_MB", e.PoolMemoryMB, "memory budget of the idle warm containers (64 MB each)")

@@ -154,9 +154,9 @@ func TestParseIsolation(t *testing.T) {
 				}
 				e := cfg.Executor
 				if e.Isolation != tc.def || !maps.Equal(e.LanguageIsolation, tc.langs) || !maps.Equal(e.TenantIsolation, tc.tenants) ||
-					e.Runtime != tc.runtime || e.GVisorRuntime != tc.gvisor {
+					e.OCIRuntime != tc.runtime || e.GVisorRuntime != tc.gvisor {
 					t.Errorf("%s: isolation %q languages %v tenants %v runtime %q gvisor runtime %q,\nwant %q %v %v %q %q", cmd,
-						e.Isolation, e.LanguageIsolation, e.TenantIsolation, e.Runtime, e.GVisorRuntime,
+						e.Isolation, e.LanguageIsolation, e.TenantIsolation, e.OCIRuntime, e.GVisorRuntime,
 						tc.def, tc.langs, tc.tenants, tc.runtime, tc.gvisor)
 				}
 			}

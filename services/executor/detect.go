@@ -29,7 +29,7 @@ type served struct {
 
 // detect finds the languages whose image exists and reads each toolchain's
 // version by running its version command in a sandbox.
-func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *catalog.Catalog, only []string, iso runner.Isolation, log *slog.Logger) ([]served, error) {
+func detect(ctx context.Context, cli *client.Client, sb *sandbox.Launcher, cat *catalog.Catalog, only []string, iso runner.Isolation, log *slog.Logger) ([]served, error) {
 	var out []served
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -95,7 +95,7 @@ func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *ca
 			n := time.Duration(len(langs))
 			o, err := sb.Run(ctx, sandbox.Spec{
 				JobID: "version-" + image, Stage: "version", Image: image, Argv: []string{"sh", "-c", script.String()}, Env: langs[0].FullEnv,
-				Isolation: mode, Runtime: iso.Runtime(mode, ""),
+				Isolation: mode, OCIRuntime: iso.OCIRuntime(mode, ""),
 				CPUTime: n * 10 * time.Second, WallTime: n * 20 * time.Second, MemoryBytes: 512 << 20, Processes: 64, OutputBytes: 1 << 20,
 			})
 			text := string(o.Stdout)
@@ -141,7 +141,7 @@ func detect(ctx context.Context, cli *client.Client, sb *sandbox.Runner, cat *ca
 // stage run in a cell to prove the host supports them (bubblewrap in the
 // images, user namespaces, the host's cgroups), and the warm cells --pool
 // asks for (for the default tenant).
-func prepareCells(ctx context.Context, sb *sandbox.Runner, cfg Config, iso runner.Isolation, langs []served) error {
+func prepareCells(ctx context.Context, sb *sandbox.Launcher, cfg Config, iso runner.Isolation, langs []served) error {
 	var cellMem int64
 	var probe *served
 	for i, l := range langs {

@@ -68,11 +68,11 @@ type Config struct {
 	// TenantIsolation overrides the language's and the default mode per
 	// tenant (tenant → mode).
 	TenantIsolation map[string]string
-	// Runtime is the OCI runtime of container sandboxes and of the cells of
+	// OCIRuntime is the OCI runtime of container sandboxes and of the cells of
 	// namespace mode ("" = engine default). A gVisor runtime ("runsc",
 	// "runsc-...") is the older way to say Isolation gvisor: it becomes
 	// GVisorRuntime (see NormalizeIsolation).
-	Runtime string
+	OCIRuntime string
 	// GVisorRuntime is the OCI runtime of gvisor sandboxes ("" = "runsc").
 	GVisorRuntime string
 	// LanguageRuntimes gives a language its own OCI runtime. It is the
@@ -183,9 +183,9 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		}
 		defer stop()
 	}
-	sb := sandbox.NewRunner(cli, sandbox.Options{
+	sb := sandbox.NewLauncher(cli, sandbox.Options{
 		OnStart:    func(d time.Duration) { m.containerStart.Observe(d.Seconds()) },
-		ExecutorID: cfg.ID, InitPath: cfg.InitPath, Runtime: cfg.Runtime, WorkDirBytes: cfg.WorkDirMB << 20,
+		ExecutorID: cfg.ID, InitPath: cfg.InitPath, OCIRuntime: cfg.OCIRuntime, WorkDirBytes: cfg.WorkDirMB << 20,
 		CellRuns: cfg.CellRuns, CellAge: cfg.CellAge,
 	}, log)
 	defer sb.Close()
@@ -308,7 +308,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 // enablePool keeps warm containers when the configuration asks for them:
 // each is created with the run-stage limits of the language that asks for
 // the most of them, so its default jobs need no update.
-func enablePool(sb *sandbox.Runner, cfg Config, langs []served, reg *prometheus.Registry) error {
+func enablePool(sb *sandbox.Launcher, cfg Config, langs []served, reg *prometheus.Registry) error {
 	if len(cfg.Pool) == 0 {
 		return nil
 	}

@@ -25,7 +25,7 @@ type health struct {
 	busy     *atomic.Int32 // shared with the busy-slots gauge
 	started  time.Time
 	metrics  *metrics
-	sandbox  *sandbox.Runner // nil in tests
+	sandbox  *sandbox.Launcher // nil in tests
 	log      *slog.Logger
 	// problem is why this executor cannot take work now (nil: it can). It is
 	// published in the heartbeat, so /readyz and the gateway see it.
@@ -34,7 +34,7 @@ type health struct {
 	beat chan struct{}
 }
 
-func newHealth(cfg Config, langs []served, busy *atomic.Int32, m *metrics, sb *sandbox.Runner, log *slog.Logger) *health {
+func newHealth(cfg Config, langs []served, busy *atomic.Int32, m *metrics, sb *sandbox.Launcher, log *slog.Logger) *health {
 	return &health{
 		id: cfg.ID, slots: cfg.Slots, interval: cfg.HeartbeatInterval, langs: langs, busy: busy,
 		started: time.Now().UTC(), metrics: m, sandbox: sb, log: log, beat: make(chan struct{}, 1),

@@ -22,14 +22,14 @@ import (
 // one, and settings that contradict each other. It is idempotent; Run calls
 // it.
 func (c *Config) NormalizeIsolation() error {
-	if sandbox.IsGVisor(c.Runtime) {
+	if sandbox.IsGVisor(c.OCIRuntime) {
 		if c.Isolation != "" && c.Isolation != sandbox.IsolationGVisor {
-			return fmt.Errorf("--runtime %s runs every sandbox under gVisor, which contradicts --isolation %s: drop --runtime (it names the runtime of container sandboxes), or give --isolation gvisor", c.Runtime, c.Isolation)
+			return fmt.Errorf("--runtime %s runs every sandbox under gVisor, which contradicts --isolation %s: drop --runtime (it names the runtime of container sandboxes), or give --isolation gvisor", c.OCIRuntime, c.Isolation)
 		}
-		if c.GVisorRuntime != "" && c.GVisorRuntime != c.Runtime {
-			return fmt.Errorf("--runtime %s contradicts the gVisor runtime %s", c.Runtime, c.GVisorRuntime)
+		if c.GVisorRuntime != "" && c.GVisorRuntime != c.OCIRuntime {
+			return fmt.Errorf("--runtime %s contradicts the gVisor runtime %s", c.OCIRuntime, c.GVisorRuntime)
 		}
-		c.Isolation, c.GVisorRuntime, c.Runtime = sandbox.IsolationGVisor, c.Runtime, ""
+		c.Isolation, c.GVisorRuntime, c.OCIRuntime = sandbox.IsolationGVisor, c.OCIRuntime, ""
 	}
 	c.Isolation = cmp.Or(c.Isolation, sandbox.IsolationNamespace)
 	if err := checkMode("--isolation", "", c.Isolation); err != nil {
@@ -102,7 +102,7 @@ func (c Config) runtimes() []string {
 	for _, lang := range langs {
 		for _, mode := range append([]string{iso.Mode("", lang)}, tenantModes...) {
 			// "" for namespace and container: the runner's own.
-			if rt := cmp.Or(iso.Runtime(mode, lang), c.Runtime); !slices.Contains(out, rt) {
+			if rt := cmp.Or(iso.OCIRuntime(mode, lang), c.OCIRuntime); !slices.Contains(out, rt) {
 				out = append(out, rt)
 			}
 		}
@@ -116,7 +116,7 @@ func (c Config) runtimes() []string {
 func (c Config) pooled(language string) bool {
 	iso := c.isolation()
 	return iso.Reaches(sandbox.IsolationContainer, language) &&
-		cmp.Or(iso.Runtime(sandbox.IsolationContainer, language), c.Runtime) == c.Runtime
+		cmp.Or(iso.OCIRuntime(sandbox.IsolationContainer, language), c.OCIRuntime) == c.OCIRuntime
 }
 
 // canonicalLanguages keys m by the catalog's language names (an alias

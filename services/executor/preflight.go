@@ -162,8 +162,8 @@ func preflight(ctx context.Context, cli *client.Client, cfg Config) error {
 	if image == "" {
 		return nil // detect reports the missing images
 	}
-	probe := sandbox.NewRunner(cli, sandbox.Options{
-		ExecutorID: cfg.ID, InitPath: cfg.InitPath, Runtime: cfg.Runtime, WorkDirBytes: cfg.WorkDirMB << 20,
+	probe := sandbox.NewLauncher(cli, sandbox.Options{
+		ExecutorID: cfg.ID, InitPath: cfg.InitPath, OCIRuntime: cfg.OCIRuntime, WorkDirBytes: cfg.WorkDirMB << 20,
 	}, slog.New(slog.DiscardHandler))
 	for _, rt := range runtimes {
 		if err := probe.Probe(pctx, image, rt); err != nil {

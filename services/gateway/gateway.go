@@ -210,7 +210,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 		contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
 		return fmt.Errorf("executors consumer: %w", err)
 	}
-	policy := callback.Policy{Secret: cfg.CallbackSecret, Allow: cfg.CallbackAllow, TenantSecrets: map[string]string{}}
+	policy := callback.Rules{Secret: cfg.CallbackSecret, Allow: cfg.CallbackAllow, TenantSecrets: map[string]string{}}
 	for _, k := range cfg.APIKeys {
 		if k.CallbackSecret != "" && policy.TenantSecrets[k.Tenant] == "" {
 			policy.TenantSecrets[k.Tenant] = k.CallbackSecret

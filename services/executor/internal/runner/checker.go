@@ -68,7 +68,7 @@ func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode, role stri
 	if lang == nil {
 		return nil, contracts.VerdictInternalError, fmt.Sprintf("the %s's language %q (version %q) is not served by this executor", role, jp.Language, jp.Version), nil
 	}
-	c := &checker{lang: lang, mode: mode, runtime: r.Isolation.Runtime(mode, lang.Name),
+	c := &checker{lang: lang, mode: mode, runtime: r.Isolation.OCIRuntime(mode, lang.Name),
 		limits: contracts.ClampLimits(jp.Limits, contracts.JudgeRuntime(rt))}
 	contents := make(map[string][]byte, len(jp.Files))
 	key := sha256.New()
@@ -95,7 +95,7 @@ func (r *Runner) prepareChecker(ctx context.Context, id, tenant, mode, role stri
 	c.files, err = r.checkers.get(ctx, hex.EncodeToString(key.Sum(nil)), func() ([]byte, error) {
 		spec := sandbox.Spec{
 			JobID: id, Stage: role + "-compile", Image: lang.Image,
-			Isolation: mode, Runtime: c.runtime, Tenant: tenant,
+			Isolation: mode, OCIRuntime: c.runtime, Tenant: tenant,
 			Argv: lang.Expand(lang.Compile, c.names), Env: lang.FullEnv, Files: sources,
 			CPUTime:     ms(c.limits.CompileCPUTimeMS),
 			WallTime:    ms(c.limits.CompileWallTimeMS),
@@ -139,7 +139,7 @@ func (r *Runner) runChecker(ctx context.Context, id, tenant string, c *checker, 
 	}
 	spec := sandbox.Spec{
 		JobID: id, Stage: "checker", Image: c.lang.Image,
-		Isolation: c.mode, Runtime: c.runtime, Tenant: tenant,
+		Isolation: c.mode, OCIRuntime: c.runtime, Tenant: tenant,
 		Argv: append(c.lang.Expand(c.lang.Run, c.names), contracts.JudgeFileNames...), Env: c.lang.FullEnv,
 		Files:       files,
 		CPUTime:     ms(c.limits.CPUTimeMS),

@@ -155,8 +155,8 @@ func TestCheckerRunsInTheProgramsMode(t *testing.T) {
 	var stages []string
 	for _, s := range fs.stages {
 		stages = append(stages, s.Stage)
-		if s.Isolation != sandbox.IsolationGVisor || s.Tenant != "acme" || s.Runtime != "runsc" {
-			t.Errorf("%s stage in %q/%q for %q", s.Stage, s.Isolation, s.Runtime, s.Tenant)
+		if s.Isolation != sandbox.IsolationGVisor || s.Tenant != "acme" || s.OCIRuntime != "runsc" {
+			t.Errorf("%s stage in %q/%q for %q", s.Stage, s.Isolation, s.OCIRuntime, s.Tenant)
 		}
 	}
 	// The crashed test is not checked.

@@ -114,7 +114,7 @@ func (r *Runner) interact(ctx context.Context, id, tenant string, ic, chk *check
 	prog.Stdin, prog.StdinStream, prog.StdoutTee = nil, toProgram, toInteractor.Write
 	inter := sandbox.Spec{
 		JobID: id, Stage: "interactor", Image: ic.lang.Image,
-		Isolation: ic.mode, Runtime: ic.runtime, Tenant: tenant,
+		Isolation: ic.mode, OCIRuntime: ic.runtime, Tenant: tenant,
 		Argv: argv, Env: ic.lang.FullEnv, Files: files,
 		StdinStream: toInteractor, StdoutTee: toProgram.Write,
 		CPUTime:     ms(ic.limits.CPUTimeMS),

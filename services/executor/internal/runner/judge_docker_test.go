@@ -73,7 +73,7 @@ func realRunner(t *testing.T, mode string) (*Runner, *catalog.Catalog) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb := sandbox.NewRunner(cli, sandbox.Options{ExecutorID: "runner-test", InitPath: self, Isolation: mode},
+	sb := sandbox.NewLauncher(cli, sandbox.Options{ExecutorID: "runner-test", InitPath: self, Isolation: mode},
 		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	t.Cleanup(sb.Close)
 	cat, err := catalog.Load("")

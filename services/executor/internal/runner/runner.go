@@ -22,14 +22,14 @@ import (
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
-// Sandbox runs one stage; *sandbox.Runner is the real one.
+// Sandbox runs one stage; *sandbox.Launcher is the real one.
 type Sandbox interface {
 	// Run runs the stage to completion. It returns an error only for
 	// infrastructure faults; the program's failures are in the Outcome.
 	Run(ctx context.Context, spec sandbox.Spec) (sandbox.Outcome, error)
 }
 
-var _ Sandbox = (*sandbox.Runner)(nil)
+var _ Sandbox = (*sandbox.Launcher)(nil)
 
 // ErrSandbox marks a fault of the sandbox itself (image, init, engine): the
 // execution becomes internal_error, never a verdict against the program.
@@ -85,10 +85,10 @@ func (i Isolation) Reaches(mode, language string) bool {
 	return i.Mode("", language) == mode || slices.Contains(slices.Collect(maps.Values(i.Tenants)), mode)
 }
 
-// Runtime is the OCI runtime of language's stages in mode: always a gVisor
+// OCIRuntime is the OCI runtime of language's stages in mode: always a gVisor
 // one for gvisor; for container the language's own runtime, if it has one
 // that is not gVisor; otherwise "" (the sandbox runner's).
-func (i Isolation) Runtime(mode, language string) string {
+func (i Isolation) OCIRuntime(mode, language string) string {
 	own := i.Runtimes[language]
 	switch mode {
 	case sandbox.IsolationGVisor:
@@ -144,7 +144,7 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 		return Result{}, err
 	}
 	mode := r.Isolation.Mode(tenant, lang.Name)
-	rt := r.Isolation.Runtime(mode, lang.Name)
+	rt := r.Isolation.OCIRuntime(mode, lang.Name)
 	res := Result{Isolation: mode}
 	ran := func(out sandbox.Outcome) {
 		if out.Isolation != "" {
@@ -154,7 +154,7 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 	if lang.Compiled() {
 		spec := sandbox.Spec{
 			JobID: id, Stage: "compile", Image: lang.Image,
-			Isolation: mode, Runtime: rt, Tenant: tenant,
+			Isolation: mode, OCIRuntime: rt, Tenant: tenant,
 			Argv: lang.Expand(lang.Compile, names), Env: lang.FullEnv, Files: files,
 			CPUTime:     ms(limits.CompileCPUTimeMS),
 			WallTime:    ms(limits.CompileWallTimeMS),
@@ -177,7 +177,7 @@ func (r *Runner) Execute(ctx context.Context, id, tenant string, req contracts.E
 	runSpec := func(stdin string, args []string) sandbox.Spec {
 		spec := sandbox.Spec{
 			JobID: id, Stage: "run", Image: lang.Image,
-			Isolation: mode, Runtime: rt, Tenant: tenant,
+			Isolation: mode, OCIRuntime: rt, Tenant: tenant,
 			Argv: append(lang.Expand(lang.Run, names), args...), Env: lang.FullEnv,
 			Files: files, Stdin: []byte(stdin),
 			CPUTime:     ms(limits.CPUTimeMS),

@@ -204,9 +204,9 @@ func TestIsolationResolution(t *testing.T) {
 			t.Fatalf("%s/%s: %d stages, want %d", tc.tenant, tc.language, len(fs.stages), want)
 		}
 		for _, s := range fs.stages {
-			if s.Isolation != tc.mode || s.Runtime != tc.runtime || s.Tenant != tc.tenant {
+			if s.Isolation != tc.mode || s.OCIRuntime != tc.runtime || s.Tenant != tc.tenant {
 				t.Errorf("%s/%s: %s stage in %q runtime %q tenant %q, want %q %q %q",
-					tc.tenant, tc.language, s.Stage, s.Isolation, s.Runtime, s.Tenant, tc.mode, tc.runtime, tc.tenant)
+					tc.tenant, tc.language, s.Stage, s.Isolation, s.OCIRuntime, s.Tenant, tc.mode, tc.runtime, tc.tenant)
 			}
 		}
 		// The fake reports no mode: the result falls back to the one asked for.
@@ -263,11 +263,11 @@ func TestIsolationRuntime(t *testing.T) {
 		{sandbox.IsolationNamespace, "go", ""},           // cells: the runner's
 		{sandbox.IsolationNamespace, "java", ""},         // cells: the runner's
 	} {
-		if got := i.Runtime(tc.mode, tc.lang); got != tc.want {
+		if got := i.OCIRuntime(tc.mode, tc.lang); got != tc.want {
 			t.Errorf("Runtime(%s, %s) = %q, want %q", tc.mode, tc.lang, got, tc.want)
 		}
 	}
-	if got := (Isolation{}).Runtime(sandbox.IsolationGVisor, "bash"); got != "runsc" {
+	if got := (Isolation{}).OCIRuntime(sandbox.IsolationGVisor, "bash"); got != "runsc" {
 		t.Errorf("default gVisor runtime %q, want runsc", got)
 	}
 	if got := (Isolation{}).Mode("t", "bash"); got != sandbox.IsolationNamespace {

@@ -82,7 +82,7 @@ type cells struct {
 }
 
 // runCell runs spec in a cell of its image and tenant.
-func (r *Runner) runCell(ctx context.Context, spec Spec) (Outcome, error) {
+func (r *Launcher) runCell(ctx context.Context, spec Spec) (Outcome, error) {
 	c, err := r.takeCell(ctx, spec)
 	if err != nil {
 		return Outcome{Isolation: IsolationNamespace}, err
@@ -95,7 +95,7 @@ func (r *Runner) runCell(ctx context.Context, spec Spec) (Outcome, error) {
 }
 
 // takeCell returns an idle cell that can hold spec, or a new one.
-func (r *Runner) takeCell(ctx context.Context, spec Spec) (*cell, error) {
+func (r *Launcher) takeCell(ctx context.Context, spec Spec) (*cell, error) {
 	key := cellKey{spec.Image, spec.Tenant}
 	mem, pids := r.cellNeeds(spec)
 	cs := &r.cells
@@ -128,13 +128,13 @@ func (r *Runner) takeCell(ctx context.Context, spec Spec) (*cell, error) {
 
 // cellNeeds is what a cell must allow one run of spec: the run's own limits
 // are its cgroup's.
-func (r *Runner) cellNeeds(spec Spec) (mem, pids int64) {
+func (r *Launcher) cellNeeds(spec Spec) (mem, pids int64) {
 	return max(spec.MemoryBytes, r.opts.CellMemoryBytes), max(PidsLimit("", spec.Processes)+2, 256)
 }
 
 // putCell keeps a healthy cell for the next stage of its image and tenant,
 // or destroys it.
-func (r *Runner) putCell(c *cell, healthy bool) {
+func (r *Launcher) putCell(c *cell, healthy bool) {
 	c.runs++
 	// A cell kept starts its next stage's sandbox now (a second Spare is
 	// ignored), while it waits.
@@ -191,7 +191,7 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
-func (r *Runner) destroyCell(c *cell) {
+func (r *Launcher) destroyCell(c *cell) {
 	c.att.Close() // the init's stdin ends: it exits, and the cell with it
 	r.removals.Add(1)
 	go func() {
@@ -210,7 +210,7 @@ func (r *Runner) destroyCell(c *cell) {
 }
 
 // closeCells destroys the idle cells and keeps no more.
-func (r *Runner) closeCells() {
+func (r *Launcher) closeCells() {
 	cs := &r.cells
 	cs.mu.Lock()
 	cs.closed = true
@@ -224,7 +224,7 @@ func (r *Runner) closeCells() {
 
 // FlushCells destroys the idle cells (their attach connections may not
 // have survived an engine outage); new ones are made on demand.
-func (r *Runner) FlushCells() {
+func (r *Launcher) FlushCells() {
 	cs := &r.cells
 	cs.mu.Lock()
 	idle := cs.idle
@@ -237,10 +237,10 @@ func (r *Runner) FlushCells() {
 
 // SetCellMemory sets the memory every cell can give one run at least (a
 // larger run gets a larger cell). Call it before the first stage.
-func (r *Runner) SetCellMemory(bytes int64) { r.opts.CellMemoryBytes = bytes }
+func (r *Launcher) SetCellMemory(bytes int64) { r.opts.CellMemoryBytes = bytes }
 
 // IdleCells reports the idle cells per image.
-func (r *Runner) IdleCells() map[string]int {
+func (r *Launcher) IdleCells() map[string]int {
 	cs := &r.cells
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -253,7 +253,7 @@ func (r *Runner) IdleCells() map[string]int {
 
 // WarmCells starts count cells of image for tenant in the background (at
 // most cellIdleMax are kept), sized for the stage profile.
-func (r *Runner) WarmCells(ctx context.Context, profile Spec, count int) {
+func (r *Launcher) WarmCells(ctx context.Context, profile Spec, count int) {
 	mem, pids := r.cellNeeds(profile)
 	for range min(count, cellIdleMax) {
 		go func() {
@@ -271,7 +271,7 @@ func (r *Runner) WarmCells(ctx context.Context, profile Spec, count int) {
 }
 
 // startCell creates, attaches and starts a cell, and finds its cgroup.
-func (r *Runner) startCell(ctx context.Context, key cellKey, mem, pids int64) (*cell, error) {
+func (r *Launcher) startCell(ctx context.Context, key cellKey, mem, pids int64) (*cell, error) {
 	cfg, host, err := r.cellConfig(key, mem, pids)
 	if err != nil {
 		return nil, err
@@ -327,7 +327,7 @@ func (c *cell) isPrepared() bool {
 // moveRun moves every process of the cell but its own into run (a cell
 // runs one stage at a time: they are the run's), and checks that none is
 // left behind.
-func (r *Runner) moveRun(c *cell, run runCgroup) error {
+func (r *Launcher) moveRun(c *cell, run runCgroup) error {
 	procs, err := c.cg.procs()
 	if err != nil {
 		return fmt.Errorf("%w: cell cgroup: %w", ErrEngine, err)
@@ -348,7 +348,7 @@ func (r *Runner) moveRun(c *cell, run runCgroup) error {
 // the run's first process): moving a process between cgroup v1 hierarchies
 // takes milliseconds, which a stage would otherwise wait for. takeCell
 // waits for it to end.
-func (r *Runner) prepare(c *cell) {
+func (r *Launcher) prepare(c *cell) {
 	done := make(chan struct{})
 	c.prepared = done
 	go func() {
@@ -385,7 +385,7 @@ func (c *cell) spare() error {
 	return nil
 }
 
-func (r *Runner) cellConfig(key cellKey, mem, pids int64) (*container.Config, *container.HostConfig, error) {
+func (r *Launcher) cellConfig(key cellKey, mem, pids int64) (*container.Config, *container.HostConfig, error) {
 	profile, err := CellSeccompProfile()
 	if err != nil {
 		return nil, nil, err
@@ -418,7 +418,7 @@ func (r *Runner) cellConfig(key cellKey, mem, pids int64) (*container.Config, *c
 		ReadonlyPaths: []string{},
 		IpcMode:       "private",
 		LogConfig:     container.LogConfig{Type: "none"},
-		Runtime:       cellRuntime(r.opts.Runtime),
+		Runtime:       cellRuntime(r.opts.OCIRuntime),
 		ShmSize:       1 << 20,
 		Tmpfs: map[string]string{
 			"/work": fmt.Sprintf("rw,exec,nosuid,nodev,size=%d,nr_inodes=%d,uid=65534,gid=65534,mode=0700", r.opts.WorkDirBytes, tmpfsInodes),
@@ -445,7 +445,7 @@ func cellRuntime(rt string) string {
 
 // runInCell runs one stage in c. healthy is false when c must not serve
 // another stage.
-func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome, healthy bool, err error) {
+func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome, healthy bool, err error) {
 	// The stage goes to the cell only once its preparation is over: the
 	// spare sandbox is then in the next run's cgroup, or will be moved at
 	// the ready marker; never both at once.
@@ -666,7 +666,7 @@ func (r *Runner) runInCell(ctx context.Context, spec Spec, c *cell) (out Outcome
 
 // feedCell writes one stage to the cell: header and files, then, once the
 // run is in its cgroup, the Go byte and the program's stdin.
-func (r *Runner) feedCell(c *cell, spec Spec, nonce string, goAhead, abandon, stderrEnded <-chan struct{}) error {
+func (r *Launcher) feedCell(c *cell, spec Spec, nonce string, goAhead, abandon, stderrEnded <-chan struct{}) error {
 	hdr := sandboxinit.Header{
 		Nonce: nonce, Argv: spec.Argv, Env: spec.Env, Dir: "/work",
 		TarSize: int64(len(spec.Files)), StdinSize: stdinSize(spec), StdinStream: spec.StdinStream != nil,

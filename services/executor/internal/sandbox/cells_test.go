@@ -15,13 +15,13 @@ import (
 // cell (a cell serves its image and tenant; IdleCells shows it was kept and
 // taken again).
 
-func cellRunner(t *testing.T) *sandbox.Runner {
+func cellRunner(t *testing.T) *sandbox.Launcher {
 	t.Helper()
 	return newRunnerFor(t, sandbox.IsolationNamespace)
 }
 
 // runIn runs s and fails the test on an infrastructure error.
-func runIn(t *testing.T, r *sandbox.Runner, s sandbox.Spec) sandbox.Outcome {
+func runIn(t *testing.T, r *sandbox.Launcher, s sandbox.Spec) sandbox.Outcome {
 	t.Helper()
 	out, err := r.Run(context.Background(), s)
 	if err != nil {
@@ -34,7 +34,7 @@ func runIn(t *testing.T, r *sandbox.Runner, s sandbox.Spec) sandbox.Outcome {
 }
 
 // idle is the number of idle cells of the test image.
-func idle(r *sandbox.Runner) int { return r.IdleCells()[testImage] }
+func idle(r *sandbox.Launcher) int { return r.IdleCells()[testImage] }
 
 // allowed lists the probes of an attack program's output that got through.
 func allowed(out sandbox.Outcome) []string {

@@ -23,14 +23,14 @@ import (
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
-// Options configure a Runner.
+// Options configure a Launcher.
 type Options struct {
 	// ExecutorID is written into every container's labels.
 	ExecutorID string
 	// InitPath is the host path of the static binary mounted as the init.
 	InitPath string
-	// Runtime is the OCI runtime ("" for the engine default, or "runsc").
-	Runtime string
+	// OCIRuntime is the OCI runtime ("" for the engine default, or "runsc").
+	OCIRuntime string
 	// WorkDirBytes sizes the /work tmpfs; TmpBytes sizes /tmp.
 	WorkDirBytes int64
 	TmpBytes     int64
@@ -64,8 +64,8 @@ const tmpfsInodes = 65536
 // pollInterval is how often the cgroup is sampled while a program runs.
 const pollInterval = 50 * time.Millisecond
 
-// Runner starts sandboxes through the Docker Engine API.
-type Runner struct {
+// Launcher starts sandboxes through the Docker Engine API.
+type Launcher struct {
 	cli  *client.Client
 	opts Options
 	log  *slog.Logger
@@ -83,8 +83,8 @@ var ErrEngine = errors.New("docker engine")
 // it again would only be refused again.
 var ErrRefused = errors.New("the engine refused the sandbox's parameters")
 
-// NewRunner returns a Runner using cli.
-func NewRunner(cli *client.Client, opts Options, log *slog.Logger) *Runner {
+// NewLauncher returns a Launcher using cli.
+func NewLauncher(cli *client.Client, opts Options, log *slog.Logger) *Launcher {
 	if opts.WorkDirBytes == 0 {
 		opts.WorkDirBytes = 128 << 20
 	}
@@ -94,11 +94,11 @@ func NewRunner(cli *client.Client, opts Options, log *slog.Logger) *Runner {
 	if opts.NanoCPUs == 0 {
 		opts.NanoCPUs = 1e9
 	}
-	return &Runner{cli: cli, opts: opts, log: log}
+	return &Launcher{cli: cli, opts: opts, log: log}
 }
 
 // Wait blocks until every background container removal has finished.
-func (r *Runner) Wait() { r.removals.Wait() }
+func (r *Launcher) Wait() { r.removals.Wait() }
 
 func engineErr(op string, err error) error {
 	return fmt.Errorf("%s: %w: %w", op, ErrEngine, err)
@@ -106,18 +106,18 @@ func engineErr(op string, err error) error {
 
 // Run runs one stage. It returns an error only for infrastructure faults; a
 // program that fails, times out or is killed is an Outcome.
-func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
+func (r *Launcher) Run(ctx context.Context, spec Spec) (Outcome, error) {
 	mode := r.Isolation(spec)
 	switch mode {
 	case IsolationNamespace:
 		return r.runCell(ctx, spec)
 	case IsolationGVisor:
-		if !IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime)) {
-			spec.Runtime = "runsc"
+		if !IsGVisor(cmp.Or(spec.OCIRuntime, r.opts.OCIRuntime)) {
+			spec.OCIRuntime = "runsc"
 		}
 	case IsolationContainer:
-		if IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime)) {
-			return Outcome{}, fmt.Errorf("%w: isolation %q with runtime %q", ErrRefused, mode, cmp.Or(spec.Runtime, r.opts.Runtime))
+		if IsGVisor(cmp.Or(spec.OCIRuntime, r.opts.OCIRuntime)) {
+			return Outcome{}, fmt.Errorf("%w: isolation %q with runtime %q", ErrRefused, mode, cmp.Or(spec.OCIRuntime, r.opts.OCIRuntime))
 		}
 	default:
 		return Outcome{}, fmt.Errorf("%w: unknown isolation %q", ErrRefused, mode)
@@ -134,11 +134,11 @@ func (r *Runner) Run(ctx context.Context, spec Spec) (Outcome, error) {
 }
 
 // Isolation is the mode spec runs in.
-func (r *Runner) Isolation(spec Spec) string {
+func (r *Launcher) Isolation(spec Spec) string {
 	if m := cmp.Or(spec.Isolation, r.opts.Isolation); m != "" {
 		return m
 	}
-	if IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime)) {
+	if IsGVisor(cmp.Or(spec.OCIRuntime, r.opts.OCIRuntime)) {
 		return IsolationGVisor
 	}
 	return IsolationContainer
@@ -156,7 +156,7 @@ type box struct {
 
 // acquire returns a box for spec: a warm one from the pool with the
 // stage's limits applied, or a new one.
-func (r *Runner) acquire(ctx context.Context, spec Spec) (*box, error) {
+func (r *Launcher) acquire(ctx context.Context, spec Spec) (*box, error) {
 	if b := r.pool.take(ctx, r, spec); b != nil {
 		return b, nil
 	}
@@ -164,7 +164,7 @@ func (r *Runner) acquire(ctx context.Context, spec Spec) (*box, error) {
 }
 
 // start creates, attaches and starts a container for spec.
-func (r *Runner) start(ctx context.Context, spec Spec) (*box, error) {
+func (r *Launcher) start(ctx context.Context, spec Spec) (*box, error) {
 	cfg, hostCfg, err := r.containerConfig(spec)
 	if err != nil {
 		return nil, err
@@ -189,7 +189,7 @@ func (r *Runner) start(ctx context.Context, spec Spec) (*box, error) {
 // "container" or "cell") and attaches to its streams. The engine's refusal
 // of a parameter is ErrRefused; a warning (a limit it would not enforce)
 // is an error.
-func (r *Runner) createAttached(ctx context.Context, cfg *container.Config, host *container.HostConfig, what string) (string, types.HijackedResponse, error) {
+func (r *Launcher) createAttached(ctx context.Context, cfg *container.Config, host *container.HostConfig, what string) (string, types.HijackedResponse, error) {
 	created, err := r.cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
 	if cerrdefs.IsInvalidArgument(err) {
 		return "", types.HijackedResponse{}, fmt.Errorf("create %s: %w: %w", what, ErrRefused, err)
@@ -222,11 +222,11 @@ const setupTimeout = 2 * time.Minute
 // container's cgroup (and restarts its memory peak), then sends the Go byte.
 // The container's and the init's set-up are therefore never the program's
 // CPU time, memory or wall time, and its limits apply to the program alone.
-func (r *Runner) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) {
+func (r *Launcher) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error) {
 	var out Outcome
 	id, att := b.id, b.att
 	nonce := newNonce()
-	gvisor := IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime))
+	gvisor := IsGVisor(cmp.Or(spec.OCIRuntime, r.opts.OCIRuntime))
 
 	ready, exceeded := make(chan struct{}), make(chan struct{})
 	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
@@ -402,7 +402,7 @@ wait:
 // useRecord takes the init's report: the program's exit status, the build
 // it collected and, under gVisor, its CPU time as the guest kernel counted
 // it (the cgroup there also holds the sandbox's own work).
-func (r *Runner) useRecord(out *Outcome, col *collector, gvisor bool) {
+func (r *Launcher) useRecord(out *Outcome, col *collector, gvisor bool) {
 	rec := col.record
 	out.ExitCode, out.Signal, out.InitError = rec.ExitCode, rec.Signal, rec.Error
 	out.Artifacts = col.artifact
@@ -445,8 +445,8 @@ func PidsLimit(rt string, processes int64) int64 {
 	return processes + initThreads
 }
 
-func (r *Runner) containerConfig(spec Spec) (*container.Config, *container.HostConfig, error) {
-	rt := cmp.Or(spec.Runtime, r.opts.Runtime)
+func (r *Launcher) containerConfig(spec Spec) (*container.Config, *container.HostConfig, error) {
+	rt := cmp.Or(spec.OCIRuntime, r.opts.OCIRuntime)
 	cpuSecs := cpuRlimit(spec.CPUTime, IsGVisor(rt))
 	profile, err := SeccompProfile()
 	if err != nil {
@@ -534,7 +534,7 @@ func initMount(path string) []mount.Mount {
 
 // readStats takes one sample of the container's cgroup: total CPU time and
 // peak memory. A container whose init already died has no cgroup left.
-func (r *Runner) readStats(id string, out *Outcome) {
+func (r *Launcher) readStats(id string, out *Outcome) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := r.cli.ContainerStatsOneShot(ctx, id)
@@ -556,7 +556,7 @@ func (r *Runner) readStats(id string, out *Outcome) {
 	out.MemoryPeakBytes = int64(peak)
 }
 
-func (r *Runner) kill(id string) {
+func (r *Launcher) kill(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.cli.ContainerKill(ctx, id, "KILL"); err != nil && !isGone(err) {
@@ -564,7 +564,7 @@ func (r *Runner) kill(id string) {
 	}
 }
 
-func (r *Runner) inspect(id string) (container.InspectResponse, error) {
+func (r *Launcher) inspect(id string) (container.InspectResponse, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// The kill is asynchronous: wait until the engine has seen the exit.
@@ -585,10 +585,10 @@ func (r *Runner) inspect(id string) (container.InspectResponse, error) {
 
 // removeLater removes the container off the critical path, with a fresh
 // context so that a cancelled job still cleans up.
-func (r *Runner) removeLater(id string) { r.removeAfter(id, nil) }
+func (r *Launcher) removeLater(id string) { r.removeAfter(id, nil) }
 
 // removeAfter is removeLater once after is closed (nil: at once).
-func (r *Runner) removeAfter(id string, after <-chan struct{}) {
+func (r *Launcher) removeAfter(id string, after <-chan struct{}) {
 	r.removals.Add(1)
 	go func() {
 		defer r.removals.Done()
@@ -617,7 +617,7 @@ const exitGrace = 5 * time.Second
 
 // awaitExit waits (at most exitGrace) until the container is not running:
 // removing a running container costs the engine a kill.
-func (r *Runner) awaitExit(id string) {
+func (r *Launcher) awaitExit(id string) {
 	ctx, cancel := context.WithTimeout(context.Background(), exitGrace)
 	defer cancel()
 	waitC, errC := r.cli.ContainerWait(ctx, id, container.WaitConditionNotRunning)
@@ -638,7 +638,7 @@ func isGone(err error) bool {
 
 // Reap removes every sandbox container labelled with this executor's id: what
 // an earlier incarnation left behind after a crash. It returns how many.
-func (r *Runner) Reap(ctx context.Context) (int, error) {
+func (r *Launcher) Reap(ctx context.Context) (int, error) {
 	list, err := r.cli.ContainerList(ctx, container.ListOptions{
 		All:     true,
 		Filters: filters.NewArgs(filters.Arg("label", LabelExecutor+"="+r.opts.ExecutorID)),

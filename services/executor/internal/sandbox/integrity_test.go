@@ -26,7 +26,7 @@ const initShieldsCatchableSignals = true
 // never claim more than what happened.
 func TestInitIntegrity(t *testing.T) { forRuntimes(t, testInitIntegrity) }
 
-func testInitIntegrity(t *testing.T, rt string, r *sandbox.Runner) {
+func testInitIntegrity(t *testing.T, rt string, r *sandbox.Launcher) {
 	gvisor := sandbox.IsGVisor(rt)
 	run := func(t *testing.T, argv []string) sandbox.Outcome {
 		t.Helper()
@@ -138,7 +138,7 @@ func testInitIntegrity(t *testing.T, rt string, r *sandbox.Runner) {
 // own network stack implements none of them.
 func TestSocketFamilies(t *testing.T) { forRuntimes(t, testSocketFamilies) }
 
-func testSocketFamilies(t *testing.T, rt string, r *sandbox.Runner) {
+func testSocketFamilies(t *testing.T, rt string, r *sandbox.Launcher) {
 	out, err := r.Run(context.Background(), spec(attackArgv("sockets")...))
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 // inside the container. These tests plant links for both directions.
 func TestPlantedLinks(t *testing.T) { forRuntimes(t, testPlantedLinks) }
 
-func testPlantedLinks(t *testing.T, rt string, r *sandbox.Runner) {
+func testPlantedLinks(t *testing.T, rt string, r *sandbox.Launcher) {
 	t.Run("collect skips links and special files", func(t *testing.T) {
 		// A compile stage that plants every kind of link it can.
 		s := spec("bash", "-c", strings.Join([]string{

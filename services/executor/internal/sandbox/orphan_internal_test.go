@@ -33,7 +33,7 @@ func TestOrphanedSandboxEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRunner(cli, Options{ExecutorID: "sandbox-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	r := NewLauncher(cli, Options{ExecutorID: "sandbox-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	defer r.Wait()
 	spec := Spec{
 		JobID: fmt.Sprintf("orphan-%d", time.Now().UnixNano()), Stage: "run", Image: "debian:bookworm-slim",
@@ -79,7 +79,7 @@ func TestOrphanedCellEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRunner(cli, Options{ExecutorID: "sandbox-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	r := NewLauncher(cli, Options{ExecutorID: "sandbox-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	defer r.Wait()
 	spec := Spec{Image: "airlock/base", MemoryBytes: 64 << 20, Processes: 8}
 	mem, pids := r.cellNeeds(spec)

@@ -13,7 +13,7 @@ import (
 // processes=8 the init could not start its threads and crashed).
 func TestTinyProcessLimit(t *testing.T) { forRuntimes(t, testTinyProcessLimit) }
 
-func testTinyProcessLimit(t *testing.T, rt string, r *sandbox.Runner) {
+func testTinyProcessLimit(t *testing.T, rt string, r *sandbox.Launcher) {
 	for _, n := range []int64{1, 2, 8} {
 		s := spec("bash", "-c", "echo ok")
 		s.Processes = n

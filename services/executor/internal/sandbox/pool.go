@@ -40,7 +40,7 @@ type PoolTarget struct {
 }
 
 type pool struct {
-	r      *Runner
+	r      *Launcher
 	budget int64 // bytes the idle containers may count together
 
 	mu      sync.Mutex
@@ -57,7 +57,7 @@ type pool struct {
 // EnablePool keeps targets[image].Count idle containers per image, within
 // budgetBytes (each idle container counts poolIdleMemory). It starts filling
 // at once, in the background.
-func (r *Runner) EnablePool(targets map[string]PoolTarget, budgetBytes int64) {
+func (r *Launcher) EnablePool(targets map[string]PoolTarget, budgetBytes int64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &pool{r: r, budget: budgetBytes, want: map[string]PoolTarget{}, idle: map[string][]*box{},
 		filling: map[string]bool{}, ctx: ctx, cancel: cancel}
@@ -75,7 +75,7 @@ func (r *Runner) EnablePool(targets map[string]PoolTarget, budgetBytes int64) {
 
 // PoolSizes reports the idle sandboxes per image: warm containers and idle
 // cells (namespace isolation) together.
-func (r *Runner) PoolSizes() map[string]int {
+func (r *Launcher) PoolSizes() map[string]int {
 	out := r.IdleCells()
 	p := r.pool
 	if p == nil {
@@ -92,7 +92,7 @@ func (r *Runner) PoolSizes() map[string]int {
 // Close stops the pool and removes its idle containers, waits for every
 // background removal, then removes anything else labelled with this
 // executor (call it when no stage runs any more).
-func (r *Runner) Close() {
+func (r *Launcher) Close() {
 	r.closeCells()
 	if p := r.pool; p != nil {
 		p.mu.Lock()
@@ -124,8 +124,8 @@ func (r *Runner) Close() {
 
 // take returns a warm container with spec's limits applied, or nil (then the
 // caller starts a cold one).
-func (p *pool) take(ctx context.Context, r *Runner, spec Spec) *box {
-	if p == nil || spec.Runtime != "" && spec.Runtime != r.opts.Runtime || IsGVisor(cmp.Or(spec.Runtime, r.opts.Runtime)) {
+func (p *pool) take(ctx context.Context, r *Launcher, spec Spec) *box {
+	if p == nil || spec.OCIRuntime != "" && spec.OCIRuntime != r.opts.OCIRuntime || IsGVisor(cmp.Or(spec.OCIRuntime, r.opts.OCIRuntime)) {
 		return nil
 	}
 	p.mu.Lock()

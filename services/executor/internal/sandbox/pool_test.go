@@ -15,14 +15,14 @@ import (
 	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
 )
 
-func pooledRunner(t *testing.T, size int) *sandbox.Runner {
+func pooledRunner(t *testing.T, size int) *sandbox.Launcher {
 	t.Helper()
 	return pooledRunnerWith(t, size, spec())
 }
 
 // pooledRunnerWith keeps size warm containers of testImage created with the
 // limits of profile.
-func pooledRunnerWith(t *testing.T, size int, profile sandbox.Spec) *sandbox.Runner {
+func pooledRunnerWith(t *testing.T, size int, profile sandbox.Spec) *sandbox.Launcher {
 	t.Helper()
 	testkit.RequireDocker(t)
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
@@ -31,14 +31,14 @@ func pooledRunnerWith(t *testing.T, size int, profile sandbox.Spec) *sandbox.Run
 	}
 	t.Cleanup(func() { cli.Close() })
 	self, _ := os.Executable()
-	r := sandbox.NewRunner(cli, sandbox.Options{ExecutorID: "pool-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	r := sandbox.NewLauncher(cli, sandbox.Options{ExecutorID: "pool-test", InitPath: self}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	r.EnablePool(map[string]sandbox.PoolTarget{testImage: {Count: size, Profile: profile}}, 1<<30)
 	t.Cleanup(r.Close)
 	waitPool(t, r, size)
 	return r
 }
 
-func waitPool(t *testing.T, r *sandbox.Runner, n int) {
+func waitPool(t *testing.T, r *sandbox.Launcher, n int) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for r.PoolSizes()[testImage] < n {

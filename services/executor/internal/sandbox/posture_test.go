@@ -38,7 +38,7 @@ import (
 // program's own credentials are those gVisor reports inside, checked by the
 // program itself.
 func TestPostureFromHost(t *testing.T) {
-	forRuntimes(t, func(t *testing.T, rt string, r *sandbox.Runner) { testPosture(t, rt, r, false) })
+	forRuntimes(t, func(t *testing.T, rt string, r *sandbox.Launcher) { testPosture(t, rt, r, false) })
 }
 
 // TestPostureFromHostPooled makes the same checks on warm containers (runc;
@@ -61,7 +61,7 @@ func postureSpec(job string) sandbox.Spec {
 	return s
 }
 
-func testPosture(t *testing.T, rt string, r *sandbox.Runner, pooled bool) {
+func testPosture(t *testing.T, rt string, r *sandbox.Launcher, pooled bool) {
 	if rt == sandbox.IsolationNamespace {
 		testCellPosture(t, r)
 		return
@@ -372,7 +372,7 @@ func matches(text, pattern string) bool {
 // program's processes is in namespaces of its own (not the host's, not the
 // cell init's), unprivileged, under two seccomp filters (the cell's and the
 // run's), in the run's own cgroup with the stage's limits.
-func testCellPosture(t *testing.T, r *sandbox.Runner) {
+func testCellPosture(t *testing.T, r *sandbox.Launcher) {
 	cli := dockerClient(t)
 	s := postureSpec("posture-" + randHex(6))
 	done := make(chan sandbox.Outcome, 1)

@@ -15,9 +15,9 @@ import (
 // rejects the configuration, or accepts it with warnings: a limit it would
 // silently not enforce. The executor's preflight probes every runtime it
 // is configured to use before it takes a job. rt "namespace" probes a cell.
-func (r *Runner) Probe(ctx context.Context, image, rt string) error {
+func (r *Launcher) Probe(ctx context.Context, image, rt string) error {
 	spec := Spec{
-		JobID: "preflight", Stage: "preflight", Image: image, Runtime: rt, Argv: []string{"true"},
+		JobID: "preflight", Stage: "preflight", Image: image, OCIRuntime: rt, Argv: []string{"true"},
 		CPUTime: time.Second, WallTime: 2 * time.Second, MemoryBytes: 64 << 20, Processes: 8, OutputBytes: 1 << 10,
 	}
 	cfg, host, err := r.containerConfig(spec)

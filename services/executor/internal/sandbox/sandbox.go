@@ -46,8 +46,8 @@ type Spec struct {
 	JobID string
 	Stage string // "compile" or "run"
 	Image string
-	// Runtime overrides the runner's OCI runtime for this stage ("runsc").
-	Runtime string
+	// OCIRuntime overrides the runner's OCI runtime for this stage ("runsc").
+	OCIRuntime string
 	// Isolation overrides the runner's isolation mode for this stage.
 	Isolation string
 	// Tenant owns the stage: cells are never shared across tenants.

@@ -37,22 +37,22 @@ func TestMain(m *testing.M) {
 // namespace mode's cells need.
 const testImage = "airlock/base"
 
-func newRunner(t *testing.T) *sandbox.Runner { return newRunnerFor(t, "") }
+func newRunner(t *testing.T) *sandbox.Launcher { return newRunnerFor(t, "") }
 
 // newRunnerFor returns a runner whose containers use the OCI runtime rt
 // ("" is the engine's default).
-func newRunnerFor(t *testing.T, rt string) *sandbox.Runner {
+func newRunnerFor(t *testing.T, rt string) *sandbox.Launcher {
 	t.Helper()
 	cli := dockerClient(t)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := sandbox.Options{ExecutorID: "sandbox-test", InitPath: self, Runtime: rt}
+	opts := sandbox.Options{ExecutorID: "sandbox-test", InitPath: self, OCIRuntime: rt}
 	if rt == sandbox.IsolationNamespace {
-		opts.Runtime, opts.Isolation = "", sandbox.IsolationNamespace
+		opts.OCIRuntime, opts.Isolation = "", sandbox.IsolationNamespace
 	}
-	r := sandbox.NewRunner(cli, opts, slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	r := sandbox.NewLauncher(cli, opts, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	t.Cleanup(r.Close)
 	return r
 }
@@ -81,7 +81,7 @@ func testRuntimes(t *testing.T) []string {
 }
 
 // forRuntimes runs f as a subtest under each runtime of testRuntimes.
-func forRuntimes(t *testing.T, f func(t *testing.T, rt string, r *sandbox.Runner)) {
+func forRuntimes(t *testing.T, f func(t *testing.T, rt string, r *sandbox.Launcher)) {
 	for _, rt := range testRuntimes(t) {
 		t.Run(rt, func(t *testing.T) { f(t, rt, newRunnerFor(t, rt)) })
 	}
@@ -100,7 +100,7 @@ func spec(argv ...string) sandbox.Spec {
 
 func TestRunStdinArgsAndFiles(t *testing.T) { forRuntimes(t, testRunStdinArgsAndFiles) }
 
-func testRunStdinArgsAndFiles(t *testing.T, rt string, r *sandbox.Runner) {
+func testRunStdinArgsAndFiles(t *testing.T, rt string, r *sandbox.Launcher) {
 	files, err := sandbox.TarFiles(map[string][]byte{"main.sh": []byte("read x; echo \"$x $1\"; cat dir/data.txt; echo err >&2; exit 3\n"), "dir/data.txt": []byte("data\n")}, []string{"main.sh", "dir/data.txt"})
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func testRunStdinArgsAndFiles(t *testing.T, rt string, r *sandbox.Runner) {
 
 func TestRunLimits(t *testing.T) { forRuntimes(t, testRunLimits) }
 
-func testRunLimits(t *testing.T, rt string, r *sandbox.Runner) {
+func testRunLimits(t *testing.T, rt string, r *sandbox.Launcher) {
 	gvisor := sandbox.IsGVisor(rt)
 	cases := []struct {
 		name  string
@@ -216,7 +216,7 @@ func testRunLimits(t *testing.T, rt string, r *sandbox.Runner) {
 
 func TestCollectArtifacts(t *testing.T) { forRuntimes(t, testCollectArtifacts) }
 
-func testCollectArtifacts(t *testing.T, rt string, r *sandbox.Runner) {
+func testCollectArtifacts(t *testing.T, rt string, r *sandbox.Launcher) {
 	s := spec("bash", "-c", "echo built > out.bin && chmod +x out.bin && echo compiling")
 	s.Collect, s.CollectMax = true, 1<<20
 	out, err := r.Run(context.Background(), s)
@@ -253,7 +253,7 @@ func testCollectArtifacts(t *testing.T, rt string, r *sandbox.Runner) {
 // and the guest's clock, trusted alone, halved it.
 func TestExactAccounting(t *testing.T) { forRuntimes(t, testExactAccounting) }
 
-func testExactAccounting(t *testing.T, rt string, r *sandbox.Runner) {
+func testExactAccounting(t *testing.T, rt string, r *sandbox.Launcher) {
 	if sandbox.IsGVisor(rt) {
 		testGuestAccounting(t, r)
 		return
@@ -285,7 +285,7 @@ func testExactAccounting(t *testing.T, rt string, r *sandbox.Runner) {
 // with no rounds is subtracted on each side, because under gVisor the Go
 // runtime's start (page faults served by the guest kernel) really is the
 // program's and costs a hundred milliseconds or so more than on the host.
-func testGuestAccounting(t *testing.T, r *sandbox.Runner) {
+func testGuestAccounting(t *testing.T, r *sandbox.Launcher) {
 	const probe = 20_000_000
 	self, err := os.Executable()
 	if err != nil {
@@ -324,7 +324,7 @@ func testGuestAccounting(t *testing.T, r *sandbox.Runner) {
 const quietGo = "GODEBUG=asyncpreemptoff=1"
 
 // runCPU runs s, wants exit 0 and returns the stage's CPU time.
-func runCPU(t *testing.T, r *sandbox.Runner, s sandbox.Spec) time.Duration {
+func runCPU(t *testing.T, r *sandbox.Launcher, s sandbox.Spec) time.Duration {
 	t.Helper()
 	out, err := r.Run(context.Background(), s)
 	if err != nil {

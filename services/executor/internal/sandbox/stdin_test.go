@@ -23,7 +23,7 @@ import (
 // its stdin (the engine never has to kill it).
 func TestStdinThroughInit(t *testing.T) { forRuntimes(t, testStdinThroughInit) }
 
-func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Runner) {
+func testStdinThroughInit(t *testing.T, rt string, r *sandbox.Launcher) {
 	stdin := bytes.Repeat([]byte("0123456789abcdef"), 1<<17) // 2 MiB, more than any pipe holds
 	sum := sha256.Sum256(stdin)
 	cli := dockerClient(t)

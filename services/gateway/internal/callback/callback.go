@@ -36,8 +36,8 @@ const ConsumerName = contracts.CallbacksConsumer
 // SignatureHeader carries "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">".
 const SignatureHeader = "Airlock-Signature"
 
-// Policy decides where callbacks may go and how they are signed.
-type Policy struct {
+// Rules decides where callbacks may go and how they are signed.
+type Rules struct {
 	// Secret signs callbacks of tenants without a secret of their own.
 	Secret string
 	// TenantSecrets are per-tenant (per API key) secrets.
@@ -52,7 +52,7 @@ type Policy struct {
 var ErrBlocked = errors.New("callback address is not allowed")
 
 // secret returns the signing secret for a tenant.
-func (p Policy) secret(tenant string) string {
+func (p Rules) secret(tenant string) string {
 	if s := p.TenantSecrets[tenant]; s != "" {
 		return s
 	}
@@ -62,7 +62,7 @@ func (p Policy) secret(tenant string) string {
 // Check validates a callback URL at submission: http or https, a host, a
 // signing secret for the tenant, and no literal internal address. Host
 // names are checked again, after resolution, on every delivery.
-func (p Policy) Check(tenant, raw string) error {
+func (p Rules) Check(tenant, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return errors.New("callback_url must be an absolute http or https URL")
@@ -102,7 +102,7 @@ var internalNets = []netip.Prefix{
 
 // allowed reports whether a callback of tenant may connect to ap: a public
 // address on any port, an internal one only as a rule of Allow permits.
-func (p Policy) allowed(tenant string, ap netip.AddrPort) bool {
+func (p Rules) allowed(tenant string, ap netip.AddrPort) bool {
 	if tenant == "" {
 		tenant = contracts.DefaultTenant
 	}
@@ -135,7 +135,7 @@ func public(ip netip.Addr) bool {
 // no proxy from the environment is used and redirects are not followed.
 // Each tenant needs its own client: its connections, checked against its
 // rules, must not be reused for another tenant.
-func (p Policy) Client(tenant string, timeout time.Duration) *http.Client {
+func (p Rules) Client(tenant string, timeout time.Duration) *http.Client {
 	dialer := &net.Dialer{
 		Timeout: timeout,
 		Control: func(network, address string, _ syscall.RawConn) error {
@@ -175,7 +175,7 @@ func Sign(secret string, t time.Time, body []byte) string {
 // Config configures the delivery worker.
 type Config struct {
 	Topology    contracts.Topology
-	Policy      Policy
+	Policy      Rules
 	MaxAttempts int           // default 8
 	Timeout     time.Duration // per attempt, default 10s
 	// Backoff is the delay before attempt n+1 is Backoff << (n-1), capped at
@@ -341,7 +341,7 @@ func (w *worker) take(ctx context.Context, msg jetstream.Msg) {
 
 // clients holds one delivery client per tenant (see Policy.Client).
 type clients struct {
-	policy  Policy
+	policy  Rules
 	timeout time.Duration
 
 	mu       sync.Mutex

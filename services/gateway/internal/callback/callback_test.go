@@ -12,7 +12,7 @@ import (
 )
 
 func TestAllowed(t *testing.T) {
-	var p Policy
+	var p Rules
 	blocked := []string{"127.0.0.1", "127.9.9.9", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
 		"169.254.169.254", "169.254.0.1", "0.0.0.0", "0.1.2.3", "100.64.0.1", "224.0.0.1", "255.255.255.255",
 		"::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe"}
@@ -93,7 +93,7 @@ func TestRulesPerTenantAndPort(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
-	p := Policy{Secret: "s", Allow: mustRules(t, "alice@127.0.0.0/8:"+port+",10.0.0.0/8,bob@192.168.0.0/16:8080")}
+	p := Rules{Secret: "s", Allow: mustRules(t, "alice@127.0.0.0/8:"+port+",10.0.0.0/8,bob@192.168.0.0/16:8080")}
 	for _, tc := range []struct {
 		tenant, url string
 		ok          bool
@@ -132,13 +132,13 @@ func TestRulesPerTenantAndPort(t *testing.T) {
 		}
 	}
 	// Without ports a rule opens only 80 and 443, not the receiver's port.
-	if _, err := (Policy{Allow: mustRules(t, "127.0.0.0/8")}).Client("alice", 5*time.Second).Get(byName); !errors.Is(err, ErrBlocked) {
+	if _, err := (Rules{Allow: mustRules(t, "127.0.0.0/8")}).Client("alice", 5*time.Second).Get(byName); !errors.Is(err, ErrBlocked) {
 		t.Errorf("port %s through a rule without ports: %v, want ErrBlocked", port, err)
 	}
 }
 
 func TestCheck(t *testing.T) {
-	p := Policy{Secret: "s", TenantSecrets: map[string]string{"t": "x"}}
+	p := Rules{Secret: "s", TenantSecrets: map[string]string{"t": "x"}}
 	for raw, ok := range map[string]bool{
 		"https://example.com/hook":       true,
 		"http://example.com:8080/a?b=c":  true,
@@ -153,10 +153,10 @@ func TestCheck(t *testing.T) {
 			t.Errorf("%s: %v", raw, err)
 		}
 	}
-	if err := (Policy{}).Check("default", "https://example.com/"); err == nil || !strings.Contains(err.Error(), "AIRLOCK_CALLBACK_SECRET") {
+	if err := (Rules{}).Check("default", "https://example.com/"); err == nil || !strings.Contains(err.Error(), "AIRLOCK_CALLBACK_SECRET") {
 		t.Errorf("no secret: %v", err)
 	}
-	if err := (Policy{TenantSecrets: map[string]string{"t": "x"}}).Check("t", "https://example.com/"); err != nil {
+	if err := (Rules{TenantSecrets: map[string]string{"t": "x"}}).Check("t", "https://example.com/"); err != nil {
 		t.Errorf("a tenant secret is enough: %v", err)
 	}
 }
@@ -166,11 +166,11 @@ func TestClientRefusesInternalAfterResolution(t *testing.T) {
 	defer srv.Close()
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 	// A name, not a literal: only the check at dial time can catch it.
-	_, err := (Policy{}).Client("default", 5*time.Second).Get("http://localhost:" + port + "/")
+	_, err := (Rules{}).Client("default", 5*time.Second).Get("http://localhost:" + port + "/")
 	if !errors.Is(err, ErrBlocked) {
 		t.Fatalf("localhost: %v, want ErrBlocked", err)
 	}
-	allowed := Policy{Allow: mustRules(t, "127.0.0.0/8:*,::1/128:*")}
+	allowed := Rules{Allow: mustRules(t, "127.0.0.0/8:*,::1/128:*")}
 	if resp, err := allowed.Client("default", 5*time.Second).Get("http://localhost:" + port + "/"); err != nil {
 		t.Fatalf("allow-listed: %v", err)
 	} else {
@@ -186,7 +186,7 @@ func TestClientDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
 	}))
 	defer redirector.Close()
-	p := Policy{Allow: mustRules(t, "127.0.0.0/8:*")}
+	p := Rules{Allow: mustRules(t, "127.0.0.0/8:*")}
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, redirector.URL, nil)
 	resp, err := p.Client("default", 5*time.Second).Do(req)
 	if err != nil {

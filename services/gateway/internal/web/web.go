@@ -27,7 +27,7 @@ type Core struct {
 	// (For).
 	Client *client.Client
 	// Callbacks decides where callback_url may point.
-	Callbacks callback.Policy
+	Callbacks callback.Rules
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
 	// WaitTimeout is how long ?wait=true waits without ?timeout=.
