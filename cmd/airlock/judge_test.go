@@ -229,7 +229,7 @@ int main(int argc, char **argv) {
 		// Internal services may publish straight onto NATS; the executor
 		// validates again and reports what it cannot run.
 		id := contracts.NewID()
-		job := contracts.Job{ID: id, CreatedAt: time.Now().UTC(), Request: src("brainfuck-3000", "main.bf", "+")}
+		job := contracts.Job{ID: id, CreatedAt: time.Now().UTC(), Request: src("brainfuck-3000", "main.bf", "+"), ResultToken: resultToken(t, s, id)}
 		data, _ := json.Marshal(job)
 		topo := contracts.DefaultTopology()
 		if _, err := s.JS.Publish(context.Background(), topo.JobSubject(""), data, jetstream.WithMsgID(id)); err != nil {
@@ -301,4 +301,16 @@ func withExpected(r contracts.ExecutionRequest, expected string) contracts.Execu
 func withLimits(r contracts.ExecutionRequest, l contracts.Limits) contracts.ExecutionRequest {
 	r.Limits = l
 	return r
+}
+
+// resultToken is the result token of job id in stack s, for a test that
+// publishes a job straight onto NATS as a service with the gateway's rights
+// would (contracts/client stamps it on every job it queues).
+func resultToken(t *testing.T, s *stack, id string) string {
+	t.Helper()
+	sealer, err := contracts.LoadResultSealer(context.Background(), s.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealer.Token(id)
 }

@@ -331,7 +331,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 		// internal_error with a message: a job no executor serves, published on NATS.
 		bad := contracts.NewID()
-		job, _ := json.Marshal(contracts.Job{ID: bad, Tenant: "conformance", CreatedAt: time.Now().UTC(), Request: src("cobol-85", "main.cob", "")})
+		job, _ := json.Marshal(contracts.Job{ID: bad, Tenant: "conformance", CreatedAt: time.Now().UTC(), Request: src("cobol-85", "main.cob", ""), ResultToken: resultToken(t, s, bad)})
 		if _, err := s.JS.Publish(context.Background(), contracts.DefaultTopology().JobSubject("conformance"), job, jetstream.WithMsgID(bad)); err != nil {
 			t.Fatal(err)
 		}
