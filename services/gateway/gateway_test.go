@@ -512,6 +512,9 @@ func TestIdempotencyKey(t *testing.T) {
 			t.Errorf("%s holds %d messages on %s, want 1", s.stream, n, s.subject)
 		}
 	}
+	// The same key with another body is refused: it names the first request.
+	other := strings.Replace(helloPy, "print", "print(2) or print", 1)
+	wantError(t, e.submit("/v1/executions", other, key), 422, contracts.CodeIdempotencyKeyReused, "Idempotency-Key", "")
 	// Another key is another execution.
 	r := e.submit("/v1/executions", helloPy, map[string][]string{"Idempotency-Key": {"order-43"}})
 	if got := decode[contracts.Accepted](t, r).ID; got == want || got != contracts.IDFromKey(contracts.DefaultTenant, "order-43") {
