@@ -170,7 +170,7 @@ func TestFleetSecure(t *testing.T) {
 	results := svc("results")
 	results.waitLog(`msg="results service started"`, testkit.Patience)
 	gw := svc("gateway", "--listen", "127.0.0.1:0")
-	gw.waitLog(`msg="gateway listening"`, testkit.Patience)
+	gwAddr := gw.waitLog(`msg="gateway listening".* addr=(\S+)`, testkit.Patience)[1]
 	procs := []*proc{results, gw}
 
 	if os.Getenv("AIRLOCK_FLEET_SECURE_SIMULATED") == "" && dockerAnswers() {
@@ -197,6 +197,7 @@ func TestFleetSecure(t *testing.T) {
 	t.Logf("job %s of tenant acme through %s: %s, %s, stdout %q", job.ID, topo.ExecuteSubject("acme"), job.Status, job.Verdict, job.Run.Stdout)
 
 	attackBus(t, ids, base, topo, job.ID)
+	forgeResult(t, ids, base, topo, "http://"+gwAddr, "http://127.0.0.1:9", nil)
 
 	for _, p := range procs {
 		if n := p.countLog(`msg="nats error"`); n > 0 {

@@ -343,7 +343,8 @@ func attackBus(t *testing.T, ids busIdentities, base contracts.NATSConn, topo co
 // publish every event subject); the results service refuses to store it
 // and the gateway refuses to POST it, because it lacks the job's result
 // token. A real job run afterwards orders the check: the results service
-// and the callbacks handle RESULTS in order.
+// and the callbacks handle RESULTS in order. With callbacks nil (a gateway
+// without a receiver) only the store is checked.
 func forgeResult(t *testing.T, ids busIdentities, base contracts.NATSConn, topo contracts.Topology, gatewayURL, callbackURL string, callbacks chan string) {
 	t.Helper()
 	nc, _ := asyncErrors(t, ids.conn(base, "executor"), "forging-executor")
