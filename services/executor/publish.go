@@ -131,17 +131,23 @@ func (b *natsBus) Last(ctx context.Context, id, token string) (*event, error) {
 // shrink shortens the stored outputs of an execution whose JSON would not fit
 // in one result (the smaller of the NATS payload limit and the topology's
 // MaxResultBytes): every stdout and stderr is cut to an equal share of the
-// budget, each stage cut is marked truncated, and the message says so.
+// budget (an output file's content and a checker's message too), each stage
+// cut is marked truncated, and the message says so.
 // Verdicts and measurements stay.
 func shrink(exec contracts.Execution, maxPayload int64) ([]byte, error) {
 	type stream struct {
-		text  *string
-		stage *contracts.Stage
+		text   *string
+		base64 bool // an output file's bytes in base64: cut on a 4-character boundary
+		stage  *contracts.Stage
 	}
 	var streams []stream
+	// add copies what the stage points to (the original stays whole) and
+	// adds its outputs: stdout, stderr and the output files' contents.
 	add := func(st *contracts.Stage) {
-		if st != nil {
-			streams = append(streams, stream{&st.Stdout, st}, stream{&st.Stderr, st})
+		streams = append(streams, stream{text: &st.Stdout, stage: st}, stream{text: &st.Stderr, stage: st})
+		st.Files = append([]contracts.OutputFile(nil), st.Files...)
+		for i := range st.Files {
+			streams = append(streams, stream{text: &st.Files[i].Content, base64: st.Files[i].Encoding == "base64", stage: st})
 		}
 	}
 	if exec.Compile != nil {
@@ -156,15 +162,28 @@ func shrink(exec contracts.Execution, maxPayload int64) ([]byte, error) {
 	}
 	exec.Tests = append([]contracts.TestResult(nil), exec.Tests...)
 	for i := range exec.Tests {
-		add(&exec.Tests[i].Stage)
+		t := &exec.Tests[i]
+		add(&t.Stage)
+		// The checker's message is the test's to shorten too.
+		streams = append(streams, stream{text: &t.CheckerMessage, stage: &t.Stage})
+		if t.Interactor != nil {
+			in := *t.Interactor
+			t.Interactor = &in
+			add(t.Interactor)
+		}
 	}
 	// JSON escaping can grow a byte up to six times (\u00XX).
 	share := int(maxPayload/2) / max(len(streams), 1) / 6
 	for _, s := range streams {
-		if len(*s.text) > share {
-			*s.text = strings.ToValidUTF8((*s.text)[:share], "")
-			s.stage.Truncated = true
+		if len(*s.text) <= share {
+			continue
 		}
+		if s.base64 {
+			*s.text = (*s.text)[:share/4*4]
+		} else {
+			*s.text = strings.ToValidUTF8((*s.text)[:share], "")
+		}
+		s.stage.Truncated = true
 	}
 	note := "outputs were shortened to fit the result size limit"
 	if exec.Message == "" {
