@@ -16,11 +16,11 @@ func TestClampMemoryFloor(t *testing.T) {
 		Maximums: contracts.LimitSet{CPUTimeMS: 10000, WallTimeMS: 30000, MemoryMB: 1024, Processes: 256, OutputBytes: 1 << 20,
 			CompileCPUTimeMS: 30000, CompileWallTimeMS: 60000, CompileMemoryMB: 2048},
 	}
-	got := clamp(contracts.Limits{MemoryMB: 1, CompileMemoryMB: 4096}, rt)
+	got := contracts.ClampLimits(contracts.Limits{MemoryMB: 1, CompileMemoryMB: 4096}, rt)
 	if got.MemoryMB != contracts.MinMemoryMB || got.CompileMemoryMB != 2048 {
 		t.Errorf("memory %d MB, compile memory %d MB; want %d and 2048", got.MemoryMB, got.CompileMemoryMB, contracts.MinMemoryMB)
 	}
-	if got := clamp(contracts.Limits{}, rt); got.MemoryMB != 256 {
+	if got := contracts.ClampLimits(contracts.Limits{}, rt); got.MemoryMB != 256 {
 		t.Errorf("unset memory: %d MB, want the default 256", got.MemoryMB)
 	}
 }

@@ -200,32 +200,3 @@ func find(langs []served, language, version string) (*catalog.Language, contract
 	}
 	return nil, contracts.Runtime{}
 }
-
-// clamp resolves limits against the runtime, lowering anything above the
-// maximum to the maximum and raising a memory limit under the floor to the
-// floor (the gateway already rejected such requests; a job published
-// straight onto NATS is clamped, not trusted).
-func clamp(req contracts.Limits, rt contracts.Runtime) contracts.LimitSet {
-	m := rt.Maximums
-	lim := func(v, mx int64) int64 {
-		if v < 0 {
-			return 0
-		}
-		return min(v, mx)
-	}
-	mem := func(v, mx int64) int64 {
-		if v = lim(v, mx); v > 0 {
-			v = max(v, contracts.MinMemoryMB)
-		}
-		return v
-	}
-	req = contracts.Limits{
-		CPUTimeMS: lim(req.CPUTimeMS, m.CPUTimeMS), WallTimeMS: lim(req.WallTimeMS, m.WallTimeMS),
-		MemoryMB: mem(req.MemoryMB, m.MemoryMB), Processes: lim(req.Processes, m.Processes),
-		OutputBytes:      lim(req.OutputBytes, m.OutputBytes),
-		CompileCPUTimeMS: lim(req.CompileCPUTimeMS, m.CompileCPUTimeMS), CompileWallTimeMS: lim(req.CompileWallTimeMS, m.CompileWallTimeMS),
-		CompileMemoryMB: mem(req.CompileMemoryMB, m.CompileMemoryMB),
-	}
-	out, _ := contracts.ResolveLimits(req, rt) // cannot fail: everything is within the bounds
-	return out
-}

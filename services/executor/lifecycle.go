@@ -155,7 +155,7 @@ func (l *lifecycle) handle(ctx context.Context, msg Delivery) {
 		l.finish(ctx, msg, log, fail(exec, fmt.Sprintf("language %q (version %q) is not served by executor %s", req.Language, req.Version, l.id)))
 		return
 	}
-	limits := clamp(req.Limits, rt)
+	limits := contracts.ClampLimits(req.Limits, rt)
 	exec.Language, exec.Version, exec.Limits = rt.Language, rt.Version, &limits
 	exec.Isolation = l.isolation.Mode(tenant, lang.Name)
 
