@@ -243,6 +243,13 @@ func (v *Validator) Resolve(req *ExecutionRequest, runtimes []Runtime) (*Runtime
 	if verr := v.Request(req); verr != nil {
 		return nil, verr
 	}
+	return v.ResolveChecked(req, runtimes)
+}
+
+// ResolveChecked is Resolve for a request Request has already accepted:
+// the runtimes' part only, so that a caller that checks the request first
+// (before it reads the runtimes) does not check it twice.
+func (v *Validator) ResolveChecked(req *ExecutionRequest, runtimes []Runtime) (*Runtime, *ValidationError) {
 	rt, verr := FindRuntime(runtimes, req.Language, req.Version)
 	if verr != nil {
 		return nil, verr

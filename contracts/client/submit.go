@@ -85,7 +85,7 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	if len(runtimes) == 0 {
 		return Submitted{}, ErrNoExecutor
 	}
-	rt, ve := c.validator.Resolve(req, runtimes)
+	rt, ve := c.validator.ResolveChecked(req, runtimes) // Request checked it above
 	if ve != nil {
 		return Submitted{}, ve
 	}
