@@ -69,17 +69,8 @@ func (b *bus) announce(t *testing.T, ctx context.Context) {
 }
 
 // consumers is the number of consumers on the executions bucket's stream.
-func (b *bus) consumers(t testing.TB, ctx context.Context) int {
-	t.Helper()
-	s, err := b.n.JS.Stream(ctx, "KV_"+contracts.ExecutionsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Consumers
+func (b *bus) consumers(t testing.TB, _ context.Context) int {
+	return b.n.Consumers(t, "KV_"+contracts.ExecutionsBucket)
 }
 
 func execution(id, tenant string, status contracts.Status) contracts.Execution {

@@ -145,3 +145,20 @@ func Runtimes[V any](t testing.TB, registered func() (map[string]V, error)) []st
 	}
 	return append(rts, "namespace")
 }
+
+// Consumers is the number of consumers on stream (for a KV bucket, the
+// stream "KV_<bucket>"): what a test counts to show that waits create none.
+func (n *NATS) Consumers(t testing.TB, stream string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Patience)
+	defer cancel()
+	s, err := n.JS.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Consumers
+}

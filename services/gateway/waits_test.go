@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -76,19 +75,7 @@ func poll(base string, in io.Reader) int {
 func TestTenThousandLongPolls(t *testing.T) {
 	const n = 10000
 	e := start(t, func(c *gateway.Config) { c.MaxWaitTimeout, c.MaxWaitsPerTenant = 10*time.Minute, n })
-	ctx := context.Background()
-	consumers := func() int {
-		t.Helper()
-		s, err := e.nats.JS.Stream(ctx, "KV_"+contracts.ExecutionsBucket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.State.Consumers
-	}
+	consumers := func() int { return e.nats.Consumers(t, "KV_"+contracts.ExecutionsBucket) }
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = contracts.NewID()
