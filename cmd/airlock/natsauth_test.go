@@ -190,6 +190,13 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 		_, err := js.PublishMsg(ctx, topo.EventMsg(e.ID, token, data), jetstream.WithMsgID(msgID))
 		return err
 	}
+	// fail reports the executor's own errors; once the test is over (ctx
+	// cancelled at clean-up, possibly mid-message) they are the clean-up's.
+	fail := func(format string, args ...any) {
+		if ctx.Err() == nil {
+			t.Errorf(format, args...)
+		}
+	}
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
@@ -204,36 +211,36 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 				// The job's last event (if any: the gateway's queued one) and the
 				// job read back by its stream sequence, as the backstop does.
 				if _, err := results.GetLastMsgForSubject(ctx, topo.EventSubject(job.ID)); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-					t.Errorf("executor: read the job's last event: %v", err)
+					fail("executor: read the job's last event: %v", err)
 				}
 				meta, err := msg.Metadata()
 				if err != nil {
-					t.Errorf("executor: metadata: %v", err)
+					fail("executor: metadata: %v", err)
 					continue
 				}
 				if _, err := jobs.GetMsg(ctx, meta.Sequence.Stream); err != nil {
-					t.Errorf("executor: read the job by its sequence: %v", err)
+					fail("executor: read the job by its sequence: %v", err)
 				}
 				now := time.Now().UTC()
 				e := contracts.Execution{ID: job.ID, Tenant: tenant, Language: job.Request.Language, Version: "5",
 					Executor: info.ID, Attempt: 1, CreatedAt: job.CreatedAt, StartedAt: &now, Status: contracts.StatusRunning,
 					CallbackURL: job.Request.CallbackURL}
 				if err := publish(e, job.ResultToken, job.ID+":running:1"); err != nil {
-					t.Errorf("executor: publish running: %v", err)
+					fail("executor: publish running: %v", err)
 				}
 				_ = msg.InProgress()
 				e.Status, e.Verdict, e.FinishedAt = contracts.StatusCompleted, contracts.VerdictAccepted, &now
 				e.Run = &contracts.Stage{Stdout: "ok\n"}
 				if err := publish(e, job.ResultToken, job.ID+":done"); err != nil {
-					t.Errorf("executor: publish result: %v", err)
+					fail("executor: publish result: %v", err)
 				}
 				if err := msg.DoubleAck(ctx); err != nil {
-					t.Errorf("executor: ack: %v", err)
+					fail("executor: ack: %v", err)
 				}
 				// The backstop's delete (the job is gone already: the
 				// server answers, it does not refuse).
 				if err := jobs.DeleteMsg(ctx, meta.Sequence.Stream); err != nil && !errors.Is(err, jetstream.ErrMsgDeleteUnsuccessful) {
-					t.Errorf("executor: delete a job: %v", err)
+					fail("executor: delete a job: %v", err)
 				}
 			}
 		}
