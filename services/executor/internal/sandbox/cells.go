@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/airlockrun/airlock/services/executor/internal/cgroup"
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
@@ -27,7 +28,7 @@ import (
 // /proc and /sys are off (the kernel refuses a new /proc while they lock the
 // old one; each run masks the same paths again). Its init
 // (sandboxinit.CellMain) runs the stages it is given one after another,
-// each in a fresh sandbox; the host owns each run's cgroup (cellcgroup.go).
+// each in a fresh sandbox; the host owns each run's cgroup (internal/cgroup).
 //
 // A cell serves one stage at a time. It is destroyed, never reused, when a
 // run left anything behind (a process, a cgroup, files), when its stream
@@ -61,7 +62,7 @@ type cell struct {
 	id   string
 	att  types.HijackedResponse
 	rd   *bufio.Reader
-	cg   cellCgroup
+	cg   cgroup.Cell
 	own  []int // the cell's own processes (its init)
 	mem  int64 // the memory a run may have, at most
 	pids int64 // the processes and threads a run may have, at most
@@ -71,7 +72,7 @@ type cell struct {
 	lastJob string
 	// next is the next stage's cgroup, holding the spare sandbox, once
 	// prepared is closed (nil: not prepared).
-	next     *runCgroup
+	next     *cgroup.Run
 	prepared <-chan struct{}
 }
 
@@ -202,8 +203,8 @@ func (r *Launcher) destroyCell(c *cell) {
 			<-c.prepared
 		}
 		if n := c.next; n != nil {
-			n.kill()
-			_ = n.remove()
+			n.Kill()
+			_ = n.Remove()
 		}
 		r.removeLater(c.id)
 	}()
@@ -290,14 +291,14 @@ func (r *Launcher) startCell(ctx context.Context, key cellKey, mem, pids int64) 
 	if err := r.cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return fail(engineErr("start cell", err))
 	}
-	if c.cg, err = findCellCgroup(id); err != nil {
+	if c.cg, err = cgroup.FindCell(id); err != nil {
 		return fail(err)
 	}
-	if err := c.cg.settle(); err != nil {
+	if err := c.cg.Settle(); err != nil {
 		return fail(fmt.Errorf("%w: cell cgroup: %w", ErrEngine, err))
 	}
 	// The init is alone until the first stage: it is what the cell owns.
-	if c.own, err = c.cg.procs(); err != nil || len(c.own) != 1 {
+	if c.own, err = c.cg.Procs(); err != nil || len(c.own) != 1 {
 		return fail(fmt.Errorf("%w: a new cell holds processes %v (%v), not only its init", ErrEngine, c.own, err))
 	}
 	if err := c.spare(); err != nil {
@@ -327,17 +328,17 @@ func (c *cell) isPrepared() bool {
 // moveRun moves every process of the cell but its own into run (a cell
 // runs one stage at a time: they are the run's), and checks that none is
 // left behind.
-func (r *Launcher) moveRun(c *cell, run runCgroup) error {
-	procs, err := c.cg.procs()
+func (r *Launcher) moveRun(c *cell, run cgroup.Run) error {
+	procs, err := c.cg.Procs()
 	if err != nil {
 		return fmt.Errorf("%w: cell cgroup: %w", ErrEngine, err)
 	}
 	if pids := slices.DeleteFunc(procs, func(p int) bool { return slices.Contains(c.own, p) }); len(pids) > 0 {
-		if err := run.move(pids); err != nil {
+		if err := run.Move(pids); err != nil {
 			return fmt.Errorf("%w: %w", ErrEngine, err)
 		}
 	}
-	if own, err := c.cg.procs(); err != nil || !slices.Equal(own, c.own) {
+	if own, err := c.cg.Procs(); err != nil || !slices.Equal(own, c.own) {
 		return fmt.Errorf("%w: processes appeared in the cell during set-up: %v", ErrEngine, own)
 	}
 	return nil
@@ -353,17 +354,17 @@ func (r *Launcher) prepare(c *cell) {
 	c.prepared = done
 	go func() {
 		defer close(done)
-		run, err := c.cg.newRun("run-" + strconv.Itoa(c.runs) + "-" + newNonce()[:8])
+		run, err := c.cg.NewRun("run-" + strconv.Itoa(c.runs) + "-" + newNonce()[:8])
 		if err != nil {
 			return
 		}
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-			procs, err := c.cg.procs()
+			procs, err := c.cg.Procs()
 			if err == nil && len(procs) >= len(c.own)+2 {
 				break
 			}
 			if err != nil || time.Now().After(deadline) {
-				_ = run.remove()
+				_ = run.Remove()
 				return
 			}
 		}
@@ -470,18 +471,18 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 	// goroutine; the run's cgroup is set before Go, so before any marker.
 	var ended struct {
 		sync.Mutex
-		files cgroupFiles // the run's, once it has a cgroup
-		s     cgroupSample
+		files *cgroup.Files // the run's, once it has a cgroup
+		s     cgroup.Sample
 		ok    bool
 	}
-	var run runCgroup
+	var run cgroup.Run
 	var endOnce sync.Once
 	col.onStderrEnd = func() {
 		endOnce.Do(func() { close(stderrEnded) })
 		ended.Lock()
 		defer ended.Unlock()
-		if ended.files.cpu != "" {
-			ended.s, ended.ok = ended.files.read()
+		if ended.files != nil {
+			ended.s, ended.ok = ended.files.Read()
 		}
 	}
 	readDone := make(chan error, 1)
@@ -513,23 +514,23 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 			// Prepared, but the stage ended before it started a
 			// program (the cell dropped the spare sandbox).
 			c.next = nil
-			n.kill()
-			if n.remove() != nil {
+			n.Kill()
+			if n.Remove() != nil {
 				healthy = false
 			}
 		}
 		if !haveRun {
 			return
 		}
-		run.kill()
-		if pids, _ := run.procs(); len(pids) > 0 {
+		run.Kill()
+		if pids, _ := run.Procs(); len(pids) > 0 {
 			healthy = false
 		}
-		if err := run.remove(); err != nil {
+		if err := run.Remove(); err != nil {
 			r.log.Warn("cell: remove run cgroup", "cell", c.id[:12], "err", err)
 			healthy = false
 		}
-		if own, err := c.cg.procs(); err != nil || !slices.Equal(own, c.own) {
+		if own, err := c.cg.Procs(); err != nil || !slices.Equal(own, c.own) {
 			r.log.Warn("cell: a run left processes behind: destroying the cell", "cell", c.id[:12], "processes", own)
 			healthy = false
 		}
@@ -548,29 +549,30 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 	case <-ctx.Done():
 		return out, false, ctx.Err()
 	}
-	var base cgroupSample
+	var base cgroup.Sample
 	if !finished {
 		// The run's processes wait for Go. Usually they are the spare
 		// sandbox's, moved into the run's cgroup while the cell was idle;
 		// whatever else of the run is in the cell's cgroup moves now.
 		if c.next != nil {
 			run, c.next = *c.next, nil
-		} else if run, err = c.cg.newRun("run-" + strconv.Itoa(c.runs) + "-" + nonce[:8]); err != nil {
+		} else if run, err = c.cg.NewRun("run-" + strconv.Itoa(c.runs) + "-" + nonce[:8]); err != nil {
 			return out, false, fmt.Errorf("%w: run cgroup: %w", ErrEngine, err)
 		}
 		haveRun = true
 		if err := r.moveRun(c, run); err != nil {
 			return out, false, err
 		}
-		if pids, err := run.procs(); err != nil || len(pids) == 0 {
+		if pids, err := run.Procs(); err != nil || len(pids) == 0 {
 			return out, false, fmt.Errorf("%w: the run's processes are not in its cgroup (%v)", ErrEngine, err)
 		}
-		if err := run.limit(runLimits{memory: spec.MemoryBytes, pids: PidsLimit("", spec.Processes) + 1, nanoCPUs: r.opts.NanoCPUs}); err != nil {
+		if err := run.Limit(cgroup.Limits{Memory: spec.MemoryBytes, Pids: PidsLimit("", spec.Processes) + 1, NanoCPUs: r.opts.NanoCPUs}); err != nil {
 			return out, false, fmt.Errorf("%w: %w", ErrEngine, err)
 		}
-		base, _ = run.files.baseline()
+		base, _ = run.Files.Baseline()
 		ended.Lock()
-		ended.files = run.files
+		files := run.Files
+		ended.files = &files
 		ended.Unlock()
 		close(goAhead)
 	}
@@ -587,7 +589,7 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 		out.WallTime = time.Since(start)
 		killed = true
 		wallC, pollC = nil, nil
-		run.kill()
+		run.Kill()
 		grace = time.After(cellRecordGrace)
 	}
 	for !finished {
@@ -605,8 +607,8 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 			out.TimedOut = true
 			kill()
 		case <-pollC:
-			if s, ok := run.files.read(); ok {
-				if spec.CPUTime > 0 && s.minus(base).CPU > spec.CPUTime {
+			if s, ok := run.Files.Read(); ok {
+				if spec.CPUTime > 0 && s.Minus(base).CPU > spec.CPUTime {
 					out.CPUExceeded = true
 					kill()
 				}
@@ -625,14 +627,14 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 	if haveRun {
 		// Everything of the run is gone by now (its pid namespace ended
 		// before the cell reported): the figures are final.
-		if s, ok := run.files.read(); ok {
-			s = s.minus(base)
+		if s, ok := run.Files.Read(); ok {
+			s = s.Minus(base)
 			out.CPUTime, out.MemoryPeakBytes = s.CPU, s.PeakMem
 			out.OOMKilled, out.ProcessLimitHit = s.OOMKills > 0, s.PidsMax > 0
 		}
 		ended.Lock()
 		if ended.ok {
-			out.CPUTime = min(out.CPUTime, ended.s.minus(base).CPU)
+			out.CPUTime = min(out.CPUTime, ended.s.Minus(base).CPU)
 		}
 		ended.Unlock()
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
 
+	"github.com/airlockrun/airlock/services/executor/internal/cgroup"
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
@@ -266,8 +267,8 @@ func (r *Launcher) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error
 		_, _ = att.Conn.Write(spec.Stdin)
 	}()
 
-	cg, haveFiles := findCgroup(id)
-	var base cgroupSample
+	cg, haveFiles := cgroup.Find(id)
+	var base cgroup.Sample
 	var readErr error
 	finished := false
 	setup := time.NewTimer(setupTimeout)
@@ -275,7 +276,7 @@ func (r *Launcher) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error
 	select {
 	case <-ready:
 		if haveFiles {
-			base, _ = cg.baseline()
+			base, _ = cg.Baseline()
 		}
 		close(goAhead)
 	case readErr = <-readDone:
@@ -283,7 +284,7 @@ func (r *Launcher) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error
 		// the container's counts.
 		finished = true
 		if haveFiles {
-			base, _ = cg.read()
+			base, _ = cg.Read()
 		}
 	case <-setup.C:
 		r.kill(id)
@@ -310,7 +311,7 @@ func (r *Launcher) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error
 	// the last measurements if the init is lost.
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
-	var last cgroupSample
+	var last cgroup.Sample
 	var haveLast bool
 wait:
 	for !finished {
@@ -324,8 +325,8 @@ wait:
 			out.TimedOut = true
 			break wait
 		case <-poll.C:
-			if s, ok := cg.read(); haveFiles && ok {
-				last, haveLast = s.minus(base), true
+			if s, ok := cg.Read(); haveFiles && ok {
+				last, haveLast = s.Minus(base), true
 				if spec.CPUTime > 0 && last.CPU > cpuLimit {
 					out.CPUExceeded = true
 					break wait
@@ -339,10 +340,10 @@ wait:
 	out.WallTime = time.Since(start)
 
 	// The init is still alive (unless the stream ended): read the cgroup now.
-	sample, haveCgroup := cg.read()
+	sample, haveCgroup := cg.Read()
 	haveCgroup = haveCgroup && haveFiles
 	if haveCgroup {
-		sample = sample.minus(base)
+		sample = sample.Minus(base)
 	} else if haveLast {
 		sample, haveCgroup = last, true // the container is already gone
 	}

@@ -480,7 +480,7 @@ func testCellPosture(t *testing.T, r *sandbox.Launcher) {
 			}
 		}
 	}
-	// The run's limits, in its own cgroup (cgroup v1 here; see cellcgroup.go).
+	// The run's limits, in its own cgroup (cgroup v1 here; see internal/cgroup).
 	if _, err := os.Stat(filepath.Join(runMem, "memory.limit_in_bytes")); err == nil {
 		checkInt(t, filepath.Join(runMem, "memory.limit_in_bytes"), s.MemoryBytes)
 		checkInt(t, filepath.Join(runMem, "memory.memsw.limit_in_bytes"), s.MemoryBytes)

@@ -1,4 +1,8 @@
-package sandbox
+// Package cgroup reads and writes the host's cgroup files of sandboxes: the
+// kernel's accounting of a container or a cell's run (CPU time, memory, OOM
+// kills, refused forks) and the limits of each run of a cell. Everything here
+// is the host's: nothing a sandboxed program can write is read as a figure.
+package cgroup
 
 import (
 	"bufio"
@@ -9,12 +13,12 @@ import (
 	"time"
 )
 
-// cgroupRoot is where the host's cgroup hierarchies are mounted.
-const cgroupRoot = "/sys/fs/cgroup"
+// Root is where the host's cgroup hierarchies are mounted.
+const Root = "/sys/fs/cgroup"
 
-// cgroupSample is read straight from the container's cgroup by the host:
+// Sample is read straight from the container's cgroup by the host:
 // kernel accounting the program cannot influence.
-type cgroupSample struct {
+type Sample struct {
 	CPU time.Duration
 	// Mem is the memory in use now; PeakMem the most since the peak was
 	// last reset (or since the container started).
@@ -27,8 +31,8 @@ type cgroupSample struct {
 
 // minus is s measured from base: what happened after base was taken. Peak
 // memory counts only what was added to what base had in use.
-func (s cgroupSample) minus(base cgroupSample) cgroupSample {
-	return cgroupSample{
+func (s Sample) Minus(base Sample) Sample {
+	return Sample{
 		CPU:      max(s.CPU-base.CPU, 0),
 		Mem:      max(s.Mem-base.Mem, 0),
 		PeakMem:  max(s.PeakMem-base.Mem, 0),
@@ -37,8 +41,8 @@ func (s cgroupSample) minus(base cgroupSample) cgroupSample {
 	}
 }
 
-// cgroupFiles are the accounting files of one container's cgroup.
-type cgroupFiles struct {
+// Files are the accounting files of one container's cgroup.
+type Files struct {
 	v2                        bool
 	cpu, mem, peak, oom, pids string
 	// peakReset, when set, is written "0" to restart the peak (cgroup v1;
@@ -46,25 +50,25 @@ type cgroupFiles struct {
 	peakReset string
 }
 
-// findCgroup locates the container's cgroup on the host (v1 with the
+// Find locates the container's cgroup on the host (v1 with the
 // cgroupfs or systemd driver, or v2). ok is false when it cannot be found,
 // for example when the executor cannot see the host's /sys/fs/cgroup or the
 // container is gone.
-func findCgroup(id string) (f cgroupFiles, ok bool) {
+func Find(id string) (f Files, ok bool) {
 	for _, dir := range []string{"docker/" + id, "system.slice/docker-" + id + ".scope"} {
-		v1 := cgroupFiles{
-			cpu:  filepath.Join(cgroupRoot, "cpuacct", dir, "cpuacct.usage"),
-			mem:  filepath.Join(cgroupRoot, "memory", dir, "memory.usage_in_bytes"),
-			peak: filepath.Join(cgroupRoot, "memory", dir, "memory.max_usage_in_bytes"),
-			oom:  filepath.Join(cgroupRoot, "memory", dir, "memory.oom_control"),
-			pids: filepath.Join(cgroupRoot, "pids", dir, "pids.events"),
+		v1 := Files{
+			cpu:  filepath.Join(Root, "cpuacct", dir, "cpuacct.usage"),
+			mem:  filepath.Join(Root, "memory", dir, "memory.usage_in_bytes"),
+			peak: filepath.Join(Root, "memory", dir, "memory.max_usage_in_bytes"),
+			oom:  filepath.Join(Root, "memory", dir, "memory.oom_control"),
+			pids: filepath.Join(Root, "pids", dir, "pids.events"),
 		}
 		v1.peakReset = v1.peak
 		if exists(v1.cpu) && exists(v1.peak) {
 			return v1, true
 		}
-		base := filepath.Join(cgroupRoot, dir)
-		v2 := cgroupFiles{v2: true,
+		base := filepath.Join(Root, dir)
+		v2 := Files{v2: true,
 			cpu:  filepath.Join(base, "cpu.stat"),
 			mem:  filepath.Join(base, "memory.current"),
 			peak: filepath.Join(base, "memory.peak"),
@@ -75,7 +79,7 @@ func findCgroup(id string) (f cgroupFiles, ok bool) {
 			return v2, true
 		}
 	}
-	return cgroupFiles{}, false
+	return Files{}, false
 }
 
 func exists(path string) bool {
@@ -84,7 +88,7 @@ func exists(path string) bool {
 }
 
 // read takes one sample; ok is false once the cgroup is gone.
-func (f cgroupFiles) read() (s cgroupSample, ok bool) {
+func (f Files) Read() (s Sample, ok bool) {
 	var err error
 	if f.v2 {
 		var usec int64
@@ -109,11 +113,11 @@ func (f cgroupFiles) read() (s cgroupSample, ok bool) {
 
 // baseline restarts the peak (where the kernel allows it) and samples the
 // cgroup: the point from which a program's figures count.
-func (f cgroupFiles) baseline() (cgroupSample, bool) {
+func (f Files) Baseline() (Sample, bool) {
 	if f.peakReset != "" {
 		_ = os.WriteFile(f.peakReset, []byte("0"), 0)
 	}
-	return f.read()
+	return f.Read()
 }
 
 func readInt(path string) (int64, error) {

@@ -1,4 +1,4 @@
-package sandbox
+package cgroup
 
 import (
 	"bytes"
@@ -31,35 +31,35 @@ import (
 // v1Controllers are the hierarchies a run gets a cgroup of its own in.
 var v1Controllers = []string{"cpu", "cpuacct", "memory", "pids"}
 
-// cellCgroup is where a cell's processes are accounted.
-type cellCgroup struct {
+// Cell is where a cell's processes are accounted.
+type Cell struct {
 	v2 bool
 	// parent: where runs are made (v1: per controller); home: where the
 	// cell's init lives and where every process it starts appears first.
 	parent, home map[string]string
 }
 
-// findCellCgroup locates the cell container's cgroups (see findCgroup).
-func findCellCgroup(id string) (cellCgroup, error) {
-	f, ok := findCgroup(id)
+// FindCell locates the cell container's cgroups (see Find).
+func FindCell(id string) (Cell, error) {
+	f, ok := Find(id)
 	if !ok {
-		return cellCgroup{}, fmt.Errorf("%w: the cell's cgroup is not under %s (namespace isolation needs the host's cgroup file system, as root)", ErrEngine, cgroupRoot)
+		return Cell{}, fmt.Errorf("the cell's cgroup is not under %s (namespace isolation needs the host's cgroup file system, as root)", Root)
 	}
 	if f.v2 {
 		dir := filepath.Dir(f.cpu)
-		c := cellCgroup{v2: true, parent: map[string]string{"": dir}, home: map[string]string{"": filepath.Join(dir, "home")}}
+		c := Cell{v2: true, parent: map[string]string{"": dir}, home: map[string]string{"": filepath.Join(dir, "home")}}
 		return c, nil
 	}
 	// v1: cpuacct.usage is <root>/cpuacct/<path>/cpuacct.usage.
-	rel, err := filepath.Rel(filepath.Join(cgroupRoot, "cpuacct"), filepath.Dir(f.cpu))
+	rel, err := filepath.Rel(filepath.Join(Root, "cpuacct"), filepath.Dir(f.cpu))
 	if err != nil {
-		return cellCgroup{}, fmt.Errorf("%w: cgroup path: %w", ErrEngine, err)
+		return Cell{}, fmt.Errorf("cgroup path: %w", err)
 	}
-	c := cellCgroup{parent: map[string]string{}, home: map[string]string{}}
+	c := Cell{parent: map[string]string{}, home: map[string]string{}}
 	for _, ctrl := range v1Controllers {
-		dir, err := filepath.EvalSymlinks(filepath.Join(cgroupRoot, ctrl, rel))
+		dir, err := filepath.EvalSymlinks(filepath.Join(Root, ctrl, rel))
 		if err != nil {
-			return cellCgroup{}, fmt.Errorf("%w: no %s cgroup for the cell: %w", ErrEngine, ctrl, err)
+			return Cell{}, fmt.Errorf("no %s cgroup for the cell: %w", ctrl, err)
 		}
 		c.parent[ctrl], c.home[ctrl] = dir, dir
 	}
@@ -68,7 +68,7 @@ func findCellCgroup(id string) (cellCgroup, error) {
 
 // procsDir is the directory whose cgroup.procs lists the cell's own
 // processes and those of a run not yet moved.
-func (c cellCgroup) procsDir() string {
+func (c Cell) procsDir() string {
 	if c.v2 {
 		return c.home[""]
 	}
@@ -77,7 +77,7 @@ func (c cellCgroup) procsDir() string {
 
 // settle prepares a new cell's cgroup: under v2, moves its init (every
 // process it has) into home and hands the controllers to the children.
-func (c cellCgroup) settle() error {
+func (c Cell) Settle() error {
 	if !c.v2 {
 		return nil
 	}
@@ -98,32 +98,33 @@ func (c cellCgroup) settle() error {
 }
 
 // procs lists the processes in the cell's home cgroup.
-func (c cellCgroup) procs() ([]int, error) { return readProcs(c.procsDir()) }
+func (c Cell) Procs() ([]int, error) { return readProcs(c.procsDir()) }
 
-// runLimits are what the kernel enforces on one run.
-type runLimits struct {
-	memory   int64 // bytes, memory and memory+swap
-	pids     int64
-	nanoCPUs int64 // CPU bandwidth, 1e9 = one core
+// Limits are what the kernel enforces on one run.
+type Limits struct {
+	Memory   int64 // bytes, memory and memory+swap
+	Pids     int64
+	NanoCPUs int64 // CPU bandwidth, 1e9 = one core
 }
 
-// runCgroup is the host's cgroup of one run.
-type runCgroup struct {
-	v2    bool
-	dirs  map[string]string // v1: per controller; v2: ""
-	files cgroupFiles
+// Run is the host's cgroup of one run.
+type Run struct {
+	v2   bool
+	dirs map[string]string // v1: per controller; v2: ""
+	// Files are the run's accounting files.
+	Files Files
 }
 
 // newRun makes the cgroup of a run named name (no limits of its own yet:
 // the cell's bound it; limit sets the run's).
-func (c cellCgroup) newRun(name string) (runCgroup, error) {
-	r := runCgroup{v2: c.v2, dirs: map[string]string{}}
+func (c Cell) NewRun(name string) (Run, error) {
+	r := Run{v2: c.v2, dirs: map[string]string{}}
 	for ctrl, parent := range c.parent {
 		dir := filepath.Join(parent, name)
 		// Co-mounted hierarchies (cpu,cpuacct) share one directory.
 		if !slices.Contains(slices.Collect(maps.Values(r.dirs)), dir) {
 			if err := os.Mkdir(dir, 0o755); err != nil {
-				_ = r.remove()
+				_ = r.Remove()
 				return r, err
 			}
 		}
@@ -131,17 +132,17 @@ func (c cellCgroup) newRun(name string) (runCgroup, error) {
 	}
 	if c.v2 {
 		dir := r.dirs[""]
-		r.files = cgroupFiles{v2: true,
+		r.Files = Files{v2: true,
 			cpu: filepath.Join(dir, "cpu.stat"), mem: filepath.Join(dir, "memory.current"),
 			peak: filepath.Join(dir, "memory.peak"), oom: filepath.Join(dir, "memory.events"),
 			pids: filepath.Join(dir, "pids.events")}
 	} else {
 		mem := r.dirs["memory"]
-		r.files = cgroupFiles{
+		r.Files = Files{
 			cpu: filepath.Join(r.dirs["cpuacct"], "cpuacct.usage"), mem: filepath.Join(mem, "memory.usage_in_bytes"),
 			peak: filepath.Join(mem, "memory.max_usage_in_bytes"), oom: filepath.Join(mem, "memory.oom_control"),
 			pids: filepath.Join(r.dirs["pids"], "pids.events")}
-		r.files.peakReset = r.files.peak
+		r.Files.peakReset = r.Files.peak
 	}
 	return r, nil
 }
@@ -149,24 +150,24 @@ func (c cellCgroup) newRun(name string) (runCgroup, error) {
 // limit sets the run's limits. A run's cgroup gets them once, before its
 // program starts (it is made without any: memory+swap can then be set after
 // memory without ever being below it).
-func (r runCgroup) limit(lim runLimits) error {
-	quota := lim.nanoCPUs / 10_000 // µs per 100 ms period
+func (r Run) Limit(lim Limits) error {
+	quota := lim.NanoCPUs / 10_000 // µs per 100 ms period
 	var err error
 	if r.v2 {
 		dir := r.dirs[""]
 		err = errors.Join(
-			writeFile(filepath.Join(dir, "memory.max"), strconv.FormatInt(lim.memory, 10)),
+			writeFile(filepath.Join(dir, "memory.max"), strconv.FormatInt(lim.Memory, 10)),
 			writeFile(filepath.Join(dir, "memory.swap.max"), "0"),
-			writeFile(filepath.Join(dir, "pids.max"), strconv.FormatInt(lim.pids, 10)),
+			writeFile(filepath.Join(dir, "pids.max"), strconv.FormatInt(lim.Pids, 10)),
 			writeFile(filepath.Join(dir, "cpu.max"), fmt.Sprintf("%d 100000", quota)))
 	} else {
 		mem := r.dirs["memory"]
-		err = writeFile(filepath.Join(mem, "memory.limit_in_bytes"), strconv.FormatInt(lim.memory, 10))
+		err = writeFile(filepath.Join(mem, "memory.limit_in_bytes"), strconv.FormatInt(lim.Memory, 10))
 		if sw := filepath.Join(mem, "memory.memsw.limit_in_bytes"); err == nil && exists(sw) {
-			err = writeFile(sw, strconv.FormatInt(lim.memory, 10))
+			err = writeFile(sw, strconv.FormatInt(lim.Memory, 10))
 		}
 		err = errors.Join(err,
-			writeFile(filepath.Join(r.dirs["pids"], "pids.max"), strconv.FormatInt(lim.pids, 10)),
+			writeFile(filepath.Join(r.dirs["pids"], "pids.max"), strconv.FormatInt(lim.Pids, 10)),
 			writeFile(filepath.Join(r.dirs["cpu"], "cpu.cfs_period_us"), "100000"),
 			writeFile(filepath.Join(r.dirs["cpu"], "cpu.cfs_quota_us"), strconv.FormatInt(quota, 10)))
 	}
@@ -177,7 +178,7 @@ func (r runCgroup) limit(lim runLimits) error {
 }
 
 // move puts the processes pids into the run's cgroup, in every hierarchy.
-func (r runCgroup) move(pids []int) error {
+func (r Run) Move(pids []int) error {
 	for _, dir := range r.unique() {
 		for _, pid := range pids {
 			if err := writeFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
@@ -189,13 +190,13 @@ func (r runCgroup) move(pids []int) error {
 }
 
 // unique lists the run's directories once each.
-func (r runCgroup) unique() []string {
+func (r Run) unique() []string {
 	dirs := slices.Sorted(maps.Values(r.dirs))
 	return slices.Compact(dirs)
 }
 
 // procs lists the processes in the run's cgroup.
-func (r runCgroup) procs() ([]int, error) {
+func (r Run) Procs() ([]int, error) {
 	if r.v2 {
 		return readProcs(r.dirs[""])
 	}
@@ -206,14 +207,14 @@ func (r runCgroup) procs() ([]int, error) {
 // signalled through a pidfd opened before the pid is checked to still be in
 // the cgroup, so a pid the kernel gave to some other process meanwhile is
 // never signalled. Killing the run's first process ends its pid namespace.
-func (r runCgroup) kill() {
+func (r Run) Kill() {
 	if r.v2 {
 		if err := writeFile(filepath.Join(r.dirs[""], "cgroup.kill"), "1"); err == nil {
 			return
 		}
 	}
 	for range 50 {
-		pids, err := r.procs()
+		pids, err := r.Procs()
 		if err != nil || len(pids) == 0 {
 			return
 		}
@@ -222,7 +223,7 @@ func (r runCgroup) kill() {
 			if err != nil {
 				continue // gone
 			}
-			if now, err := r.procs(); err == nil && slices.Contains(now, pid) {
+			if now, err := r.Procs(); err == nil && slices.Contains(now, pid) {
 				_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 			}
 			_ = unix.Close(fd)
@@ -233,7 +234,7 @@ func (r runCgroup) kill() {
 
 // remove removes the run's cgroup (the kernel refuses while a process is in
 // it; an exiting one leaves within moments).
-func (r runCgroup) remove() error {
+func (r Run) Remove() error {
 	var err error
 	for _, dir := range r.unique() {
 		for attempt := 0; ; attempt++ {
