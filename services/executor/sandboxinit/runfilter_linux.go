@@ -44,7 +44,7 @@ import (
 //     init_module, finit_module, delete_module, sethostname, setdomainname,
 //     swapon, swapoff, reboot, acct, quotactl, quotactl_fd, syslog, vhangup;
 //   - socket() only for AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK, as in the
-//     container profile (internal/sandbox's seccomp.go says why); every other
+//     container profile (internal/seccomp says why); every other
 //     family answers EPERM, as the container profile does (the cell's
 //     profile answers the same, and this filter's answer wins). Neither
 //     supported architecture has socketcall, which would hide the family;

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/airlockrun/airlock/services/executor/internal/cgroup"
+	"github.com/airlockrun/airlock/services/executor/internal/seccomp"
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
@@ -24,7 +25,7 @@ import (
 // network, read-only root, no capabilities, no-new-privileges, uid 65534,
 // caps on the whole cell's memory, pids and CPU) but with two differences,
 // both needed to build a sandbox inside it: its seccomp profile also
-// allows namespaces and mounts (CellSeccompProfile), and Docker's masks on
+// allows namespaces and mounts (seccomp.Cell), and Docker's masks on
 // /proc and /sys are off (the kernel refuses a new /proc while they lock the
 // old one; each run masks the same paths again). Its init
 // (sandboxinit.CellMain) runs the stages it is given one after another,
@@ -387,7 +388,7 @@ func (c *cell) spare() error {
 }
 
 func (r *Launcher) cellConfig(key cellKey, mem, pids int64) (*container.Config, *container.HostConfig, error) {
-	profile, err := CellSeccompProfile()
+	profile, err := seccomp.Cell()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/airlockrun/airlock/services/executor/internal/cgroup"
+	"github.com/airlockrun/airlock/services/executor/internal/seccomp"
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
@@ -449,7 +450,7 @@ func PidsLimit(rt string, processes int64) int64 {
 func (r *Launcher) containerConfig(spec Spec) (*container.Config, *container.HostConfig, error) {
 	rt := cmp.Or(spec.OCIRuntime, r.opts.OCIRuntime)
 	cpuSecs := cpuRlimit(spec.CPUTime, IsGVisor(rt))
-	profile, err := SeccompProfile()
+	profile, err := seccomp.Sandbox()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,4 +1,4 @@
-package sandbox
+package seccomp
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 // INET6 and NETLINK are refused, queued signals cannot reach the init, the
 // native architecture is the only one, and ordinary sockets still work.
 func TestSeccompProfile(t *testing.T) {
-	raw, err := SeccompProfile()
+	raw, err := Sandbox()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,6 @@
-package sandbox
+// Package seccomp builds the seccomp profiles the executor puts on its
+// sandboxes: the one of every runc container and the one of a cell.
+package seccomp
 
 import (
 	"encoding/json"
@@ -8,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/moby/profiles/seccomp"
+	mobyseccomp "github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -47,17 +49,17 @@ import (
 // talk to its user-space kernel, whose own host-side filter is stricter.
 
 // Refused on top of Docker's default profile.
-var seccompRefused = []string{"io_uring_setup", "io_uring_enter", "io_uring_register", "socketcall"}
+var refused = []string{"io_uring_setup", "io_uring_enter", "io_uring_register", "socketcall"}
 
 // socketFamilies are the only address families socket() accepts.
 var socketFamilies = []uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6, unix.AF_NETLINK}
 
-var seccompProfile = sync.OnceValues(buildSeccompProfile)
+var sandboxProfile = sync.OnceValues(buildSandboxProfile)
 
-// SeccompProfile returns the JSON profile put on every runc container.
-func SeccompProfile() (string, error) { return seccompProfile() }
+// Sandbox returns the JSON profile put on every runc container.
+func Sandbox() (string, error) { return sandboxProfile() }
 
-func buildSeccompProfile() (string, error) {
+func buildSandboxProfile() (string, error) {
 	prof, err := narrowedDefault()
 	if err != nil {
 		return "", err
@@ -73,17 +75,17 @@ func buildSeccompProfile() (string, error) {
 // capabilities on this architecture, narrowed by narrowSeccomp.
 func narrowedDefault() (*specs.LinuxSeccomp, error) {
 	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{}}}
-	prof, err := seccomp.GetDefaultProfile(spec)
+	prof, err := mobyseccomp.GetDefaultProfile(spec)
 	if err != nil {
 		return nil, fmt.Errorf("seccomp profile: %w", err)
 	}
-	if err := narrowSeccomp(prof); err != nil {
+	if err := narrow(prof); err != nil {
 		return nil, err
 	}
 	return prof, nil
 }
 
-func narrowSeccomp(prof *specs.LinuxSeccomp) error {
+func narrow(prof *specs.LinuxSeccomp) error {
 	native, ok := map[string]specs.Arch{
 		"amd64": specs.ArchX86_64, "arm64": specs.ArchAARCH64, "ppc64le": specs.ArchPPC64LE,
 		"s390x": specs.ArchS390X, "riscv64": specs.ArchRISCV64, "loong64": specs.ArchLOONGARCH64,
@@ -102,7 +104,7 @@ func narrowSeccomp(prof *specs.LinuxSeccomp) error {
 	var kept []specs.LinuxSyscall
 	for _, sc := range prof.Syscalls {
 		sc.Names = slices.DeleteFunc(slices.Clone(sc.Names), func(n string) bool {
-			return slices.Contains(seccompRefused, n) || strings.HasPrefix(n, "io_uring") ||
+			return slices.Contains(refused, n) || strings.HasPrefix(n, "io_uring") ||
 				(sc.Action == specs.ActAllow && slices.Contains(conditional, n))
 		})
 		if len(sc.Names) == 0 {
@@ -175,15 +177,15 @@ func mayAllowDomain(args []specs.LinuxSeccompArg, domain uint64) bool {
 // namespace). The program never gets them: bubblewrap stacks the run's
 // stricter filter (sandboxinit.RunFilter), which refuses all of them,
 // before it starts the run's first process.
-var cellSeccompProfile = sync.OnceValues(buildCellSeccompProfile)
+var cellProfile = sync.OnceValues(buildCellProfile)
 
 // cellWidened are the calls a cell's profile allows without condition.
 var cellWidened = []string{"clone", "unshare", "mount", "umount2", "pivot_root"}
 
-// CellSeccompProfile returns the JSON profile put on every cell.
-func CellSeccompProfile() (string, error) { return cellSeccompProfile() }
+// Cell returns the JSON profile put on every cell.
+func Cell() (string, error) { return cellProfile() }
 
-func buildCellSeccompProfile() (string, error) {
+func buildCellProfile() (string, error) {
 	prof, err := narrowedDefault()
 	if err != nil {
 		return "", err
