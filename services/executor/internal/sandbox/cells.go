@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 
+	"github.com/airlockrun/airlock/services/executor/internal/attach"
 	"github.com/airlockrun/airlock/services/executor/internal/cgroup"
 	"github.com/airlockrun/airlock/services/executor/internal/seccomp"
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
@@ -461,8 +462,8 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 	}
 	nonce := newNonce()
 	ready, exceeded := make(chan struct{}), make(chan struct{})
-	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
-	col.onStdout = spec.StdoutTee
+	col := attach.NewCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
+	col.OnStdout = spec.StdoutTee
 	// A streamed stdin ends when the program does: the cell reports the
 	// run only once its stdin stream is over.
 	stderrEnded := make(chan struct{})
@@ -478,7 +479,7 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 	}
 	var run cgroup.Run
 	var endOnce sync.Once
-	col.onStderrEnd = func() {
+	col.OnStderrEnd = func() {
 		endOnce.Do(func() { close(stderrEnded) })
 		ended.Lock()
 		defer ended.Unlock()
@@ -487,7 +488,7 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 		}
 	}
 	readDone := make(chan error, 1)
-	go func() { readDone <- col.run(c.rd) }()
+	go func() { readDone <- col.Run(c.rd) }()
 
 	goAhead, abandon, written := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -639,19 +640,19 @@ func (r *Launcher) runInCell(ctx context.Context, spec Spec, c *cell) (out Outco
 		}
 		ended.Unlock()
 	}
-	out.Stdout, out.Stderr = col.stdout.buf.Bytes(), col.stderr.buf.Bytes()
+	out.Stdout, out.Stderr = col.Stdout(), col.Stderr()
 	switch {
 	case out.OutputExceeded:
 		// Killed at the cap; the collector kept nothing more, the
 		// record included (the cell is destroyed).
 		out.Signal, out.ExitCode = 9, 137
-	case readErr != nil || col.record == nil:
+	case readErr != nil || col.Record() == nil:
 		// The cell itself ended (the engine, or its attach connection,
 		// went away; or its init died): not the program's doing.
 		r.log.Warn("cell lost", "cell", c.id[:12], "job", spec.JobID, "err", readErr)
 		return out, false, fmt.Errorf("%w: the cell's stream ended during the stage: %v", ErrCell, readErr)
 	default:
-		rec := col.record
+		rec := col.Record()
 		r.useRecord(&out, col, false)
 		if rec.Dirty {
 			healthy = false

@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/client"
 
+	"github.com/airlockrun/airlock/services/executor/internal/attach"
 	"github.com/airlockrun/airlock/services/executor/internal/cgroup"
 	"github.com/airlockrun/airlock/services/executor/internal/seccomp"
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
@@ -231,10 +232,10 @@ func (r *Launcher) runIn(ctx context.Context, spec Spec, b *box) (Outcome, error
 	gvisor := IsGVisor(cmp.Or(spec.OCIRuntime, r.opts.OCIRuntime))
 
 	ready, exceeded := make(chan struct{}), make(chan struct{})
-	col := newCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
-	col.onStdout = spec.StdoutTee
+	col := attach.NewCollector(nonce, spec.OutputBytes, spec.CollectMax, func() { close(ready) }, func() { close(exceeded) })
+	col.OnStdout = spec.StdoutTee
 	readDone := make(chan error, 1)
-	go func() { readDone <- col.run(att.Reader) }()
+	go func() { readDone <- col.Run(att.Reader) }()
 
 	// Feed the init: header and files; once the baseline is taken, the Go
 	// byte and the program's stdin. The stream stays open: closing it
@@ -354,8 +355,8 @@ wait:
 	} else {
 		r.readStats(id, &out)
 	}
-	out.Stdout, out.Stderr = col.stdout.buf.Bytes(), col.stderr.buf.Bytes()
-	if finished && readErr == nil && col.record != nil && haveCgroup {
+	out.Stdout, out.Stderr = col.Stdout(), col.Stderr()
+	if finished && readErr == nil && col.Record() != nil && haveCgroup {
 		// The common case: the init reported and the cgroup answered. The
 		// end of stdin lets the init exit, which ends the container without
 		// a kill through the engine; removing it is off the critical path.
@@ -378,16 +379,16 @@ wait:
 	if insp.State != nil && insp.State.OOMKilled {
 		out.OOMKilled = true
 	}
-	out.Stdout, out.Stderr = col.stdout.buf.Bytes(), col.stderr.buf.Bytes()
-	if col.exceeded {
+	out.Stdout, out.Stderr = col.Stdout(), col.Stderr()
+	if col.Exceeded() {
 		out.OutputExceeded = true
 	}
 	switch {
-	case col.record != nil:
+	case col.Record() != nil:
 		r.useRecord(&out, col, gvisor)
 	case out.TimedOut || out.OutputExceeded || out.CPUExceeded:
 		out.Signal, out.ExitCode = 9, 137 // we killed it
-	case errors.Is(readErr, errStreamEnded) || readErr == nil:
+	case errors.Is(readErr, attach.ErrStreamEnded) || readErr == nil:
 		// The init died before reporting (the OOM killer can pick it): the
 		// program's own status is unknown; everything in the container was
 		// killed with it.
@@ -404,10 +405,10 @@ wait:
 // useRecord takes the init's report: the program's exit status, the build
 // it collected and, under gVisor, its CPU time as the guest kernel counted
 // it (the cgroup there also holds the sandbox's own work).
-func (r *Launcher) useRecord(out *Outcome, col *collector, gvisor bool) {
-	rec := col.record
+func (r *Launcher) useRecord(out *Outcome, col *attach.Collector, gvisor bool) {
+	rec := col.Record()
 	out.ExitCode, out.Signal, out.InitError = rec.ExitCode, rec.Signal, rec.Error
-	out.Artifacts = col.artifact
+	out.Artifacts = col.Artifact()
 	if gvisor && rec.Error == "" {
 		// The guest charges each 10 ms tick to every task it finds
 		// running, so many runnable tasks overcount (a fork bomb: 31 s in

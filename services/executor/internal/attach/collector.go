@@ -1,4 +1,7 @@
-package sandbox
+// Package attach reads a sandbox's side of the engine's attach stream: the
+// program's stdout and stderr (capped), the init's record and the build
+// artifact, each known by the stage's nonce.
+package attach
 
 import (
 	"bufio"
@@ -12,7 +15,7 @@ import (
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
-// collector reads the engine's multiplexed attach stream (8-byte frame
+// Collector reads the engine's multiplexed attach stream (8-byte frame
 // headers: stream, 0, 0, 0, big-endian length) and splits it into the
 // program's stdout and stderr, the init's record and the build artifact.
 //
@@ -20,7 +23,7 @@ import (
 // does not know); the stage is complete when both markers, the record and
 // the artifact have arrived. Program output is capped: once stdout+stderr
 // pass the cap, onExceed is called and further output is discarded.
-type collector struct {
+type Collector struct {
 	marker []byte
 	// ready is the init's first line on stdout (the program is about to
 	// start); expectReady is true until the first stdout bytes showed
@@ -41,12 +44,12 @@ type collector struct {
 
 	onExceed func()
 	notified bool
-	// onStderrEnd, when set, is called when stderr's end marker arrives
+	// OnStderrEnd, when set, is called when stderr's end marker arrives
 	// (a cell writes it as soon as the program's status is known).
-	onStderrEnd func()
-	// onStdout, when set, is given the program's stdout as it is known to
+	OnStderrEnd func()
+	// OnStdout, when set, is given the program's stdout as it is known to
 	// be program output (Spec.StdoutTee); teed counts what it was given.
-	onStdout func([]byte)
+	OnStdout func([]byte)
 	teed     int
 }
 
@@ -56,8 +59,8 @@ type stream struct {
 	ended bool
 }
 
-func newCollector(nonce string, capBytes, collectMax int64, onReady, onExceed func()) *collector {
-	return &collector{
+func NewCollector(nonce string, capBytes, collectMax int64, onReady, onExceed func()) *Collector {
+	return &Collector{
 		marker:      sandboxinit.Marker(nonce),
 		ready:       sandboxinit.ReadyMarker(nonce),
 		expectReady: true,
@@ -68,11 +71,11 @@ func newCollector(nonce string, capBytes, collectMax int64, onReady, onExceed fu
 	}
 }
 
-var errStreamEnded = errors.New("attach stream ended")
+var ErrStreamEnded = errors.New("attach stream ended")
 
 // run consumes r until the stage is complete (nil), the stream ends
-// (errStreamEnded) or fails.
-func (c *collector) run(r io.Reader) error {
+// (ErrStreamEnded) or fails.
+func (c *Collector) Run(r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var hdr [8]byte
 	for {
@@ -100,7 +103,7 @@ func (c *collector) run(r io.Reader) error {
 	}
 }
 
-func (c *collector) frame(s *stream, r io.Reader, size int64) error {
+func (c *Collector) frame(s *stream, r io.Reader, size int64) error {
 	if c.exceeded {
 		// Past the cap nothing is kept: the program is being killed, and
 		// what it still writes until then must not fill the executor.
@@ -149,8 +152,8 @@ func (c *collector) frame(s *stream, r io.Reader, size int64) error {
 		}
 		s.buf.Truncate(at)
 		s.ended = true
-		if s == &c.stderr && c.onStderrEnd != nil {
-			c.onStderrEnd()
+		if s == &c.stderr && c.OnStderrEnd != nil {
+			c.OnStderrEnd()
 		}
 		c.enforceCap()
 		c.tee()
@@ -164,21 +167,21 @@ func (c *collector) frame(s *stream, r io.Reader, size int64) error {
 	return nil
 }
 
-// tee gives onStdout the stdout bytes that became program output since the
+// tee gives OnStdout the stdout bytes that became program output since the
 // last call: within the cap, and never bytes that may be the marker.
-func (c *collector) tee() {
-	if c.onStdout == nil {
+func (c *Collector) tee() {
+	if c.OnStdout == nil {
 		return
 	}
 	if n := int(c.output(&c.stdout)); n > c.teed {
-		c.onStdout(c.stdout.buf.Bytes()[c.teed:n])
+		c.OnStdout(c.stdout.buf.Bytes()[c.teed:n])
 		c.teed = n
 	}
 }
 
 // pending is how many trailing bytes of a stream that has not ended could
 // still be the start of its end marker: they are not program output yet.
-func (c *collector) pending(s *stream) int {
+func (c *Collector) pending(s *stream) int {
 	if s.ended {
 		return 0
 	}
@@ -193,7 +196,7 @@ func (c *collector) pending(s *stream) int {
 
 // output is the length of a stream's program output so far: nothing on
 // stdout while its first bytes may still be the init's ready line.
-func (c *collector) output(s *stream) int64 {
+func (c *Collector) output(s *stream) int64 {
 	if s == &c.stdout && c.expectReady {
 		return 0
 	}
@@ -202,7 +205,7 @@ func (c *collector) output(s *stream) int64 {
 
 // enforceCap truncates the program's output to the cap once it is passed
 // (bytes that may still be a marker do not count), and reports it once.
-func (c *collector) enforceCap() {
+func (c *Collector) enforceCap() {
 	if c.exceeded {
 		return
 	}
@@ -224,7 +227,7 @@ func (c *collector) enforceCap() {
 	}
 }
 
-func (c *collector) parseRecord() error {
+func (c *Collector) parseRecord() error {
 	if c.record != nil || c.exceeded {
 		return nil
 	}
@@ -251,7 +254,22 @@ func (c *collector) parseRecord() error {
 
 func ignoreEOF(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errStreamEnded
+		return ErrStreamEnded
 	}
 	return err
 }
+
+// Stdout is the program's stdout as collected (up to the cap).
+func (c *Collector) Stdout() []byte { return c.stdout.buf.Bytes() }
+
+// Stderr is the program's stderr as collected (up to the cap).
+func (c *Collector) Stderr() []byte { return c.stderr.buf.Bytes() }
+
+// Exceeded reports whether the program's output passed the cap.
+func (c *Collector) Exceeded() bool { return c.exceeded }
+
+// Record is the init's record of the stage, nil until it has arrived.
+func (c *Collector) Record() *sandboxinit.Record { return c.record }
+
+// Artifact is the build artifact that followed the record.
+func (c *Collector) Artifact() []byte { return c.artifact }

@@ -1,4 +1,4 @@
-package sandbox
+package attach
 
 import (
 	"bytes"
@@ -43,9 +43,9 @@ func TestCollector(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			exceeded := 0
-			c := newCollector(nonce, tc.cap, 1<<20, nil, func() { exceeded++ })
-			err := c.run(bytes.NewReader(bytes.Join(tc.frames, nil)))
-			if tc.wantComplete != (err == nil) || (!tc.wantComplete && !errors.Is(err, errStreamEnded)) {
+			c := NewCollector(nonce, tc.cap, 1<<20, nil, func() { exceeded++ })
+			err := c.Run(bytes.NewReader(bytes.Join(tc.frames, nil)))
+			if tc.wantComplete != (err == nil) || (!tc.wantComplete && !errors.Is(err, ErrStreamEnded)) {
 				t.Fatalf("run err = %v, want complete=%v", err, tc.wantComplete)
 			}
 			if c.stdout.buf.String() != tc.wantOut || c.stderr.buf.String() != tc.wantErr {
@@ -84,8 +84,8 @@ func TestCollectorReady(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			readies := 0
-			c := newCollector(nonce, 100, 1<<20, func() { readies++ }, nil)
-			if err := c.run(bytes.NewReader(bytes.Join(tc.frames, nil))); err != nil {
+			c := NewCollector(nonce, 100, 1<<20, func() { readies++ }, nil)
+			if err := c.Run(bytes.NewReader(bytes.Join(tc.frames, nil))); err != nil {
 				t.Fatal(err)
 			}
 			if readies != tc.wantReady || c.stdout.buf.String() != tc.wantOut {
@@ -104,8 +104,8 @@ func TestCollectorKeepsNothingPastTheCap(t *testing.T) {
 	for wire.Len() < 64<<20 {
 		wire.Write(chunk)
 	}
-	c := newCollector("abc", capBytes, 1<<20, nil, func() {})
-	if err := c.run(&wire); !errors.Is(err, errStreamEnded) {
+	c := NewCollector("abc", capBytes, 1<<20, nil, func() {})
+	if err := c.Run(&wire); !errors.Is(err, ErrStreamEnded) {
 		t.Fatalf("run: %v", err)
 	}
 	held := c.stdout.buf.Len() + c.stderr.buf.Len() + c.tail.Len()

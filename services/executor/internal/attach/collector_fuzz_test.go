@@ -1,4 +1,4 @@
-package sandbox
+package attach
 
 import (
 	"bytes"
@@ -23,13 +23,13 @@ func FuzzCollector(f *testing.F) {
 	f.Add(bytes.Join([][]byte{frame(2, marker), frame(1, marker+`{"artifact_size":-1}`+"\n")}, nil), uint16(10))
 	f.Fuzz(func(t *testing.T, stream []byte, capBytes uint16) {
 		notified := 0
-		c := newCollector(fuzzNonce, int64(capBytes), 1<<20, nil, func() { notified++ })
-		err := c.run(bytes.NewReader(stream))
+		c := NewCollector(fuzzNonce, int64(capBytes), 1<<20, nil, func() { notified++ })
+		err := c.Run(bytes.NewReader(stream))
 		checkCollector(t, c, err, notified, int64(capBytes))
 	})
 }
 
-func checkCollector(t *testing.T, c *collector, err error, notified int, capBytes int64) {
+func checkCollector(t *testing.T, c *Collector, err error, notified int, capBytes int64) {
 	t.Helper()
 	if notified > 1 || (notified == 1) != c.exceeded {
 		t.Fatalf("exceeded %v, notified %d times", c.exceeded, notified)
@@ -85,8 +85,8 @@ func FuzzCollectorFraming(f *testing.F) {
 		emit(1, len(streams[1]))
 
 		notified, readies := 0, 0
-		c := newCollector(fuzzNonce, int64(capBytes), 1<<20, func() { readies++ }, func() { notified++ })
-		err := c.run(bytes.NewReader(wire))
+		c := NewCollector(fuzzNonce, int64(capBytes), 1<<20, func() { readies++ }, func() { notified++ })
+		err := c.Run(bytes.NewReader(wire))
 		checkCollector(t, c, err, notified, int64(capBytes))
 		// Within the cap every byte is read, so the ready line is seen
 		// exactly once; past it (here possibly before the ready line, which
@@ -110,7 +110,7 @@ func FuzzCollectorFraming(f *testing.F) {
 		if !c.exceeded {
 			t.Fatalf("%d+%d bytes over the cap %d not reported (err %v)", len(out), len(errb), capBytes, err)
 		}
-		if err != nil && !errors.Is(err, errStreamEnded) {
+		if err != nil && !errors.Is(err, ErrStreamEnded) {
 			t.Fatalf("over the cap: %v", err)
 		}
 	})
