@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/airlockrun/airlock/cmd/airlock/internal/cli"
 	"github.com/airlockrun/airlock/services/executor/sandboxinit"
 )
 
@@ -24,7 +25,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr}); err != nil {
-		var code exitCode // the client commands choose their exit status
+		var code cli.ExitCode // the client commands choose their exit status
 		if errors.As(err, &code) {
 			os.Exit(int(code))
 		}
@@ -76,9 +77,9 @@ func run(ctx context.Context, args []string, std stdio) error {
 	case "gateway", "executor", "results":
 		return runService(ctx, cmd, rest, stderr)
 	case "run":
-		return cliRun(ctx, rest, std)
+		return cli.Run(ctx, rest, cli.Env{In: std.in, Out: stdout, Err: stderr, Version: version})
 	case "runtimes":
-		return cliRuntimes(ctx, rest, stdout, stderr)
+		return cli.Runtimes(ctx, rest, cli.Env{Out: stdout, Err: stderr, Version: version})
 	case "nats-auth":
 		return runNATSAuth(rest, stdout, stderr)
 	case "nats": // hidden: the embedded nats-server, for tests and operations

@@ -1,4 +1,6 @@
-package main
+// Package cli is the client side of the airlock command: `airlock run` and
+// `airlock runtimes`, which talk to a gateway over its HTTP API.
+package cli
 
 // The client commands: `airlock run` sends a program (and, with --tests, a
 // directory of test cases) to a gateway and prints its output and verdict;
@@ -29,18 +31,18 @@ import (
 	"github.com/airlockrun/airlock/contracts"
 )
 
-// exitCode is an error that asks main for a specific exit status. The
+// ExitCode is an error that asks main for a specific exit status. The
 // commands that return it have already printed what went wrong.
-type exitCode int
+type ExitCode int
 
-func (c exitCode) Error() string { return "exit status " + strconv.Itoa(int(c)) }
+func (c ExitCode) Error() string { return "exit status " + strconv.Itoa(int(c)) }
 
 const (
 	// exitNotAccepted: the program ran and its verdict is not accepted.
-	exitNotAccepted exitCode = 1
+	exitNotAccepted ExitCode = 1
 	// exitTrouble: no verdict: bad usage, unreadable files, the server
 	// unreachable or answering an error, or no result in time.
-	exitTrouble exitCode = 2
+	exitTrouble ExitCode = 2
 )
 
 const defaultURL = "http://127.0.0.1:8080"
@@ -104,12 +106,12 @@ func (o *clientOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print the server's JSON answer instead of text")
 }
 
-func (o *clientOptions) client() (*apiClient, error) {
+func (o *clientOptions) client(version string) (*apiClient, error) {
 	u, err := url.Parse(o.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--url %q: want an http:// or https:// URL such as %s", o.url, defaultURL)
 	}
-	return &apiClient{base: strings.TrimRight(o.url, "/"), key: o.apiKey, http: &http.Client{}}, nil
+	return &apiClient{base: strings.TrimRight(o.url, "/"), key: o.apiKey, userAgent: "airlock-cli/" + version, http: &http.Client{}}, nil
 }
 
 // parseInterleaved parses flags that may come before, between and after
@@ -141,9 +143,10 @@ func fail(stderr io.Writer, format string, a ...any) error {
 
 // apiClient calls the native HTTP API.
 type apiClient struct {
-	base string
-	key  string
-	http *http.Client
+	base      string
+	key       string
+	userAgent string
+	http      *http.Client
 }
 
 // apiError is an error answer of the server.
@@ -179,7 +182,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) (int,
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "airlock-cli/"+version)
+	req.Header.Set("User-Agent", c.userAgent)
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
@@ -270,9 +273,17 @@ func (c *apiClient) execute(ctx context.Context, req *contracts.ExecutionRequest
 	}
 }
 
-// cliRun implements `airlock run`.
-func cliRun(ctx context.Context, args []string, std stdio) error {
-	stdout, stderr := std.out, std.err
+// Env is what a command gets from the process: its standard streams
+// (buffers in tests) and airlock's version, sent in the User-Agent.
+type Env struct {
+	In       io.Reader
+	Out, Err io.Writer
+	Version  string
+}
+
+// Run is `airlock run`; args are those after the command's name.
+func Run(ctx context.Context, args []string, env Env) error {
+	stdin, stdout, stderr := env.In, env.Out, env.Err
 	fs := flag.NewFlagSet("airlock run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -320,7 +331,7 @@ func cliRun(ctx context.Context, args []string, std stdio) error {
 	if testsDir != "" && (stdinFile != "" || expectedFile != "") {
 		return fail(stderr, "--stdin and --expected are for a single run; with --tests, each test has DIR/NAME.in and DIR/NAME.out")
 	}
-	c, err := o.client()
+	c, err := o.client(env.Version)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -341,7 +352,7 @@ func cliRun(ctx context.Context, args []string, std stdio) error {
 	switch stdinFile {
 	case "":
 	case "-":
-		data, err := io.ReadAll(std.in)
+		data, err := io.ReadAll(stdin)
 		if err != nil {
 			return fail(stderr, "reading stdin: %v", err)
 		}
@@ -747,8 +758,9 @@ func formatKB(kb int64) string {
 	return fmt.Sprintf("%d KiB", kb)
 }
 
-// cliRuntimes implements `airlock runtimes`.
-func cliRuntimes(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Runtimes is `airlock runtimes`.
+func Runtimes(ctx context.Context, args []string, env Env) error {
+	stdout, stderr := env.Out, env.Err
 	fs := flag.NewFlagSet("airlock runtimes", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -769,7 +781,7 @@ func cliRuntimes(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return exitTrouble
 	}
-	c, err := o.client()
+	c, err := o.client(env.Version)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
