@@ -200,8 +200,9 @@ func (l *lifecycle) pass(ctx context.Context, msg Delivery, log *slog.Logger, jo
 		l.finish(ctx, msg, log, fail(exec, fmt.Sprintf("no executor serves %s: none has announced it for %s (execution %s)",
 			what, unservedFor.Round(time.Second), exec.ID)))
 		return
-	case !served:
-		log.Warn("no executor serves the job's runtime at present: passing it", "needs", what, "unserved_for", unservedFor.Round(time.Second))
+	case !served && unservedFor == 0:
+		// Once per span, not on every pass of every job.
+		log.Warn("no executor serves the job's runtime at present: passing it", "needs", what, "grace", l.router.grace)
 	}
 	if l.maxDeliver > 0 && delivery >= l.maxDeliver {
 		// The server would deliver the job no more: end it here.
