@@ -373,6 +373,18 @@ func (t Topology) ExecutorsBucketConfig() jetstream.KeyValueConfig {
 // running jobs back, and that delivery is not counted as an attempt.
 const ExecutorHandBacks = 3
 
+// ExecutorPasses is how many deliveries of a job beyond its attempts and
+// hand-backs the shared consumer allows for passes: an executor that does
+// not serve a job's runtime passes it back (a delayed Nak, not counted as an
+// attempt) for one that does. At the executors' longest pass delay (5 s)
+// they last about half an hour; a job still not taken then ends at its last
+// delivery (docs/operations.md, "Routing by runtime").
+const ExecutorPasses = 360
+
+// executorSpareDeliveries are the deliveries of a job beyond its attempts:
+// the one that records internal_error, the hand-backs and the passes.
+const executorSpareDeliveries = 1 + ExecutorHandBacks + ExecutorPasses
+
 // ExecutorMaxDeliveriesAdvisory is the subject of the server's advisory for
 // a job of the executors' consumer that reached MaxDeliver without being
 // acked or terminated; the executors handle it as a backstop.
@@ -381,7 +393,8 @@ const ExecutorMaxDeliveriesAdvisory = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIE
 // ExecutorConsumerConfig is the executors' shared consumer on JOBS:
 // MaxAckPending is the fleet-wide cap on running jobs (MaxInFlight), and
 // MaxDeliver is one delivery more than the attempts (the extra one only
-// records the internal_error and terminates the job) plus ExecutorHandBacks.
+// records the internal_error and terminates the job) plus ExecutorHandBacks
+// and ExecutorPasses.
 func (t Topology) ExecutorConsumerConfig() jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ExecutorConsumer,
@@ -389,7 +402,7 @@ func (t Topology) ExecutorConsumerConfig() jetstream.ConsumerConfig {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       t.AckWait,
 		MaxAckPending: t.MaxInFlight,
-		MaxDeliver:    t.MaxAttempts + 1 + ExecutorHandBacks,
+		MaxDeliver:    t.MaxAttempts + executorSpareDeliveries,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}
 }
@@ -404,13 +417,15 @@ func (t Topology) WithConsumer(maxInFlight int, ackWait time.Duration, maxAttemp
 // FollowingConsumer returns t with the ack wait, attempts and cap of the
 // executors' consumer as the server has it (have): the fleet's settings,
 // which the gateway owns and every executor works with, whatever it was
-// given. Values the consumer leaves open (no MaxDeliver) keep t's.
+// given. Values the consumer leaves open (no MaxDeliver), and a MaxDeliver
+// without room for the passes (a consumer made by an older gateway), keep
+// t's.
 func (t Topology) FollowingConsumer(have jetstream.ConsumerConfig) Topology {
 	if have.AckWait >= time.Second {
 		t.AckWait = have.AckWait
 	}
-	if have.MaxDeliver >= 2+ExecutorHandBacks {
-		t.MaxAttempts = have.MaxDeliver - 1 - ExecutorHandBacks
+	if have.MaxDeliver > executorSpareDeliveries {
+		t.MaxAttempts = have.MaxDeliver - executorSpareDeliveries
 	}
 	if have.MaxAckPending > 0 {
 		t.MaxInFlight = have.MaxAckPending

@@ -196,6 +196,9 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		// ExecutorMaxDeliveriesAdvisory).
 		pub = append(pub, jsAPI+"DIRECT.GET."+ResultsStream+"."+t.EventSubject("*"))
 		pub = append(pub, jsAPI+"STREAM.MSG.GET."+JobsStream, jsAPI+"STREAM.MSG.DELETE."+JobsStream)
+		// The fleet's heartbeats: which executors serve a job's runtime
+		// that this one does not (routing by runtime).
+		pub = append(pub, readKV(ExecutorsBucket)...)
 		perm = Permissions{
 			Publish:   SubjectRule{Allow: pub},
 			Subscribe: SubjectRule{Allow: append(inbox, ExecutorMaxDeliveriesAdvisory)},

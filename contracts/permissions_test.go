@@ -62,7 +62,8 @@ func TestPermissions(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"$JS.API.CONSUMER.MSG.NEXT.JOBS.executors", "$JS.ACK.JOBS.executors.1.2.3.4.5.6.7", "airlock.events.abc", "$KV.executors.node-1",
-		"$JS.API.DIRECT.GET.RESULTS.airlock.events.abc", "$JS.API.STREAM.MSG.GET.JOBS", "$JS.API.STREAM.MSG.DELETE.JOBS"} {
+		"$JS.API.DIRECT.GET.RESULTS.airlock.events.abc", "$JS.API.STREAM.MSG.GET.JOBS", "$JS.API.STREAM.MSG.DELETE.JOBS",
+		"$JS.API.CONSUMER.CREATE.KV_executors.x.$KV.executors.>", "$JS.FC.KV_executors.x"} {
 		if !allowed(ex.Publish, s) {
 			t.Errorf("executor may not publish to %s", s)
 		}

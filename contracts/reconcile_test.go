@@ -121,7 +121,7 @@ func TestEnsureUpdatesExistingObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.CachedInfo().Config; got.MaxAckPending != 20 || got.AckWait != time.Minute || got.MaxDeliver != 4+contracts.ExecutorHandBacks {
+	if got := c.CachedInfo().Config; got.MaxAckPending != 20 || got.AckWait != time.Minute || got.MaxDeliver != 4+contracts.ExecutorHandBacks+contracts.ExecutorPasses {
 		t.Errorf("consumer not updated: %+v", got)
 	}
 	lines = rec.take()
@@ -435,6 +435,12 @@ func TestExecutorsFollowTheConsumer(t *testing.T) {
 	open.MaxDeliver = -1
 	if got := own.FollowingConsumer(open); got.MaxAttempts != own.MaxAttempts {
 		t.Errorf("MaxAttempts %d for a consumer without MaxDeliver, want the executor's %d", got.MaxAttempts, own.MaxAttempts)
+	}
+	// So does one an older gateway made, without room for the passes
+	// (attempts + 1 + the hand-backs).
+	open.MaxDeliver = fleet.MaxAttempts + 1 + contracts.ExecutorHandBacks
+	if got := own.FollowingConsumer(open); got.MaxAttempts != own.MaxAttempts {
+		t.Errorf("MaxAttempts %d for a consumer of an older gateway, want the executor's %d", got.MaxAttempts, own.MaxAttempts)
 	}
 	// The result bound follows the RESULTS stream's.
 	fleet.MaxResultBytes = 1 << 20

@@ -325,6 +325,20 @@ type Job struct {
 	ResultToken string `json:"result_token,omitempty"`
 }
 
+// Queued is the job's first event (status queued), which the gateway
+// publishes with the message id QueuedMsgID right after the job. An
+// executor that passes the job on its first delivery publishes it first
+// itself, so that a gateway's that comes late is dropped as a duplicate
+// instead of landing after the pass (whose next delivery would count one
+// attempt too many).
+func (j Job) Queued() Execution {
+	return Execution{ID: j.ID, Tenant: j.Tenant, Status: StatusQueued,
+		Language: j.Request.Language, Version: j.Request.Version, CreatedAt: j.CreatedAt}
+}
+
+// QueuedMsgID is the message id of a job's queued event.
+func QueuedMsgID(id string) string { return id + ":queued" }
+
 // LimitSet is a fully resolved set of limits (every field set).
 type LimitSet struct {
 	CPUTimeMS         int64 `json:"cpu_time_ms"`

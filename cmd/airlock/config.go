@@ -223,6 +223,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		f.str(&langRuntimes, "language-runtimes", "AIRLOCK_LANGUAGE_RUNTIMES", "", `per-language OCI runtimes, the older spelling of --language-isolation: "java=runsc" is java=gvisor, "python=runc" python=container under runc`)
 		f.str(&e.InitPath, "init-path", "AIRLOCK_INIT_PATH", "", "host path of the static binary mounted into sandboxes as their init: airlock-init or airlock, of this release (empty: airlock-init next to this binary when it is there, else this binary)")
 		f.duration(&e.ShutdownTimeout, "shutdown-timeout", "AIRLOCK_SHUTDOWN_TIMEOUT", e.ShutdownTimeout, "time in-flight jobs get to finish on SIGTERM")
+		f.duration(&e.UnservedGrace, "unserved-grace", "AIRLOCK_UNSERVED_GRACE", e.UnservedGrace, "how long a job whose language and version no executor announces waits (passed back) before it ends as internal_error")
 		if !all {
 			f.str(&e.MetricsListen, "metrics-listen", "AIRLOCK_METRICS_LISTEN", "", "serve Prometheus /metrics on this address (empty: off)")
 		}

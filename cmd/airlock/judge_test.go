@@ -41,7 +41,9 @@ int main() { long long a, b; std::cin >> a >> b; std::cout << a + b << "\n"; }
 `
 
 func TestJudge(t *testing.T) {
-	s := startDev(t, nil)
+	// A job no executor serves waits this long (passed back) before it
+	// ends as internal_error.
+	s := startDev(t, func(c *config) { c.Executor.UnservedGrace = 3 * time.Second })
 
 	t.Run("c++ with 20 tests compiles once", func(t *testing.T) {
 		req := src("c++", "main.cpp", sumCpp)
@@ -227,7 +229,8 @@ int main(int argc, char **argv) {
 
 	t.Run("internal error for a job no executor serves", func(t *testing.T) {
 		// Internal services may publish straight onto NATS; the executor
-		// validates again and reports what it cannot run.
+		// validates again, passes the job back while no executor serves its
+		// language, and ends it after the grace, naming the language.
 		id := contracts.NewID()
 		job := contracts.Job{ID: id, CreatedAt: time.Now().UTC(), Request: src("brainfuck-3000", "main.bf", "+"), ResultToken: resultToken(t, s, id)}
 		data, _ := json.Marshal(job)
@@ -240,7 +243,7 @@ int main(int argc, char **argv) {
 		code, body := awaitExecution(t, s.URL+"/v1/executions/"+id, nil)
 		var e contracts.Execution
 		_ = json.Unmarshal(body, &e)
-		if code != 200 || e.Verdict != contracts.VerdictInternalError || !strings.Contains(e.Message, "not served") {
+		if code != 200 || e.Verdict != contracts.VerdictInternalError || !strings.Contains(e.Message, "no executor serves brainfuck-3000: none has announced it for") {
 			t.Fatalf("%d %s", code, body)
 		}
 	})

@@ -173,6 +173,13 @@ func simExecutor(t *testing.T, c contracts.NATSConn, topo contracts.Topology) ch
 	if _, err := kv.Put(ctx, info.ID, beat); err != nil {
 		t.Fatalf("executor: heartbeat: %v", err)
 	}
+	// Routing by runtime: which executors announce a job's runtime.
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	infos, err := contracts.ReadExecutors(rctx, kv, slog.New(slog.DiscardHandler))
+	rcancel()
+	if err != nil || len(infos) != 1 {
+		t.Errorf("executor: read the executors bucket: %d heartbeats, %v", len(infos), err)
+	}
 	// The backstop: the max-deliveries advisory, shared in a queue group.
 	if _, err := nc.QueueSubscribe(contracts.ExecutorMaxDeliveriesAdvisory, contracts.ExecutorConsumer, func(*nats.Msg) {}); err != nil {
 		t.Fatalf("executor: subscribe to the advisory: %v", err)

@@ -3,7 +3,6 @@ package client
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -85,39 +84,11 @@ func (f *fleet) current(ctx context.Context) (fleetState, error) {
 	return fleetState{infos: f.infos, known: f.known, live: f.live}, nil
 }
 
-// read lists the current heartbeats: a watcher delivers the last value of
-// every key, then a nil marker.
+// read lists the current heartbeats.
 func (f *fleet) read(ctx context.Context) ([]contracts.ExecutorInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	w, err := f.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("watch %s: %w", contracts.ExecutorsBucket, err)
-	}
-	defer func() { _ = w.Stop() }()
-	var infos []contracts.ExecutorInfo
-	for {
-		select {
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("watch %s: watcher closed", contracts.ExecutorsBucket)
-			}
-			if e == nil {
-				return infos, nil
-			}
-			var info contracts.ExecutorInfo
-			if err := json.Unmarshal(e.Value(), &info); err != nil {
-				f.log.Warn("ignoring unreadable executor heartbeat", "key", e.Key(), "err", err)
-				continue
-			}
-			if info.ID == "" {
-				info.ID = e.Key()
-			}
-			infos = append(infos, info)
-		case <-ctx.Done():
-			return nil, fmt.Errorf("list %s: %w", contracts.ExecutorsBucket, ctx.Err())
-		}
-	}
+	return contracts.ReadExecutors(ctx, f.kv, f.log)
 }
 
 // runtimesOf is the union of the executors' runtimes (with or without those

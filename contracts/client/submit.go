@@ -192,14 +192,12 @@ func Enqueue(ctx context.Context, js jetstream.JetStream, topo contracts.Topolog
 	if ack.Duplicate {
 		return true, nil
 	}
-	queued := contracts.Execution{ID: job.ID, Tenant: job.Tenant, Status: contracts.StatusQueued,
-		Language: job.Request.Language, Version: job.Request.Version, CreatedAt: job.CreatedAt}
-	ev, _ := json.Marshal(queued)
+	ev, _ := json.Marshal(job.Queued())
 	// The job is durably queued; a lost queued event only delays visibility.
 	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), queuedEventTimeout)
 	defer cancel()
 	if _, err := js.PublishMsg(ectx, topo.EventMsg(job.ID, job.ResultToken, ev),
-		jetstream.WithMsgID(job.ID+":queued"), jetstream.WithExpectStream(contracts.ResultsStream)); err != nil {
+		jetstream.WithMsgID(contracts.QueuedMsgID(job.ID)), jetstream.WithExpectStream(contracts.ResultsStream)); err != nil {
 		return false, fmt.Errorf("%w: %w", ErrQueuedEventLost, err)
 	}
 	return false, nil

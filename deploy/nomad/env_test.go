@@ -74,6 +74,7 @@ var defaulted = map[string]string{
 	"AIRLOCK_CELL_RUNS":          "no effect under gvisor (cells are namespace isolation's); 500 stages otherwise",
 	"AIRLOCK_CELL_AGE":           "no effect under gvisor (cells are namespace isolation's); 10 minutes otherwise",
 	"AIRLOCK_PAUSED":             "executors take jobs (set it by hand to drain a node)",
+	"AIRLOCK_UNSERVED_GRACE":     "a job whose language and version no executor announces waits 2 minutes (a rolling restart of the executors fits), then ends as internal_error",
 }
 
 var envNameRE = regexp.MustCompile(`^(AIRLOCK_[A-Z0-9_]+|NATS_URL)$`)

@@ -185,11 +185,7 @@ func prepareCells(ctx context.Context, sb *sandbox.Launcher, cfg Config, iso run
 // find is the served language and runtime that answer language and version
 // (nil: none).
 func find(langs []served, language, version string) (*catalog.Language, contracts.Runtime) {
-	rts := make([]contracts.Runtime, len(langs))
-	for i, l := range langs {
-		rts[i] = l.runtime
-	}
-	rt, verr := contracts.FindRuntime(rts, language, version)
+	rt, verr := contracts.FindRuntime(runtimesOf(langs), language, version)
 	if verr != nil {
 		return nil, contracts.Runtime{}
 	}
@@ -199,4 +195,13 @@ func find(langs []served, language, version string) (*catalog.Language, contract
 		}
 	}
 	return nil, contracts.Runtime{}
+}
+
+// runtimesOf is the runtimes of the served languages.
+func runtimesOf(langs []served) []contracts.Runtime {
+	rts := make([]contracts.Runtime, len(langs))
+	for i, l := range langs {
+		rts[i] = l.runtime
+	}
+	return rts
 }

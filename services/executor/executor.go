@@ -5,7 +5,8 @@
 // The files by concern: executor.go wires the parts (Config, Run);
 // lifecycle.go and finish.go take a job from its delivery to its end
 // (attempts, the hold, the hand-back, the result stored, then a confirmed
-// ack or Term) and message.go is the delivery they work on; publish.go writes
+// ack or Term) and message.go is the delivery they work on; routing.go
+// passes a job this executor does not serve to one that does; publish.go writes
 // events to RESULTS; backstop.go ends a job past its last delivery;
 // health.go is the heartbeat and the engine watch; preflight.go checks the
 // init binary and the engine; detect.go finds the languages served;
@@ -13,6 +14,7 @@
 package executor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,6 +89,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// HeartbeatInterval is how often the executor announces itself.
 	HeartbeatInterval time.Duration
+	// UnservedGrace is how long a job whose runtime no executor announces
+	// is passed back before it ends as internal_error (routing.go; default
+	// 2 min): room for the executors that serve it to restart.
+	UnservedGrace time.Duration
 	// Registry receives the executor's Prometheus metrics (nil: a registry
 	// of its own, served on MetricsListen when that is set).
 	Registry *prometheus.Registry
@@ -118,6 +124,7 @@ func DefaultConfig() Config {
 		WorkDirMB:         128,
 		ShutdownTimeout:   60 * time.Second,
 		HeartbeatInterval: 5 * time.Second,
+		UnservedGrace:     DefaultUnservedGrace,
 		Pool:              map[string]int{"python": 2, "c++": 1, "java": 1, "javascript": 1, "go": 1, "bash": 1},
 		PoolMemoryMB:      512,
 	}
@@ -139,6 +146,9 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	cfg.Topology = cfg.Topology.WithDefaults()
 	if cfg.Slots < 1 || cfg.Topology.MaxAttempts < 1 || cfg.Topology.AckWait < time.Second || cfg.ID == "" {
 		return errors.New("executor config: slots, max attempts, ack wait (>= 1s) and id are required")
+	}
+	if cfg.UnservedGrace < 0 {
+		return errors.New("executor config: the unserved grace cannot be negative")
 	}
 	cfg.ID = sanitizeID(cfg.ID)
 	cat, err := catalog.Load(cfg.CatalogPath)
@@ -258,6 +268,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 		id: cfg.ID, maxAttempts: cfg.Topology.MaxAttempts, maxDeliver: consumerCfg.MaxDeliver, ackWait: cfg.Topology.AckWait,
 		topo: cfg.Topology, validator: contracts.NewValidator(cfg.Policy), langs: langs, isolation: iso,
 		runner: rn, bus: bus, health: h, metrics: m, log: log,
+		router: newRouter(cfg.ID, &kvFleet{kv: kv, log: log}, cmp.Or(cfg.UnservedGrace, DefaultUnservedGrace)),
 	}
 	stopBackstop, err := startBackstop(ctx, nc, js, jobs)
 	if err != nil {

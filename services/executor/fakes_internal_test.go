@@ -211,7 +211,26 @@ func newTestLifecycle(t *testing.T, maxAttempts int, run *fakeRunner, bus eventB
 		langs:  []served{{lang: &catalog.Language{Name: "bash"}, runtime: bashRuntime}},
 		runner: run, bus: bus, health: h, metrics: m, log: log,
 		retryFirst: 10 * time.Millisecond, retryMax: 40 * time.Millisecond,
+		router: newRouter("test", &staticFleet{}, time.Minute), passFirst: 10 * time.Millisecond, passMax: 40 * time.Millisecond,
 	}
+}
+
+// staticFleet is the executors bucket as set by the test.
+type staticFleet struct {
+	mu    sync.Mutex
+	infos []contracts.ExecutorInfo
+}
+
+func (f *staticFleet) executors(context.Context) ([]contracts.ExecutorInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.infos, nil
+}
+
+func (f *staticFleet) set(infos ...contracts.ExecutorInfo) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.infos = infos
 }
 
 type testWriter struct{ t *testing.T }

@@ -49,16 +49,15 @@ func (h *health) heartbeat(ctx context.Context, kv jetstream.KeyValue) {
 	for {
 		info := contracts.ExecutorInfo{
 			ID: h.id, Slots: h.slots, Busy: int(h.busy.Load()),
-			StartedAt: h.started, UpdatedAt: time.Now().UTC(),
-		}
-		for _, l := range h.langs {
-			info.Runtimes = append(info.Runtimes, l.runtime)
+			StartedAt: h.started, UpdatedAt: time.Now().UTC(), Runtimes: runtimesOf(h.langs),
 		}
 		if p := h.problem.Load(); p != nil {
 			info.Problem = *p
 		}
 		info.Completed, info.LatencyP50MS, info.LatencyP99MS = h.metrics.snapshot()
-		info.WarmPool = h.sandbox.PoolSizes()
+		if h.sandbox != nil {
+			info.WarmPool = h.sandbox.PoolSizes()
+		}
 		data, _ := json.Marshal(info)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		if _, err := kv.Put(pctx, h.id, data); err != nil && ctx.Err() == nil {

@@ -37,10 +37,12 @@ var _ jobRunner = (*runner.Runner)(nil)
 // Attempts. A job is tried MaxAttempts times; one delivery more only records
 // internal_error. An attempt is a delivery that was not handed back: a
 // delivery the executor hands back at shutdown (or while it held the job
-// through an engine outage) publishes a "handback" event first, and the next
-// delivery does not count it (see attempt). The consumer's MaxDeliver leaves
-// room for contracts.ExecutorHandBacks hand-backs; the last delivery the
-// server will make always ends the job.
+// through an engine outage) publishes a "handback" event first, and one it
+// passes to an executor that serves the job's runtime (routing.go) a "pass"
+// event; the next delivery counts neither (see attempt). The consumer's
+// MaxDeliver leaves room for contracts.ExecutorHandBacks hand-backs and
+// contracts.ExecutorPasses passes; the last delivery the server will make
+// always ends the job.
 type lifecycle struct {
 	id          string // the executor's
 	maxAttempts int
@@ -58,6 +60,11 @@ type lifecycle struct {
 	// retryFirst and retryMax pace the retries of a result's publication
 	// (0: 250 ms doubling up to 5 s).
 	retryFirst, retryMax time.Duration
+	// router decides where a job this executor does not serve goes (see
+	// routing.go); passFirst and passMax pace its passes (0: passFirst and
+	// passMax).
+	router             *router
+	passFirst, passMax time.Duration
 }
 
 // slot fetches one job at a time: it holds the slot before it asks, so no
@@ -150,11 +157,12 @@ func (l *lifecycle) handle(ctx context.Context, msg Delivery) {
 		l.finish(ctx, msg, log, fail(exec, "invalid job: "+verr.Error()))
 		return
 	}
-	lang, rt := find(l.langs, req.Language, req.Version)
-	if lang == nil {
-		l.finish(ctx, msg, log, fail(exec, fmt.Sprintf("language %q (version %q) is not served by executor %s", req.Language, req.Version, l.id)))
+	// A job this executor does not serve goes to one that does.
+	if needs := needsOf(req); !servesAll(runtimesOf(l.langs), needs) {
+		l.pass(ctx, msg, log, job, exec, delivery, needs)
 		return
 	}
+	lang, rt := find(l.langs, req.Language, req.Version)
 	limits := contracts.ClampLimits(req.Limits, rt)
 	exec.Language, exec.Version, exec.Limits = rt.Language, rt.Version, &limits
 	exec.Isolation = l.isolation.Mode(tenant, lang.Name)
@@ -230,11 +238,13 @@ func runningMsgID(id string, delivery int) string { return fmt.Sprintf("%s:runni
 func handBackMsgID(id string, delivery int) string {
 	return fmt.Sprintf("%s:handback:%d", id, delivery)
 }
-func completedMsgID(id string) string { return id + ":completed" }
+func passMsgID(id string, delivery int) string { return fmt.Sprintf("%s:pass:%d", id, delivery) }
+func completedMsgID(id string) string          { return id + ":completed" }
 
 // attempt says which attempt delivery is, from the job's last event: the
 // attempt it recorded, plus the deliveries since, minus one when that event
-// is a hand-back (a handed-back delivery is not an attempt). stored is true
+// is a hand-back or a pass (a delivery handed back or passed to another
+// executor is not an attempt). stored is true
 // when a terminal result is already stored. Without a readable event every
 // delivery counts (the count can only come out too high, never too low).
 func (l *lifecycle) attempt(ctx context.Context, id, token string, delivery int) (attempt int, stored bool) {
@@ -257,7 +267,7 @@ func (l *lifecycle) attempt(ctx context.Context, id, token string, delivery int)
 		return delivery, false
 	}
 	attempt = ev.Exec.Attempt + delivery - d
-	if kind == "handback" {
+	if kind == "handback" || kind == "pass" {
 		attempt--
 	} else if kind != "running" {
 		return delivery, false
