@@ -37,6 +37,13 @@ import (
 // with the sandbox init airlock-init beside it, as `go tool task build` does.
 func buildAirlock(t *testing.T) string {
 	t.Helper()
+	return buildAirlockTags(t)
+}
+
+// buildAirlockTags is buildAirlock with build tags (airlock_faultpoints:
+// the fault points of TestExecutorKilledBeforePublish).
+func buildAirlockTags(t *testing.T, tags ...string) string {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -47,7 +54,7 @@ func buildAirlock(t *testing.T) string {
 		{bin, "."},
 		{filepath.Join(dir, "airlock-init"), "github.com/airlockrun/airlock/services/executor/cmd/airlock-init"},
 	} {
-		cmd := exec.Command(goBin, "build", "-o", b.out, b.pkg)
+		cmd := exec.Command(goBin, "build", "-tags", strings.Join(tags, ","), "-o", b.out, b.pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", b.pkg, err, out)

@@ -18,7 +18,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -220,45 +219,14 @@ func TestFleet(t *testing.T) {
 		t.Skip("the fleet simulation takes minutes")
 	}
 	topo := contracts.DefaultTopology()
-	ports := freePorts(t, 6)
-	var clientURLs, routeURLs []string
-	for i := 0; i < 3; i++ {
-		clientURLs = append(clientURLs, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
-		routeURLs = append(routeURLs, fmt.Sprintf("nats://127.0.0.1:%d", ports[3+i]))
-	}
-	natsURL := strings.Join(clientURLs, ",")
-	f := newFleet(t, natsURL) // skips without Docker, builds the binary
+	f := newFleet(t, "") // skips without Docker, builds the binary
 	f.topology = []string{"--ack-wait", fleetAckWait.String()}
 
 	// Three NATS servers: own name, store and cluster port, routes to all.
-	store := t.TempDir()
-	natsProcs := map[string]*proc{}
-	var natsNames []string
-	for i := 0; i < 3; i++ {
-		name := fmt.Sprintf("fleet-nats-%d", i+1)
-		natsNames = append(natsNames, name)
-		natsProcs[name] = startProc(t, f.bin, name, nil, "nats",
-			"--name", name, "-a", "127.0.0.1", "-p", fmt.Sprint(ports[i]),
-			"-js", "-sd", filepath.Join(store, name),
-			"--cluster_name", "airlock-fleet", "--cluster", routeURLs[i],
-			"--routes", strings.Join(routeURLs, ","))
-	}
 	begin := time.Now()
-	for _, name := range natsNames {
-		natsProcs[name].waitLog(`Server is ready`, testkit.Patience)
-	}
+	natsProcs, natsURL := natsCluster(t, f.bin, "fleet-nats")
+	f.nats = natsURL
 	nc, js := connect(t, natsURL)
-	for ctx := context.Background(); ; time.Sleep(500 * time.Millisecond) {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := js.AccountInfo(actx) // answered only once a meta leader exists
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Since(begin) > 2*time.Minute {
-			t.Fatalf("no JetStream meta leader after 2 minutes: %v", err)
-		}
-	}
 	t.Logf("JetStream cluster of 3 has a meta leader after %v", time.Since(begin).Round(time.Millisecond))
 
 	// The services, every one with --replicas 3 against all three servers.

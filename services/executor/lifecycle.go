@@ -219,6 +219,7 @@ func (l *lifecycle) handle(ctx context.Context, msg Delivery) {
 	exec.Score, exec.MaxScore = res.Score, res.MaxScore
 	exec.Isolation = res.Isolation
 	exec.StartedAt, exec.FinishedAt = &started, &done
+	faultPoint(log, "between-run-and-publish")
 	l.finish(ctx, msg, log, exec)
 	log.Info("execution completed", "language", exec.Language, "verdict", exec.Verdict, "ms", done.Sub(started).Milliseconds())
 }
