@@ -45,6 +45,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/v1/evaluations", web.MethodNotAllowed("POST"))
 	mux.HandleFunc("GET /v1/evaluations/{id}", a.handleEvaluationGet)
 	mux.HandleFunc("/v1/evaluations/{id}", web.MethodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /v1/evaluations/{id}/events", a.handleEvents)
+	mux.HandleFunc("/v1/evaluations/{id}/events", web.MethodNotAllowed("GET, HEAD"))
 }
 
 // Start begins looking for evaluations left half-submitted by a gateway
