@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"math"
 	"math/big"
 	"strings"
@@ -74,6 +76,20 @@ func TestEvalFormats(t *testing.T) {
 			}
 		}
 		t.Logf("%s: pass@k %s", body["format"], mustMarshal(t, ev.PassAtK))
+		for _, c := range ev.Candidates[:2] {
+			t.Logf("%s: candidate %s", body["format"], mustMarshal(t, c))
+		}
+		// The events stream, replayed (the start of it, as curl -N shows it).
+		resp, err := http.Get(s.URL + "/v1/evaluations/" + ev.ID + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(raw), "event: summary\n") {
+			t.Errorf("events: %d %s", resp.StatusCode, raw)
+		}
+		t.Logf("%s: events:\n%s", body["format"], raw[:min(len(raw), 1200)])
 		return ev
 	}
 
