@@ -3,9 +3,9 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"net/http"
 	"math"
 	"math/big"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -116,7 +116,7 @@ func TestEvalFormats(t *testing.T) {
 		problems := []map[string]any{
 			{"task_id": 11, "text": "Write a function to remove the first and last occurrence of a character from a string.",
 				"code": "def remove_Occ(s, ch):\n    return s", "test_setup_code": "",
-				"test_list": []string{`assert remove_Occ("hello","l") == "heo"`, `assert remove_Occ("abcda","a") == "bcd"`},
+				"test_list":           []string{`assert remove_Occ("hello","l") == "heo"`, `assert remove_Occ("abcda","a") == "bcd"`},
 				"challenge_test_list": []string{`assert remove_Occ("xx","x") == ""`}},
 			{"task_id": 12, "text": "Write a function to square every number of a list.", "test_setup_code": "import math",
 				"test_list": []string{"assert squares([1, 2, 3]) == [1, 4, 9]", "assert squares([]) == []"}},
