@@ -432,6 +432,21 @@ func evalField(field string, harnessFiles int, harness, candidate string) string
 	return harness + "." + field
 }
 
+// owned loads evaluation id for the request's tenant; when it cannot (404
+// for an unknown id or another tenant's, 503) it answers and returns nil.
+func (a *API) owned(w http.ResponseWriter, r *http.Request, id string) *evalMeta {
+	m, err := a.evals.meta(r.Context(), id)
+	if err != nil {
+		a.Fail(w, r, web.Unavailable("could not read the evaluation", err))
+		return nil
+	}
+	if m == nil || m.Tenant != web.TenantOf(r.Context()) {
+		web.WriteError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no evaluation with this id")
+		return nil
+	}
+	return m
+}
+
 // handleEvaluationGet serves GET /v1/evaluations/{id}: per-candidate results
 // and the aggregate; ?wait=true waits (up to ?timeout=) for the last one.
 // ?candidates=false leaves the per-candidate list out.
@@ -463,13 +478,8 @@ func (a *API) handleEvaluationGet(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ev := a.evals
-	m, err := ev.meta(r.Context(), id)
-	if err != nil {
-		a.Fail(w, r, web.Unavailable("could not read the evaluation", err))
-		return
-	}
-	if m == nil || m.Tenant != web.TenantOf(r.Context()) {
-		notFound()
+	m := a.owned(w, r, id)
+	if m == nil {
 		return
 	}
 	deadline := time.Now().Add(timeout)

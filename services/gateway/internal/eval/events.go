@@ -113,22 +113,18 @@ func lastEventID(r *http.Request) (uint64, *web.Error) {
 
 // streamState is what one stream keeps: a bit per candidate and sums.
 type streamState struct {
-	m        *evalMeta
-	logged   []bool
-	nlogged  int
-	agg      *aggregator
-	running  int
-	progress contracts.EvaluationProgress
+	m       *evalMeta
+	logged  []bool
+	nlogged int
+	agg     *aggregator
+	running int
 }
 
 // handleEvents serves GET /v1/evaluations/{id}/events.
 func (a *API) handleEvents(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	notFound := func() {
-		web.WriteError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no evaluation with this id")
-	}
 	if !contracts.ValidID(id) {
-		notFound()
+		web.WriteError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no evaluation with this id")
 		return
 	}
 	last, herr := lastEventID(r)
@@ -138,13 +134,8 @@ func (a *API) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := a.evals
 	ctx := r.Context()
-	m, err := ev.meta(ctx, id)
-	if err != nil {
-		a.Fail(w, r, web.Unavailable("could not read the evaluation", err))
-		return
-	}
-	if m == nil || m.Tenant != web.TenantOf(ctx) {
-		notFound()
+	m := a.owned(w, r, id)
+	if m == nil {
 		return
 	}
 	kv, err := ev.store(ctx)
