@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,12 +21,15 @@ import (
 // reference harness builds them. Every check of a native evaluation then
 // applies, with its field translated back into the format request.
 
-// Default limits per format. human-eval and the MBPP harnesses run each
-// program with a 3 s timeout; LiveCodeBench gives each test 6 s.
-var (
-	assertLimits = contracts.Limits{CPUTimeMS: 3000, WallTimeMS: 3000}
-	ioLimits     = contracts.Limits{CPUTimeMS: 6000, WallTimeMS: 6000}
-)
+// formatLimits are the default limits of a format: human-eval and the MBPP
+// harnesses run each program with a 3 s timeout; LiveCodeBench gives each
+// test 6 s.
+func formatLimits(f contracts.BenchmarkFormat) contracts.Limits {
+	if f == contracts.FormatStdio || f == contracts.FormatCall {
+		return contracts.Limits{CPUTimeMS: 6000, WallTimeMS: 6000}
+	}
+	return contracts.Limits{CPUTimeMS: 3000, WallTimeMS: 3000}
+}
 
 // callPrelude is put before a call problem's completion: the names LeetCode
 // and LiveCodeBench completions use without importing them.
@@ -73,7 +75,15 @@ out.write(canon(res) + "\n")
 out.flush()
 `
 
-var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// isIdentifier: an ASCII Python identifier.
+func isIdentifier(s string) bool {
+	for i, r := range s {
+		if r != '_' && !('a' <= r && r <= 'z') && !('A' <= r && r <= 'Z') && (i == 0 || !('0' <= r && r <= '9')) {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // benchPlan is a format request turned into a native one, with what the
 // answers need to name the rows again.
@@ -136,10 +146,7 @@ func planBenchmark(body *contracts.BenchmarkRequest, entryFile func(language, ve
 	if ns == 0 || ns > contracts.MaxEvaluationCandidates {
 		return nil, unprocessable("samples", "an evaluation holds 1 to %d samples, got %d", contracts.MaxEvaluationCandidates, ns)
 	}
-	limits := assertLimits
-	if body.Format == contracts.FormatStdio || body.Format == contracts.FormatCall {
-		limits = ioLimits
-	}
+	limits := formatLimits(body.Format)
 	if l := body.Limits; l != nil {
 		limits = mergeLimits(limits, *l)
 	}
@@ -232,7 +239,7 @@ func humanEvalProgram(raw json.RawMessage, field string) (func(string) []contrac
 	if row.Test == "" {
 		return nil, unprocessable(field+".test", "is required")
 	}
-	if !identifier.MatchString(row.EntryPoint) {
+	if !isIdentifier(row.EntryPoint) {
 		return nil, unprocessable(field+".entry_point", "must be a Python identifier, got %q", row.EntryPoint)
 	}
 	return func(completion string) []contracts.File {
@@ -269,7 +276,7 @@ func ioProblem(raw json.RawMessage, field string, call bool, entry string, h *co
 	if len(row.Tests) == 0 {
 		return nil, unprocessable(field+".tests", "is required (at least one test)")
 	}
-	if call && !identifier.MatchString(row.FnName) {
+	if call && !isIdentifier(row.FnName) {
 		return nil, unprocessable(field+".fn_name", "must be a Python identifier, got %q", row.FnName)
 	}
 	for j, tc := range row.Tests {
