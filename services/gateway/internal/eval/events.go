@@ -118,6 +118,7 @@ type streamState struct {
 	nlogged int
 	agg     *aggregator
 	running int
+	ended   int // found ended (and logged) by the last look, not read back from the log yet
 }
 
 // handleEvents serves GET /v1/evaluations/{id}/events.
@@ -256,7 +257,7 @@ func (st *streamState) currentProgress(p *evalProgress) contracts.EvaluationProg
 		submitted = st.m.Total
 	}
 	prog := contracts.EvaluationProgress{Total: st.m.Total, Pending: st.m.Total - submitted,
-		Rejected: len(p.Rejected), Completed: st.agg.prog.Completed, Running: st.running,
+		Rejected: len(p.Rejected), Completed: st.agg.prog.Completed + st.ended, Running: st.running,
 		QueueFullRetries: p.QueueFullRetries}
 	prog.Submitted = submitted - prog.Rejected
 	prog.Queued = max(prog.Submitted-prog.Completed-prog.Running, 0)
@@ -299,7 +300,7 @@ func (ev *evaluator) logCompleted(ctx context.Context, st *streamState) (*evalPr
 	}
 	tc := ev.client.As(m.Tenant)
 	var mu sync.Mutex
-	running := 0
+	running, ended := 0, 0
 	err = parallel(len(look), evalLookupConc, func(j int) error {
 		var res contracts.CandidateResult
 		m.label(&res, look[j])
@@ -318,11 +319,14 @@ func (ev *evaluator) logCompleted(ctx context.Context, st *streamState) (*evalPr
 			}
 			return nil
 		}
+		mu.Lock()
+		ended++
+		mu.Unlock()
 		done := candidateOf(&exec)
 		m.label(&done, look[j])
 		return ev.logOne(ctx, m.ID, &done)
 	})
-	st.running = running
+	st.running, st.ended = running, ended
 	return p, err
 }
 
