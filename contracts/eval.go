@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -168,6 +169,10 @@ type CandidateRef struct {
 	ID          string `json:"id,omitempty"`
 	Problem     string `json:"problem,omitempty"`
 	ExecutionID string `json:"execution_id"`
+	// TaskID and Sample (the index among the task's samples) are set with
+	// a benchmark format.
+	TaskID json.RawMessage `json:"task_id,omitempty"`
+	Sample *int            `json:"sample,omitempty"`
 }
 
 // EvaluationAccepted answers POST /v1/evaluations (202).
@@ -185,6 +190,7 @@ type Evaluation struct {
 	Status     EvaluationStatus   `json:"status"`
 	Language   string             `json:"language"`
 	Version    string             `json:"version"`
+	Format     BenchmarkFormat    `json:"format,omitempty"`
 	CreatedAt  time.Time          `json:"created_at"`
 	FinishedAt *time.Time         `json:"finished_at,omitempty"`
 	Progress   EvaluationProgress `json:"progress"`
@@ -258,6 +264,13 @@ type CandidateResult struct {
 	ID          string `json:"id,omitempty"`
 	Problem     string `json:"problem,omitempty"`
 	ExecutionID string `json:"execution_id"`
+	// TaskID and Sample (the index among the task's samples) are set with
+	// a benchmark format.
+	TaskID json.RawMessage `json:"task_id,omitempty"`
+	Sample *int            `json:"sample,omitempty"`
+	// Result is human-eval's verdict once completed or rejected: "passed",
+	// "timed out" or "failed: <reason>".
+	Result string `json:"result,omitempty"`
 	// Status is "pending" (not queued yet), "rejected", or the execution's
 	// status (queued, running, completed).
 	Status  string  `json:"status"`

@@ -426,6 +426,25 @@ func TestOpenAPIConformance(t *testing.T) {
 			len(e.PassAtK.Estimates) != 2 || e.Candidates[1].FailedTestName != "negative" || e.Candidates[1].TestsPassed != 1 {
 			t.Errorf("evaluation: %d %s", code, data)
 		}
+
+		// A benchmark format, and the events stream in both media types.
+		bench := evaluate2(t, submit, map[string]any{"format": "humaneval",
+			"problems": []map[string]any{{"task_id": "Mini/0", "prompt": "def add(a, b):\n", "entry_point": "add",
+				"test": "def check(candidate):\n    assert candidate(2, 3) == 5\n"}},
+			"samples": []map[string]any{{"task_id": "Mini/0", "completion": "    return a + b\n"}, {"task_id": "Mini/0", "completion": "    return a * b\n"}}})
+		if code, e, data := get(bench.ID, "?wait=true&timeout=5m"); code != 200 || e.Summary.Passed != 1 || e.Candidates[1].Result != "failed: AssertionError" {
+			t.Errorf("humaneval evaluation: %d %s", code, data)
+		}
+		for _, accept := range []string{"text/event-stream", "application/x-ndjson"} {
+			code, hdr, data := c.do(oaExchange{method: "GET", path: "/v1/evaluations/" + bench.ID + "/events", op: "GET /v1/evaluations/{id}/events",
+				header: map[string]string{"Accept": accept}})
+			if code != 200 || hdr.Get("Content-Type") != accept || !strings.Contains(string(data), "summary") {
+				t.Errorf("events (%s): %d %s", accept, code, data)
+			}
+		}
+		if code, _, _ := c.do(oaExchange{method: "GET", path: "/v1/evaluations/" + contracts.NewID() + "/events", op: "GET /v1/evaluations/{id}/events"}); code != 404 {
+			t.Errorf("events of an unknown evaluation: %d", code)
+		}
 	})
 
 	t.Run("errors", func(t *testing.T) {
@@ -590,4 +609,15 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	sort.Strings(summary)
 	t.Logf("statuses validated:\n  %s", strings.Join(summary, "\n  "))
+}
+
+// evaluate2 posts an evaluation in a benchmark format and returns the 202.
+func evaluate2(t *testing.T, submit func(string, any, map[string]string) (int, http.Header, []byte), body any) contracts.EvaluationAccepted {
+	t.Helper()
+	code, _, data := submit("/v1/evaluations", body, nil)
+	var acc contracts.EvaluationAccepted
+	if err := json.Unmarshal(data, &acc); err != nil || code != 202 {
+		t.Fatalf("submit: %d %s", code, data)
+	}
+	return acc
 }

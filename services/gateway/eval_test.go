@@ -437,6 +437,7 @@ func TestEvaluationTenants(t *testing.T) {
 	}
 	// Bob cannot see Alice's evaluation, nor its executions.
 	wantError(t, e.do(call{path: "/v1/evaluations/" + a.ID, headers: map[string][]string{"Authorization": {"Bearer key-bob"}}}), 404, contracts.CodeNotFound, "id", "")
+	wantError(t, e.do(call{path: "/v1/evaluations/" + a.ID + "/events", headers: map[string][]string{"Authorization": {"Bearer key-bob"}}}), 404, contracts.CodeNotFound, "id", "")
 	wantError(t, e.do(call{path: "/v1/executions/" + a.Candidates[0].ExecutionID, headers: map[string][]string{"Authorization": {"Bearer key-bob"}}}), 404, contracts.CodeNotFound, "id", "")
 }
 

@@ -5,6 +5,7 @@
 package eval
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -44,6 +45,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/v1/evaluations", web.MethodNotAllowed("POST"))
 	mux.HandleFunc("GET /v1/evaluations/{id}", a.handleEvaluationGet)
 	mux.HandleFunc("/v1/evaluations/{id}", web.MethodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /v1/evaluations/{id}/events", a.handleEvents)
+	mux.HandleFunc("/v1/evaluations/{id}/events", web.MethodNotAllowed("GET, HEAD"))
 }
 
 // Start begins looking for evaluations left half-submitted by a gateway
@@ -79,16 +82,20 @@ func (a *API) handleEvaluationSubmit(w http.ResponseWriter, r *http.Request) {
 	if key != "" {
 		id = contracts.EvaluationIDFromKey(tenant, key)
 	}
-	body, herr := a.readEvaluation(w, r)
+	body, bench, herr := a.readEvaluation(w, r)
 	if herr != nil {
 		herr.Write(w)
 		return
+	}
+	var request any = body
+	if bench != nil {
+		request = bench
 	}
 	// The key is reserved with a fingerprint of the evaluation, for as long
 	// as results are kept: the same key with another body is refused.
 	release := func() {}
 	if key != "" {
-		fingerprint, _ := json.Marshal(body)
+		fingerprint, _ := json.Marshal(request)
 		c := a.For(r)
 		_, fresh, err := c.Reserve(r.Context(), EvaluationScope, key, fingerprint, id)
 		if err != nil {
@@ -113,7 +120,12 @@ func (a *API) handleEvaluationSubmit(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusAccepted, acc)
 		return
 	}
-	plan, herr := a.planEvaluation(r.Context(), id, tenant, body)
+	var plan *evalPlan
+	if bench != nil {
+		plan, herr = a.planBench(r.Context(), id, tenant, bench)
+	} else {
+		plan, herr = a.planEvaluation(r.Context(), id, tenant, body)
+	}
 	if herr != nil {
 		release() // a corrected request may use the key
 		herr.Write(w)
@@ -190,30 +202,89 @@ func acceptedOf(m *evalMeta, status contracts.EvaluationStatus) *contracts.Evalu
 	for i, c := range m.candidates {
 		acc.Candidates[i] = contracts.CandidateRef{Index: i, ID: c.ID, Problem: m.Problems[c.Problem],
 			ExecutionID: contracts.EvaluationExecutionID(m.Tenant, m.ID, i)}
+		acc.Candidates[i].TaskID, acc.Candidates[i].Sample = m.task(i)
 	}
 	return acc
 }
 
-// readEvaluation decodes the body: one JSON object, no unknown fields.
-func (a *API) readEvaluation(w http.ResponseWriter, r *http.Request) (*contracts.EvaluationRequest, *web.Error) {
+// readEvaluation decodes the body: one JSON object, no unknown fields; a
+// native evaluation, or with "format" a benchmark request (bench set).
+func (a *API) readEvaluation(w http.ResponseWriter, r *http.Request) (*contracts.EvaluationRequest, *contracts.BenchmarkRequest, *web.Error) {
 	rd, done := a.Body(w, r)
-	defer done()
-	dec := json.NewDecoder(rd)
-	dec.DisallowUnknownFields()
-	var body *contracts.EvaluationRequest
-	if err := dec.Decode(&body); err != nil {
-		return nil, web.DecodeError(err)
+	data, err := io.ReadAll(rd)
+	done()
+	if err != nil {
+		if herr := web.BodyTooLarge(err); herr != nil {
+			return nil, nil, herr
+		}
+		return nil, nil, web.DecodeError(err)
 	}
-	if body == nil {
-		return nil, web.InvalidJSON("", "the request body must be a JSON object, got null")
+	var probe struct {
+		Format json.RawMessage `json:"format"`
+	}
+	if json.Unmarshal(data, &probe) == nil && len(probe.Format) > 0 && string(probe.Format) != "null" {
+		var bench *contracts.BenchmarkRequest
+		if herr := decodeOne(data, &bench); herr != nil {
+			return nil, nil, herr
+		}
+		return nil, bench, nil
+	}
+	var body *contracts.EvaluationRequest
+	if herr := decodeOne(data, &body); herr != nil {
+		return nil, nil, herr
+	}
+	return body, nil, nil
+}
+
+// decodeOne decodes exactly one JSON object without unknown fields into v
+// (a pointer to a pointer).
+func decodeOne[T any](data []byte, v **T) *web.Error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return web.DecodeError(err)
+	}
+	if *v == nil {
+		return web.InvalidJSON("", "the request body must be a JSON object, got null")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if herr := web.BodyTooLarge(err); herr != nil {
-			return nil, herr
-		}
-		return nil, web.InvalidJSON("", "the request body must hold exactly one JSON object; there is more data after it")
+		return web.InvalidJSON("", "the request body must hold exactly one JSON object; there is more data after it")
 	}
-	return body, nil
+	return nil
+}
+
+// planBench plans a benchmark-format request: its native form, checked as
+// any evaluation, with the fields of errors translated back.
+func (a *API) planBench(ctx context.Context, id, tenant string, bench *contracts.BenchmarkRequest) (*evalPlan, *web.Error) {
+	tc := a.Client.As(tenant)
+	entry := func(language, version string) (string, *web.Error) {
+		runtimes, err := web.Runtimes(ctx, tc)
+		if err != nil {
+			return "", web.ErrorOf(err)
+		}
+		rt, verr := contracts.FindRuntime(runtimes, language, version)
+		if verr != nil {
+			return "", web.FromValidation(verr)
+		}
+		return rt.EntryFile, nil
+	}
+	bp, herr := planBenchmark(bench, entry)
+	if herr != nil {
+		return nil, herr
+	}
+	plan, herr := a.planEvaluation(ctx, id, tenant, bp.native)
+	if herr != nil {
+		herr.Field = benchField(herr.Field)
+		return nil, herr
+	}
+	if bench.Format != contracts.FormatStdio && !strings.HasPrefix(plan.meta.Language, "python") {
+		return nil, unprocessable("language", "format %s runs Python programs; %s is not Python", bench.Format, plan.meta.Language)
+	}
+	plan.meta.Format, plan.meta.TaskIDs = bench.Format, bp.taskIDs
+	for i := range plan.meta.candidates {
+		plan.meta.candidates[i].Sample = bp.samples[i]
+	}
+	return plan, nil
 }
 
 func unprocessable(field, format string, args ...any) *web.Error {
@@ -361,6 +432,21 @@ func evalField(field string, harnessFiles int, harness, candidate string) string
 	return harness + "." + field
 }
 
+// owned loads evaluation id for the request's tenant; when it cannot (404
+// for an unknown id or another tenant's, 503) it answers and returns nil.
+func (a *API) owned(w http.ResponseWriter, r *http.Request, id string) *evalMeta {
+	m, err := a.evals.meta(r.Context(), id)
+	if err != nil {
+		a.Fail(w, r, web.Unavailable("could not read the evaluation", err))
+		return nil
+	}
+	if m == nil || m.Tenant != web.TenantOf(r.Context()) {
+		web.WriteError(w, http.StatusNotFound, contracts.CodeNotFound, "id", "no evaluation with this id")
+		return nil
+	}
+	return m
+}
+
 // handleEvaluationGet serves GET /v1/evaluations/{id}: per-candidate results
 // and the aggregate; ?wait=true waits (up to ?timeout=) for the last one.
 // ?candidates=false leaves the per-candidate list out.
@@ -392,13 +478,8 @@ func (a *API) handleEvaluationGet(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ev := a.evals
-	m, err := ev.meta(r.Context(), id)
-	if err != nil {
-		a.Fail(w, r, web.Unavailable("could not read the evaluation", err))
-		return
-	}
-	if m == nil || m.Tenant != web.TenantOf(r.Context()) {
-		notFound()
+	m := a.owned(w, r, id)
+	if m == nil {
 		return
 	}
 	deadline := time.Now().Add(timeout)

@@ -21,7 +21,7 @@ func (ev *evaluator) view(ctx context.Context, m *evalMeta) (*contracts.Evaluati
 	if p == nil { // expired or half-created: report what the index says
 		p = &evalProgress{State: evalStateStoring}
 	}
-	out := &contracts.Evaluation{ID: m.ID, Language: m.Language, Version: m.Version, CreatedAt: m.CreatedAt,
+	out := &contracts.Evaluation{ID: m.ID, Language: m.Language, Version: m.Version, Format: m.Format, CreatedAt: m.CreatedAt,
 		Candidates: make([]contracts.CandidateResult, m.Total)}
 	rejected := map[int]contracts.ErrorDetail{}
 	for _, r := range p.Rejected {
@@ -33,7 +33,7 @@ func (ev *evaluator) view(ctx context.Context, m *evalMeta) (*contracts.Evaluati
 	}
 	var need []int
 	ev.mu.Lock()
-	for i, c := range m.candidates {
+	for i := range m.candidates {
 		res := &out.Candidates[i]
 		execID := contracts.EvaluationExecutionID(m.Tenant, m.ID, i)
 		if done, ok := ev.done[execID]; ok {
@@ -45,9 +45,9 @@ func (ev *evaluator) view(ctx context.Context, m *evalMeta) (*contracts.Evaluati
 				need = append(need, i)
 			}
 		}
-		res.Index, res.ID, res.Problem, res.ExecutionID = i, c.ID, m.Problems[c.Problem], execID
+		m.label(res, i)
 		if e, ok := rejected[i]; ok {
-			res.Status, res.Error = "rejected", &e
+			rejectedAs(res, e)
 		}
 	}
 	ev.mu.Unlock()
@@ -64,7 +64,7 @@ func (ev *evaluator) view(ctx context.Context, m *evalMeta) (*contracts.Evaluati
 			return err
 		}
 		res := candidateOf(&exec)
-		res.Index, res.ID, res.Problem, res.ExecutionID = i, out.Candidates[i].ID, out.Candidates[i].Problem, exec.ID
+		m.label(&res, i)
 		mu.Lock()
 		out.Candidates[i] = res
 		mu.Unlock()
@@ -85,6 +85,20 @@ func (ev *evaluator) view(ctx context.Context, m *evalMeta) (*contracts.Evaluati
 	return out, nil
 }
 
+// label sets the names of candidate i on res.
+func (m *evalMeta) label(res *contracts.CandidateResult, i int) {
+	c := m.candidates[i]
+	res.Index, res.ID, res.Problem = i, c.ID, m.Problems[c.Problem]
+	res.ExecutionID = contracts.EvaluationExecutionID(m.Tenant, m.ID, i)
+	res.TaskID, res.Sample = m.task(i)
+}
+
+// rejectedAs marks res as a candidate the job queue refused.
+func rejectedAs(res *contracts.CandidateResult, e contracts.ErrorDetail) {
+	res.Status, res.Error = "rejected", &e
+	res.Result = contracts.ResultFailedPrefix + "rejected: " + e.Code
+}
+
 // candidateOf summarises one execution.
 func candidateOf(exec *contracts.Execution) contracts.CandidateResult {
 	res := contracts.CandidateResult{Status: string(exec.Status), StartedAt: exec.StartedAt, FinishedAt: exec.FinishedAt}
@@ -92,6 +106,7 @@ func candidateOf(exec *contracts.Execution) contracts.CandidateResult {
 		return res
 	}
 	res.Verdict = exec.Verdict
+	res.Result = resultOf(exec)
 	res.Passed = exec.Verdict == contracts.VerdictAccepted
 	res.FailedTest = exec.FailedTest
 	res.Message = exec.Message
@@ -122,73 +137,90 @@ func candidateOf(exec *contracts.Execution) contracts.CandidateResult {
 	return res
 }
 
-// aggregate fills the status, progress, summary and pass@k of out from its
-// candidates.
-func aggregate(out *contracts.Evaluation, m *evalMeta, p *evalProgress) {
-	prog := &out.Progress
-	sum := &out.Summary
-	prog.Total, sum.Total = m.Total, m.Total
-	prog.QueueFullRetries = p.QueueFullRetries
-	sum.ByVerdict = map[contracts.Verdict]int{}
-	counts := make([]contracts.ProblemCount, len(m.Problems))
+// aggregator sums candidates into an evaluation's progress, summary and
+// pass@k, one candidate at a time (GET and the events stream use it).
+type aggregator struct {
+	m        *evalMeta
+	p        *evalProgress
+	prog     contracts.EvaluationProgress
+	sum      contracts.EvaluationSummary
+	counts   []contracts.ProblemCount
+	finished time.Time
+}
+
+func newAggregator(m *evalMeta, p *evalProgress) *aggregator {
+	g := &aggregator{m: m, p: p, counts: make([]contracts.ProblemCount, len(m.Problems))}
+	g.prog.Total, g.sum.Total = m.Total, m.Total
+	g.prog.QueueFullRetries = p.QueueFullRetries
+	g.sum.ByVerdict = map[contracts.Verdict]int{}
 	for i, name := range m.Problems {
-		counts[i].Problem = name
+		g.counts[i].Problem = name
 	}
-	var finished time.Time
-	for i := range out.Candidates {
-		c := &out.Candidates[i]
-		pc := &counts[m.candidates[i].Problem]
-		pc.N++
-		switch c.Status {
-		case "pending":
-			prog.Pending++
-			continue
-		case "rejected":
-			prog.Rejected++
-			continue
-		case string(contracts.StatusQueued):
-			prog.Queued++
-		case string(contracts.StatusRunning):
-			prog.Running++
-		case string(contracts.StatusCompleted):
-			prog.Completed++
-		}
-		prog.Submitted++
-		if c.Status != string(contracts.StatusCompleted) {
-			continue
-		}
-		sum.Completed++
-		sum.ByVerdict[c.Verdict]++
-		if c.Passed {
-			sum.Passed++
-			pc.C++
-		}
-		sum.CPUTimeMS += c.CPUTimeMS
-		sum.WallTimeMS += c.WallTimeMS
-		sum.DurationMS += c.DurationMS
-		if c.FinishedAt != nil && c.FinishedAt.After(finished) {
-			finished = *c.FinishedAt
-		}
+	for _, c := range m.candidates {
+		g.counts[c.Problem].N++
 	}
+	return g
+}
+
+// add counts candidate c (its Index names it).
+func (g *aggregator) add(c *contracts.CandidateResult) {
+	prog, sum := &g.prog, &g.sum
+	switch c.Status {
+	case "pending":
+		prog.Pending++
+		return
+	case "rejected":
+		prog.Rejected++
+		return
+	case string(contracts.StatusQueued):
+		prog.Queued++
+	case string(contracts.StatusRunning):
+		prog.Running++
+	case string(contracts.StatusCompleted):
+		prog.Completed++
+	}
+	prog.Submitted++
+	if c.Status != string(contracts.StatusCompleted) {
+		return
+	}
+	sum.Completed++
+	sum.ByVerdict[c.Verdict]++
+	if c.Passed {
+		sum.Passed++
+		g.counts[g.m.candidates[c.Index].Problem].C++
+	}
+	sum.CPUTimeMS += c.CPUTimeMS
+	sum.WallTimeMS += c.WallTimeMS
+	sum.DurationMS += c.DurationMS
+	if c.FinishedAt != nil && c.FinishedAt.After(g.finished) {
+		g.finished = *c.FinishedAt
+	}
+}
+
+// finish fills the status, progress, summary and pass@k of out.
+func (g *aggregator) finish(out *contracts.Evaluation) {
+	m, prog, sum := g.m, &g.prog, &g.sum
 	sum.Failed = sum.Completed - sum.Passed
 	if sum.Completed > 0 {
 		sum.PassRate = float64(sum.Passed) / float64(sum.Completed)
 	}
-	out.PassAtK.Problems = counts
+	out.Progress, out.Summary = *prog, *sum
+	out.PassAtK.Problems = g.counts
 	switch {
-	case p.State != evalStateSubmitted && prog.Pending > 0:
+	case g.p.State != evalStateSubmitted && prog.Pending > 0:
 		out.Status = contracts.EvaluationSubmitting
 	case prog.Completed+prog.Rejected < m.Total:
 		out.Status = contracts.EvaluationRunning
 	default:
 		out.Status = contracts.EvaluationCompleted
-		if !finished.IsZero() {
+		if !g.finished.IsZero() {
+			finished := g.finished
 			out.FinishedAt = &finished
 		}
 		for _, k := range m.K {
 			est := contracts.PassAtKEstimate{K: k}
 			total := 0.0
-			for _, pc := range counts {
+			for _, pc := range g.counts {
 				if v := contracts.PassAtK(pc.N, pc.C, k); !math.IsNaN(v) {
 					total += v
 					est.Problems++
@@ -201,4 +233,14 @@ func aggregate(out *contracts.Evaluation, m *evalMeta, p *evalProgress) {
 			out.PassAtK.Estimates = append(out.PassAtK.Estimates, est)
 		}
 	}
+}
+
+// aggregate fills the status, progress, summary and pass@k of out from its
+// candidates.
+func aggregate(out *contracts.Evaluation, m *evalMeta, p *evalProgress) {
+	g := newAggregator(m, p)
+	for i := range out.Candidates {
+		g.add(&out.Candidates[i])
+	}
+	g.finish(out)
 }

@@ -65,6 +65,9 @@ type evalMeta struct {
 	PerProblem bool      `json:"per_problem,omitempty"`
 	Total      int       `json:"total"`
 	Pages      int       `json:"pages"`
+	// Format and the task ids of the problems, for a benchmark format.
+	Format  contracts.BenchmarkFormat `json:"format,omitempty"`
+	TaskIDs []json.RawMessage         `json:"task_ids,omitempty"`
 
 	candidates []evalCand // loaded from the pages
 }
@@ -72,6 +75,19 @@ type evalMeta struct {
 type evalCand struct {
 	ID      string `json:"i,omitempty"`
 	Problem int    `json:"p"`
+	// Sample is the index among the problem's samples (benchmark formats).
+	Sample int `json:"s,omitempty"`
+}
+
+// task is the task_id and sample index of candidate i (nil without a
+// benchmark format).
+func (m *evalMeta) task(i int) (json.RawMessage, *int) {
+	if m.Format == "" {
+		return nil, nil
+	}
+	c := m.candidates[i]
+	s := c.Sample
+	return m.TaskIDs[c.Problem], &s
 }
 
 type evalPage struct {
