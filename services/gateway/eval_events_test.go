@@ -447,3 +447,45 @@ func (e *env) runFastExecutor(allowed *atomic.Int64) {
 		}
 	}()
 }
+
+// TestEvaluationEventsEndWithTheEvaluation: a stream open on an evaluation
+// that expires (its index gone from the bucket, as --result-ttl removes it)
+// ends, rather than waiting for candidates that will never be logged.
+func TestEvaluationEventsEndWithTheEvaluation(t *testing.T) {
+	e := start(t, nil)
+	e.heartbeat("exec-1", "", testRuntimes())
+	r := e.submit("/v1/evaluations", evalBody([]string{"accepted", "accepted"}, 1, "[1]"), nil)
+	if r.status != 202 {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+	acc := decode[contracts.EvaluationAccepted](t, r)
+	// No executor runs the candidates: the stream has nothing to send.
+	s := e.openEvents(acc.ID, true, "", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+	defer cancel()
+	kv, err := e.nats.JS.KeyValue(ctx, contracts.EvaluationsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Purge(ctx, acc.ID); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			if ev, ok := s.next(); !ok {
+				return
+			} else if ev.Event == "candidate" || ev.Event == "summary" {
+				t.Errorf("an expired evaluation's stream sent %s", ev.Event)
+			}
+		}
+	}()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		s.close()
+		t.Fatal("the stream of an expired evaluation did not end")
+	}
+	wantError(t, e.do(call{path: "/v1/evaluations/" + acc.ID + "/events"}), 404, contracts.CodeNotFound, "id", "")
+}

@@ -214,6 +214,11 @@ func (a *API) handleEvents(w http.ResponseWriter, r *http.Request) {
 			if !caughtUp {
 				continue
 			}
+			// An evaluation that expired (--result-ttl) or was removed
+			// meanwhile ends its stream: a client that reconnects gets 404.
+			if _, err := kv.Get(ctx, id); errors.Is(err, jetstream.ErrKeyNotFound) {
+				return
+			}
 			p, err := ev.logCompleted(ctx, st)
 			if err != nil {
 				if ctx.Err() == nil {

@@ -207,7 +207,20 @@ func (ev *evaluator) meta(ctx context.Context, id string) (*evalMeta, error) {
 	m := ev.metas[id]
 	ev.mu.Unlock()
 	if m != nil {
-		return m, nil
+		// The index is cached, but the evaluation may have expired
+		// (--result-ttl) since: an evaluation gone from the bucket is gone.
+		var head struct{}
+		_, ok, err := ev.getJSON(ctx, id, &head)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return m, nil
+		}
+		ev.mu.Lock()
+		delete(ev.metas, id)
+		ev.mu.Unlock()
+		return nil, nil
 	}
 	m = &evalMeta{}
 	if _, ok, err := ev.getJSON(ctx, id, m); err != nil || !ok {
