@@ -129,10 +129,10 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 			"$JS.ACK." + stream + "." + consumer + ".>",
 		}
 	}
-	// readKV is reading a bucket: get a key and watch keys (an ordered
-	// consumer the client creates, replaces and deletes, with flow control).
-	readKV := func(bucket string) []string {
-		s := kvStream(bucket)
+	// readStream is reading a bucket's or an object store's stream: get
+	// the last message of a subject and read subjects through an ordered
+	// consumer the client creates, replaces and deletes, with flow control.
+	readStream := func(s string) []string {
 		return []string{
 			jsAPI + "DIRECT.GET." + s, jsAPI + "DIRECT.GET." + s + ".>", jsAPI + "STREAM.MSG.GET." + s,
 			jsAPI + "CONSUMER.CREATE." + s, jsAPI + "CONSUMER.CREATE." + s + ".>",
@@ -140,6 +140,12 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 			"$JS.FC." + s + ".>",
 		}
 	}
+	// readKV is reading a bucket: get a key and watch keys.
+	readKV := func(bucket string) []string { return readStream(kvStream(bucket)) }
+	// problems is the problems object store's stream: an executor reads
+	// objects (the last meta message of a name, then its chunks through an
+	// ordered consumer), the gateway also writes them.
+	problems := objectStream(ProblemsStore)
 	inbox := []string{InboxPrefix(role, tenant) + ".>"}
 	// keyAccess reads the keys bucket and creates its entries (create-only
 	// is a publish with an expected revision): the gateway and the results
@@ -149,7 +155,7 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 	var perm Permissions
 	switch role {
 	case RoleGateway:
-		all := append(slices.Clone(streams), kvStream(EvaluationsBucket))
+		all := append(slices.Clone(streams), kvStream(EvaluationsBucket), problems)
 		// It owns the settings of every stream and bucket (see Owner): it
 		// creates and updates them.
 		pub := []string{jsAPI + "INFO"}
@@ -167,6 +173,10 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		for _, b := range []string{ExecutionsBucket, ExecutorsBucket, EvaluationsBucket, IdempotencyBucket} {
 			pub = append(pub, readKV(b)...)
 		}
+		// The problem packages: read, write (chunks and meta messages) and
+		// delete (a purge of an object's chunks) objects.
+		pub = append(pub, readStream(problems)...)
+		pub = append(pub, "$O."+ProblemsStore+".>", jsAPI+"STREAM.PURGE."+problems)
 		// The result-token key: read it, or create it when it starts first.
 		pub = append(pub, keyAccess...)
 		// The gateway keeps evaluations and idempotency keys in their own
@@ -196,6 +206,10 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		// ExecutorMaxDeliveriesAdvisory).
 		pub = append(pub, jsAPI+"DIRECT.GET."+ResultsStream+"."+t.EventSubject("*"))
 		pub = append(pub, jsAPI+"STREAM.MSG.GET."+JobsStream, jsAPI+"STREAM.MSG.DELETE."+JobsStream)
+		// The problem packages the jobs name: read only (look the store
+		// up, read objects).
+		pub = append(pub, jsAPI+"STREAM.INFO."+problems)
+		pub = append(pub, readStream(problems)...)
 		perm = Permissions{
 			Publish:   SubjectRule{Allow: pub},
 			Subscribe: SubjectRule{Allow: append(inbox, ExecutorMaxDeliveriesAdvisory)},

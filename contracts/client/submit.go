@@ -85,6 +85,9 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	if len(runtimes) == 0 {
 		return Submitted{}, ErrNoExecutor
 	}
+	if err := c.resolveProblem(ctx, req); err != nil {
+		return Submitted{}, err
+	}
 	rt, ve := c.validator.ResolveChecked(req, runtimes) // Request checked it above
 	if ve != nil {
 		return Submitted{}, ve
