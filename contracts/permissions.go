@@ -25,7 +25,8 @@ const (
 	// identity that writes it.
 	RoleResults Role = "results"
 	// RoleClient is an internal service of one tenant: it may only send
-	// requests to that tenant's NATS endpoint subject and read the replies.
+	// requests to that tenant's NATS endpoint subjects (executions and
+	// problem packages) and read the replies.
 	RoleClient Role = "client"
 	// RoleOperator may do anything in the Airlock account (the nats CLI,
 	// backups, repairs). It is a person's identity, never a service's.
@@ -76,6 +77,19 @@ func InboxPrefix(role Role, tenant string) string {
 // the request from the subject.
 func (t Topology) ExecuteSubject(tenant string) string {
 	return t.Prefix + ".api.execute." + tenant
+}
+
+// ProblemSubject is the NATS endpoint subject of one tenant's problem
+// packages (a ProblemRequest): like ExecuteSubject, a client identity may
+// publish only to its own.
+func (t Topology) ProblemSubject(tenant string) string {
+	return t.Prefix + ".api.problem." + tenant
+}
+
+// TenantOfProblemSubject returns the tenant of a request received on
+// ProblemSubject(tenant).
+func (t Topology) TenantOfProblemSubject(subject string) (string, bool) {
+	return lastToken(subject, t.Prefix+".api.problem.")
 }
 
 // TenantOfExecuteSubject returns the tenant of a request received on
@@ -189,7 +203,8 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 			// Its waiters share one plain subscription to the executions
 			// bucket's writes (no consumer on the server); it reads every
 			// execution anyway (the direct gets above).
-			Subscribe:      SubjectRule{Allow: append(inbox, p+".api.execute", p+".api.execute.*", "$SRV.>", "$KV."+ExecutionsBucket+".>")},
+			Subscribe: SubjectRule{Allow: append(inbox, p+".api.execute", p+".api.execute.*", p+".api.problem", p+".api.problem.*",
+				"$SRV.>", "$KV."+ExecutionsBucket+".>")},
 			AllowResponses: true,
 		}
 	case RoleExecutor:
@@ -238,7 +253,7 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 			return Permissions{}, fmt.Errorf("tenant %q: letters, digits, - and _ only", tenant)
 		}
 		perm = Permissions{
-			Publish:   SubjectRule{Allow: []string{t.ExecuteSubject(tenant)}},
+			Publish:   SubjectRule{Allow: []string{t.ExecuteSubject(tenant), t.ProblemSubject(tenant)}},
 			Subscribe: SubjectRule{Allow: inbox},
 		}
 	case RoleOperator:

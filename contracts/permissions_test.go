@@ -95,6 +95,8 @@ func TestPermissions(t *testing.T) {
 		{contracts.RoleExecutor, "$JS.API.STREAM.PURGE.OBJ_problems", false}, {contracts.RoleExecutor, "$JS.API.STREAM.DELETE.OBJ_problems", false},
 		{contracts.RoleExecutor, "$JS.API.STREAM.CREATE.OBJ_problems", false}, {contracts.RoleExecutor, "$JS.API.STREAM.UPDATE.OBJ_problems", false},
 		{contracts.RoleResults, "$JS.API.DIRECT.GET.OBJ_problems", false}, {contracts.RoleClient, "$JS.API.DIRECT.GET.OBJ_problems", false},
+		{contracts.RoleClient, "airlock.api.problem.acme", true}, {contracts.RoleClient, "airlock.api.problem.beta", false},
+		{contracts.RoleClient, "airlock.api.problem", false}, {contracts.RoleExecutor, "airlock.api.problem.acme", false},
 	} {
 		if got := allowed(perm(c.role, "acme").Publish, c.subject); got != c.want {
 			t.Errorf("%s may publish to %s: %v, want %v", c.role, c.subject, got, c.want)

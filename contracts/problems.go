@@ -214,3 +214,20 @@ func ProblemHash(id string, m *ProblemManifest, checker, interactor *JudgeProgra
 	}{content, checker, interactor})
 	return SHA256Hex(data)
 }
+
+// ProblemRequest is a request to the NATS endpoint of problem packages
+// (Topology.ProblemSubject): Op is ProblemPut (with Package), ProblemGet or
+// ProblemDelete of problem ID. The reply is the ProblemManifest ({} for a
+// delete) or a service error, as on the execute endpoint.
+type ProblemRequest struct {
+	Op      string          `json:"op"`
+	ID      string          `json:"id"`
+	Package *ProblemPackage `json:"package,omitempty"`
+}
+
+// The operations of a ProblemRequest.
+const (
+	ProblemPut    = "put"
+	ProblemGet    = "get"
+	ProblemDelete = "delete"
+)

@@ -651,6 +651,32 @@ func problemPaths(t *testing.T, ids busIdentities, base contracts.NATSConn, topo
 	cnc, cerrs := asyncErrors(t, ids.conn(base, "client-acme"), "client-problems")
 	_ = cnc.Publish("$JS.API.DIRECT.GET.OBJ_"+contracts.ProblemsStore, []byte(`{"last_by_subj":"$O.problems.M.x"}`))
 	refused(t, cerrs, "client of acme reads the problems store", "$JS.API.DIRECT.GET.OBJ_"+contracts.ProblemsStore)
+	_ = cnc.Publish(topo.ProblemSubject("beta"), []byte(`{"op":"get","id":"roles"}`))
+	refused(t, cerrs, "client of acme reads a problem of tenant beta", topo.ProblemSubject("beta"))
+	// The NATS endpoint of problem packages, as the client of acme: the
+	// gateway serves it with its own identity.
+	ask := func(pr contracts.ProblemRequest) *nats.Msg {
+		t.Helper()
+		data, _ := json.Marshal(pr)
+		msg, err := cnc.Request(topo.ProblemSubject("acme"), data, time.Minute)
+		if err != nil {
+			t.Fatalf("problem request %s: %v", pr.Op, err)
+		}
+		return msg
+	}
+	var viaNATS contracts.ProblemManifest
+	if msg := ask(contracts.ProblemRequest{Op: contracts.ProblemGet, ID: "roles"}); json.Unmarshal(msg.Data, &viaNATS) != nil || viaNATS.Version != stored.Manifest.Version {
+		t.Errorf("get over the NATS endpoint: %s %s", msg.Header, msg.Data)
+	}
+	if msg := ask(contracts.ProblemRequest{Op: contracts.ProblemPut, ID: "via-nats", Package: &pkg}); msg.Header.Get("Nats-Service-Error-Code") != "" {
+		t.Errorf("put over the NATS endpoint: %s %s", msg.Header, msg.Data)
+	}
+	if msg := ask(contracts.ProblemRequest{Op: contracts.ProblemDelete, ID: "via-nats"}); msg.Header.Get("Nats-Service-Error-Code") != "" || string(msg.Data) != "{}" {
+		t.Errorf("delete over the NATS endpoint: %s %s", msg.Header, msg.Data)
+	}
+	if msg := ask(contracts.ProblemRequest{Op: contracts.ProblemGet, ID: "via-nats"}); msg.Header.Get("Nats-Service-Error-Code") != "404" {
+		t.Errorf("get of a deleted problem over the NATS endpoint: %s %s", msg.Header, msg.Data)
+	}
 
 	if err := cl.DeleteProblem(ctx, "roles"); err != nil {
 		t.Fatalf("gateway deletes the problem: %v", err)
