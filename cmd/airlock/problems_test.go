@@ -52,16 +52,20 @@ func splitProblem(t *testing.T, tests int) contracts.ProblemPackage {
 	return pkg
 }
 
-// metricValue is the value of the sample of name with the label
+// metricValue is the sum of the samples of name with the label
 // executor="id" in a Prometheus text exposition (-1 when there is none).
 func metricValue(text, name, id string) float64 {
 	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{[^}]*executor="` + regexp.QuoteMeta(id) + `"[^}]*\} (\S+)$`)
-	m := re.FindStringSubmatch(text)
-	if m == nil {
+	ms := re.FindAllStringSubmatch(text, -1)
+	if ms == nil {
 		return -1
 	}
-	v, _ := strconv.ParseFloat(m[1], 64)
-	return v
+	var sum float64
+	for _, m := range ms {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		sum += v
+	}
+	return sum
 }
 
 // gathered is the value of a counter of reg (-1 when there is none).
