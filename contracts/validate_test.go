@@ -316,7 +316,9 @@ func TestProblemRules(t *testing.T) {
 	}{
 		{"", func(*contracts.ExecutionRequest) {}},
 		{"tests", func(r *contracts.ExecutionRequest) { r.Tests = []contracts.TestCase{{}} }},
-		{"checker", func(r *contracts.ExecutionRequest) { r.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "c.py"}}} }},
+		{"checker", func(r *contracts.ExecutionRequest) {
+			r.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "c.py"}}}
+		}},
 		{"compare", func(r *contracts.ExecutionRequest) { r.Compare = contracts.CompareExact }},
 		{"abs_tolerance", func(r *contracts.ExecutionRequest) { r.AbsTolerance = 1 }},
 		{"expected_output", func(r *contracts.ExecutionRequest) { r.ExpectedOutput = &one }},
