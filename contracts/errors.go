@@ -15,6 +15,7 @@ const (
 	CodeInvalidRequest       = "invalid_request"        // 422
 	CodeUnknownLanguage      = "unknown_language"       // 422
 	CodeLimitTooHigh         = "limit_too_high"         // 422
+	CodeUnknownProblem       = "unknown_problem"        // 422
 	CodeIdempotencyKeyReused = "idempotency_key_reused" // 422
 	CodeQueueFull            = "queue_full"             // 429
 	CodeTenantQueueFull      = "tenant_queue_full"      // 429

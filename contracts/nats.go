@@ -172,6 +172,9 @@ type Topology struct {
 	ExecutorsMaxBytes int64
 	// EvaluationsMaxBytes bounds the evaluations bucket.
 	EvaluationsMaxBytes int64
+	// ProblemsMaxBytes bounds the problems object store (every tenant's
+	// problem packages).
+	ProblemsMaxBytes int64
 	// MaxResultBytes bounds one stored result (an execution's JSON):
 	// executors shorten the outputs of a larger one (the stages' truncated
 	// flags say so), and the RESULTS stream and the executions bucket refuse
@@ -202,6 +205,7 @@ func DefaultTopology() Topology {
 		ExecutionsMaxBytes:  4 << 30,
 		ExecutorsMaxBytes:   16 << 20,
 		EvaluationsMaxBytes: 1 << 30,
+		ProblemsMaxBytes:    ProblemMaxBytesDefault,
 		MaxResultBytes:      4 << 20,
 	}
 }
@@ -225,6 +229,7 @@ func (t Topology) WithDefaults() Topology {
 	orDefault(&t.ExecutionsMaxBytes, d.ExecutionsMaxBytes)
 	orDefault(&t.ExecutorsMaxBytes, d.ExecutorsMaxBytes)
 	orDefault(&t.EvaluationsMaxBytes, d.EvaluationsMaxBytes)
+	orDefault(&t.ProblemsMaxBytes, d.ProblemsMaxBytes)
 	orDefault(&t.MaxResultBytes, d.MaxResultBytes)
 	return t
 }
@@ -242,7 +247,7 @@ func orDefault[T comparable](field *T, def T) {
 // must hold it times the replicas.
 func (t Topology) StoreBytes() int64 {
 	var sum int64
-	for _, b := range []int64{t.QueueMaxBytes, t.ResultsMaxBytes, t.ExecutionsMaxBytes, t.ExecutorsMaxBytes, t.EvaluationsMaxBytes,
+	for _, b := range []int64{t.QueueMaxBytes, t.ResultsMaxBytes, t.ExecutionsMaxBytes, t.ExecutorsMaxBytes, t.EvaluationsMaxBytes, t.ProblemsMaxBytes,
 		t.IdempotencyBucketConfig().MaxBytes, t.KeysBucketConfig().MaxBytes} {
 		sum += max(b, 0)
 	}

@@ -25,7 +25,8 @@ const (
 	// identity that writes it.
 	RoleResults Role = "results"
 	// RoleClient is an internal service of one tenant: it may only send
-	// requests to that tenant's NATS endpoint subject and read the replies.
+	// requests to that tenant's NATS endpoint subjects (executions and
+	// problem packages) and read the replies.
 	RoleClient Role = "client"
 	// RoleOperator may do anything in the Airlock account (the nats CLI,
 	// backups, repairs). It is a person's identity, never a service's.
@@ -76,6 +77,19 @@ func InboxPrefix(role Role, tenant string) string {
 // the request from the subject.
 func (t Topology) ExecuteSubject(tenant string) string {
 	return t.Prefix + ".api.execute." + tenant
+}
+
+// ProblemSubject is the NATS endpoint subject of one tenant's problem
+// packages (a ProblemRequest): like ExecuteSubject, a client identity may
+// publish only to its own.
+func (t Topology) ProblemSubject(tenant string) string {
+	return t.Prefix + ".api.problem." + tenant
+}
+
+// TenantOfProblemSubject returns the tenant of a request received on
+// ProblemSubject(tenant).
+func (t Topology) TenantOfProblemSubject(subject string) (string, bool) {
+	return lastToken(subject, t.Prefix+".api.problem.")
 }
 
 // TenantOfExecuteSubject returns the tenant of a request received on
@@ -129,10 +143,10 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 			"$JS.ACK." + stream + "." + consumer + ".>",
 		}
 	}
-	// readKV is reading a bucket: get a key and watch keys (an ordered
-	// consumer the client creates, replaces and deletes, with flow control).
-	readKV := func(bucket string) []string {
-		s := kvStream(bucket)
+	// readStream is reading a bucket's or an object store's stream: get
+	// the last message of a subject and read subjects through an ordered
+	// consumer the client creates, replaces and deletes, with flow control.
+	readStream := func(s string) []string {
 		return []string{
 			jsAPI + "DIRECT.GET." + s, jsAPI + "DIRECT.GET." + s + ".>", jsAPI + "STREAM.MSG.GET." + s,
 			jsAPI + "CONSUMER.CREATE." + s, jsAPI + "CONSUMER.CREATE." + s + ".>",
@@ -140,6 +154,12 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 			"$JS.FC." + s + ".>",
 		}
 	}
+	// readKV is reading a bucket: get a key and watch keys.
+	readKV := func(bucket string) []string { return readStream(kvStream(bucket)) }
+	// problems is the problems object store's stream: an executor reads
+	// objects (the last meta message of a name, then its chunks through an
+	// ordered consumer), the gateway also writes them.
+	problems := objectStream(ProblemsStore)
 	inbox := []string{InboxPrefix(role, tenant) + ".>"}
 	// keyAccess reads the keys bucket and creates its entries (create-only
 	// is a publish with an expected revision): the gateway and the results
@@ -149,7 +169,7 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 	var perm Permissions
 	switch role {
 	case RoleGateway:
-		all := append(slices.Clone(streams), kvStream(EvaluationsBucket))
+		all := append(slices.Clone(streams), kvStream(EvaluationsBucket), problems)
 		// It owns the settings of every stream and bucket (see Owner): it
 		// creates and updates them.
 		pub := []string{jsAPI + "INFO"}
@@ -167,6 +187,10 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		for _, b := range []string{ExecutionsBucket, ExecutorsBucket, EvaluationsBucket, IdempotencyBucket} {
 			pub = append(pub, readKV(b)...)
 		}
+		// The problem packages: read, write (chunks and meta messages) and
+		// delete (a purge of an object's chunks) objects.
+		pub = append(pub, readStream(problems)...)
+		pub = append(pub, "$O."+ProblemsStore+".>", jsAPI+"STREAM.PURGE."+problems)
 		// The result-token key: read it, or create it when it starts first.
 		pub = append(pub, keyAccess...)
 		// The gateway keeps evaluations and idempotency keys in their own
@@ -179,7 +203,8 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 			// Its waiters share one plain subscription to the executions
 			// bucket's writes (no consumer on the server); it reads every
 			// execution anyway (the direct gets above).
-			Subscribe:      SubjectRule{Allow: append(inbox, p+".api.execute", p+".api.execute.*", "$SRV.>", "$KV."+ExecutionsBucket+".>")},
+			Subscribe: SubjectRule{Allow: append(inbox, p+".api.execute", p+".api.execute.*", p+".api.problem", p+".api.problem.*",
+				"$SRV.>", "$KV."+ExecutionsBucket+".>")},
 			AllowResponses: true,
 		}
 	case RoleExecutor:
@@ -199,6 +224,10 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 		// The fleet's heartbeats: which executors serve a job's runtime
 		// that this one does not (routing by runtime).
 		pub = append(pub, readKV(ExecutorsBucket)...)
+		// The problem packages the jobs name: read only (look the store
+		// up, read objects).
+		pub = append(pub, jsAPI+"STREAM.INFO."+problems)
+		pub = append(pub, readStream(problems)...)
 		perm = Permissions{
 			Publish:   SubjectRule{Allow: pub},
 			Subscribe: SubjectRule{Allow: append(inbox, ExecutorMaxDeliveriesAdvisory)},
@@ -227,7 +256,7 @@ func (t Topology) Permissions(role Role, tenant string) (Permissions, error) {
 			return Permissions{}, fmt.Errorf("tenant %q: letters, digits, - and _ only", tenant)
 		}
 		perm = Permissions{
-			Publish:   SubjectRule{Allow: []string{t.ExecuteSubject(tenant)}},
+			Publish:   SubjectRule{Allow: []string{t.ExecuteSubject(tenant), t.ProblemSubject(tenant)}},
 			Subscribe: SubjectRule{Allow: inbox},
 		}
 	case RoleOperator:

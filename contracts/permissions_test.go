@@ -81,6 +81,28 @@ func TestPermissions(t *testing.T) {
 			t.Errorf("%s may subscribe to the executions' writes or write an idempotency key", r)
 		}
 	}
+	// The problems store: the gateway reads and writes it, an executor
+	// only reads it.
+	for _, c := range []struct {
+		role    contracts.Role
+		subject string
+		want    bool
+	}{
+		{contracts.RoleGateway, "$O.problems.C.abc", true}, {contracts.RoleGateway, "$O.problems.M.abc", true},
+		{contracts.RoleGateway, "$JS.API.STREAM.PURGE.OBJ_problems", true}, {contracts.RoleGateway, "$JS.API.STREAM.CREATE.OBJ_problems", true},
+		{contracts.RoleExecutor, "$JS.API.STREAM.INFO.OBJ_problems", true}, {contracts.RoleExecutor, "$JS.API.DIRECT.GET.OBJ_problems", true},
+		{contracts.RoleExecutor, "$JS.API.CONSUMER.CREATE.OBJ_problems.x.$O.problems.C.abc", true},
+		{contracts.RoleExecutor, "$O.problems.C.abc", false}, {contracts.RoleExecutor, "$O.problems.M.abc", false},
+		{contracts.RoleExecutor, "$JS.API.STREAM.PURGE.OBJ_problems", false}, {contracts.RoleExecutor, "$JS.API.STREAM.DELETE.OBJ_problems", false},
+		{contracts.RoleExecutor, "$JS.API.STREAM.CREATE.OBJ_problems", false}, {contracts.RoleExecutor, "$JS.API.STREAM.UPDATE.OBJ_problems", false},
+		{contracts.RoleResults, "$JS.API.DIRECT.GET.OBJ_problems", false}, {contracts.RoleClient, "$JS.API.DIRECT.GET.OBJ_problems", false},
+		{contracts.RoleClient, "airlock.api.problem.acme", true}, {contracts.RoleClient, "airlock.api.problem.beta", false},
+		{contracts.RoleClient, "airlock.api.problem", false}, {contracts.RoleExecutor, "airlock.api.problem.acme", false},
+	} {
+		if got := allowed(perm(c.role, "acme").Publish, c.subject); got != c.want {
+			t.Errorf("%s may publish to %s: %v, want %v", c.role, c.subject, got, c.want)
+		}
+	}
 	cl := perm(contracts.RoleClient, "acme")
 	if !allowed(cl.Publish, "airlock.api.execute.acme") || allowed(cl.Publish, "airlock.api.execute.beta") ||
 		allowed(cl.Publish, "airlock.api.execute") || allowed(cl.Subscribe, "_INBOX.tenant.beta.x") || !allowed(cl.Subscribe, "_INBOX.tenant.acme.x") {

@@ -54,6 +54,15 @@ type ExecutionRequest struct {
 	// OutputFiles names files the program writes in /work that come back
 	// on each run stage as Stage.Files.
 	OutputFiles []string `json:"output_files,omitempty" validate:"max=16,dive,filename"`
+	// Problem names a stored problem package of the tenant (PUT
+	// /v1/problems/{id}): the request then takes its tests, checker,
+	// interactor, compare mode and default limits from it, and sets none
+	// of them itself.
+	Problem string `json:"problem,omitempty" validate:"omitempty,problemid"`
+	// ProblemVersion pins the package's version (ProblemManifest.Version).
+	// Submit sets it to the current version when it is empty, so that the
+	// job on the bus keeps meaning the package it was submitted with.
+	ProblemVersion string `json:"problem_version,omitempty" validate:"omitempty,problemversion"`
 }
 
 // JudgeProgram is a program that judges the tests of an execution (a

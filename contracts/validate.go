@@ -18,8 +18,13 @@ type Policy struct {
 	MaxFileBytes   int64 // one file, decoded
 	MaxSourceBytes int64 // all files, decoded
 	MaxStdinBytes  int64
-	// MaxTests bounds the tests of one judge-mode request.
+	// MaxTests bounds the tests of one judge-mode request and of a
+	// problem package.
 	MaxTests int
+	// MaxProblemBytes bounds the test data (every input and answer) of one
+	// problem package; each test is bounded as on a request
+	// (MaxStdinBytes).
+	MaxProblemBytes int64
 }
 
 // DefaultPolicy is the policy the gateway and executor use unless configured.
@@ -30,6 +35,8 @@ func DefaultPolicy() Policy {
 		MaxSourceBytes: 8 << 20,
 		MaxStdinBytes:  8 << 20,
 		MaxTests:       1000,
+		// A package is sent once and kept: twice a request's 32 MiB.
+		MaxProblemBytes: 64 << 20,
 	}
 }
 
@@ -83,6 +90,8 @@ func NewValidator(p Policy) *Validator {
 	}
 	must(v.RegisterValidation("filename", func(fl validator.FieldLevel) bool { return ValidFileName(fl.Field().String()) }))
 	must(v.RegisterValidation("token", func(fl validator.FieldLevel) bool { return tokenRE.MatchString(fl.Field().String()) }))
+	must(v.RegisterValidation("problemid", func(fl validator.FieldLevel) bool { return ValidProblemID(fl.Field().String()) }))
+	must(v.RegisterValidation("problemversion", func(fl validator.FieldLevel) bool { return ValidProblemVersion(fl.Field().String()) }))
 	must(v.RegisterValidation("nonul", func(fl validator.FieldLevel) bool { return !strings.ContainsRune(fl.Field().String(), 0) }))
 	return &Validator{v: v, policy: p}
 }
@@ -94,17 +103,11 @@ func (v *Validator) Policy() Policy { return v.policy }
 // normalises the language name to lower case.
 func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 	req.Language = strings.ToLower(strings.TrimSpace(req.Language))
-	for _, jp := range []*JudgeProgram{req.Checker, req.Interactor} {
-		if jp != nil {
-			jp.Language = strings.ToLower(strings.TrimSpace(jp.Language))
-		}
+	if verr := v.structure(req, req.Checker, req.Interactor); verr != nil {
+		return verr
 	}
-	if err := v.v.Struct(req); err != nil {
-		var ve validator.ValidationErrors
-		if errors.As(err, &ve) && len(ve) > 0 {
-			return fieldError(ve[0])
-		}
-		return &ValidationError{Code: CodeInvalidRequest, Message: err.Error()}
+	if verr := problemRequest(req); verr != nil {
+		return verr
 	}
 	if int64(len(req.Stdin)) > v.policy.MaxStdinBytes {
 		return &ValidationError{Code: CodeInvalidRequest, Field: "stdin",
@@ -116,14 +119,30 @@ func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 	if verr := v.files(req.Files, "files"); verr != nil {
 		return verr
 	}
+	if verr := v.judgePrograms(req.Checker, req.Interactor, len(req.Tests) > 0); verr != nil {
+		return verr
+	}
+	seen := make(map[string]bool, len(req.OutputFiles))
+	for i, name := range req.OutputFiles {
+		if seen[name] {
+			return &ValidationError{Code: CodeInvalidRequest, Field: fmt.Sprintf("output_files[%d]", i), Message: fmt.Sprintf("duplicate file name %q", name)}
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+// judgePrograms checks a checker and an interactor (of a request, or of a
+// problem package): both need tests, and neither may name a test's file.
+func (v *Validator) judgePrograms(checker, interactor *JudgeProgram, tests bool) *ValidationError {
 	for _, j := range []struct {
 		field, article string
 		p              *JudgeProgram
-	}{{"checker", "a", req.Checker}, {"interactor", "an", req.Interactor}} {
+	}{{"checker", "a", checker}, {"interactor", "an", interactor}} {
 		if j.p == nil {
 			continue
 		}
-		if len(req.Tests) == 0 {
+		if !tests {
 			return &ValidationError{Code: CodeInvalidRequest, Field: j.field, Message: fmt.Sprintf("%s %s judges tests: give tests", j.article, j.field)}
 		}
 		if verr := v.files(j.p.Files, j.field+".files"); verr != nil {
@@ -136,12 +155,67 @@ func (v *Validator) Request(req *ExecutionRequest) *ValidationError {
 			}
 		}
 	}
-	seen := make(map[string]bool, len(req.OutputFiles))
-	for i, name := range req.OutputFiles {
-		if seen[name] {
-			return &ValidationError{Code: CodeInvalidRequest, Field: fmt.Sprintf("output_files[%d]", i), Message: fmt.Sprintf("duplicate file name %q", name)}
+	return nil
+}
+
+// problemRequest refuses a request that names a problem and also sets what
+// the problem's package gives.
+func problemRequest(req *ExecutionRequest) *ValidationError {
+	if req.Problem == "" {
+		if req.ProblemVersion != "" {
+			return &ValidationError{Code: CodeInvalidRequest, Field: "problem_version", Message: "problem_version needs problem"}
 		}
-		seen[name] = true
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"tests", len(req.Tests) > 0}, {"checker", req.Checker != nil}, {"interactor", req.Interactor != nil},
+		{"compare", req.Compare != ""}, {"abs_tolerance", req.AbsTolerance != 0}, {"rel_tolerance", req.RelTolerance != 0},
+		{"expected_output", req.ExpectedOutput != nil},
+	} {
+		if f.set {
+			return &ValidationError{Code: CodeInvalidRequest, Field: f.name,
+				Message: fmt.Sprintf("a request that names a problem takes %s from the problem's package: remove it", f.name)}
+		}
+	}
+	return nil
+}
+
+// Problem checks a problem package (PUT /v1/problems/{id}) against the
+// rules that do not depend on the live runtimes: its tests (1 to MaxTests,
+// each within MaxStdinBytes, all within MaxProblemBytes), its checker and
+// interactor as on a request. It normalises their language names to lower
+// case.
+func (v *Validator) Problem(pkg *ProblemPackage) *ValidationError {
+	if verr := v.structure(pkg, pkg.Checker, pkg.Interactor); verr != nil {
+		return verr
+	}
+	maxBytes := v.policy.MaxProblemBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultPolicy().MaxProblemBytes
+	}
+	if verr := v.testList(pkg.Tests, maxBytes); verr != nil {
+		return verr
+	}
+	return v.judgePrograms(pkg.Checker, pkg.Interactor, true)
+}
+
+// structure normalises the language names of a checker and an interactor
+// to lower case, then checks obj's validation tags.
+func (v *Validator) structure(obj any, checker, interactor *JudgeProgram) *ValidationError {
+	for _, jp := range []*JudgeProgram{checker, interactor} {
+		if jp != nil {
+			jp.Language = strings.ToLower(strings.TrimSpace(jp.Language))
+		}
+	}
+	if err := v.v.Struct(obj); err != nil {
+		var ve validator.ValidationErrors
+		if errors.As(err, &ve) && len(ve) > 0 {
+			return fieldError(ve[0])
+		}
+		return &ValidationError{Code: CodeInvalidRequest, Message: err.Error()}
 	}
 	return nil
 }
@@ -200,14 +274,6 @@ func (v *Validator) files(files []File, list string) *ValidationError {
 // every input and expected output (all of them together within the stdin
 // bound's multiple).
 func (v *Validator) tests(req *ExecutionRequest) *ValidationError {
-	maxTests := v.policy.MaxTests
-	if maxTests <= 0 {
-		maxTests = DefaultPolicy().MaxTests
-	}
-	if len(req.Tests) > maxTests {
-		return &ValidationError{Code: CodeInvalidRequest, Field: "tests",
-			Message: fmt.Sprintf("at most %d tests are allowed, got %d", maxTests, len(req.Tests))}
-	}
 	if req.ExpectedOutput != nil && int64(len(*req.ExpectedOutput)) > v.policy.MaxStdinBytes {
 		return &ValidationError{Code: CodeInvalidRequest, Field: "expected_output",
 			Message: fmt.Sprintf("expected_output is %d bytes; the maximum is %d", len(*req.ExpectedOutput), v.policy.MaxStdinBytes)}
@@ -216,8 +282,22 @@ func (v *Validator) tests(req *ExecutionRequest) *ValidationError {
 		return &ValidationError{Code: CodeInvalidRequest, Field: "expected_output",
 			Message: "set expected_output on each test, not on a request with tests"}
 	}
+	return v.testList(req.Tests, 4*v.policy.MaxStdinBytes)
+}
+
+// testList checks a list of tests: at most MaxTests, each input and answer
+// within MaxStdinBytes, all of them within maxTotal bytes.
+func (v *Validator) testList(tests []TestCase, maxTotal int64) *ValidationError {
+	maxTests := v.policy.MaxTests
+	if maxTests <= 0 {
+		maxTests = DefaultPolicy().MaxTests
+	}
+	if len(tests) > maxTests {
+		return &ValidationError{Code: CodeInvalidRequest, Field: "tests",
+			Message: fmt.Sprintf("at most %d tests are allowed, got %d", maxTests, len(tests))}
+	}
 	var total int64
-	for i, tc := range req.Tests {
+	for i, tc := range tests {
 		size := int64(len(tc.Stdin))
 		if tc.ExpectedOutput != nil {
 			size += int64(len(*tc.ExpectedOutput))
@@ -228,9 +308,9 @@ func (v *Validator) tests(req *ExecutionRequest) *ValidationError {
 		}
 		total += size
 	}
-	if total > 4*v.policy.MaxStdinBytes {
+	if total > maxTotal {
 		return &ValidationError{Code: CodeInvalidRequest, Field: "tests",
-			Message: fmt.Sprintf("the tests' inputs and outputs total %d bytes; the maximum is %d", total, 4*v.policy.MaxStdinBytes)}
+			Message: fmt.Sprintf("the tests' inputs and outputs total %d bytes; the maximum is %d", total, maxTotal)}
 	}
 	return nil
 }
@@ -257,10 +337,21 @@ func (v *Validator) ResolveChecked(req *ExecutionRequest, runtimes []Runtime) (*
 	if _, verr := ResolveLimits(req.Limits, *rt); verr != nil {
 		return nil, verr
 	}
+	if verr := ResolveJudgePrograms(req.Checker, req.Interactor, runtimes); verr != nil {
+		return nil, verr
+	}
+	req.Language, req.Version = rt.Language, rt.Version
+	return rt, nil
+}
+
+// ResolveJudgePrograms finds the runtimes of a checker and an interactor
+// (either may be nil) and checks their limits against the judge defaults
+// and the runtimes' maximums; it normalises their language and version.
+func ResolveJudgePrograms(checker, interactor *JudgeProgram, runtimes []Runtime) *ValidationError {
 	for _, j := range []struct {
 		field string
 		c     *JudgeProgram
-	}{{"checker", req.Checker}, {"interactor", req.Interactor}} {
+	}{{"checker", checker}, {"interactor", interactor}} {
 		field, c := j.field, j.c
 		if c == nil {
 			continue
@@ -268,16 +359,15 @@ func (v *Validator) ResolveChecked(req *ExecutionRequest, runtimes []Runtime) (*
 		crt, verr := FindRuntime(runtimes, c.Language, c.Version)
 		if verr != nil {
 			verr.Field = field + "." + verr.Field
-			return nil, verr
+			return verr
 		}
 		if _, verr := ResolveLimits(c.Limits, JudgeRuntime(*crt)); verr != nil {
 			verr.Field = field + "." + verr.Field
-			return nil, verr
+			return verr
 		}
 		c.Language, c.Version = crt.Language, crt.Version
 	}
-	req.Language, req.Version = rt.Language, rt.Version
-	return rt, nil
+	return nil
 }
 
 // The default limits of a checker: generous, because a slow checker is the
@@ -354,6 +444,10 @@ func fieldError(fe validator.FieldError) *ValidationError {
 		msg = "must be a lower-case language name such as \"python\" or \"c++\""
 	case "nonul":
 		msg = "must not contain a NUL byte"
+	case "problemid":
+		msg = "must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+	case "problemversion":
+		msg = "must be a version as GET /v1/problems/{id} shows it (64 lower-case hex digits)"
 	case "url", "startswith":
 		msg = "must be an absolute http or https URL"
 	default:

@@ -298,3 +298,56 @@ func TestIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestProblemRules: a request that names a problem sets nothing the
+// package gives; a package is bounded like a request's tests, with its
+// own total.
+func TestProblemRules(t *testing.T) {
+	p := contracts.DefaultPolicy()
+	p.MaxProblemBytes = 100
+	v := contracts.NewValidator(p)
+	one := "1"
+	base := func() contracts.ExecutionRequest {
+		return contracts.ExecutionRequest{Language: "python", Files: []contracts.File{{Name: "main.py"}}, Problem: "sum.v2"}
+	}
+	for _, c := range []struct {
+		field string
+		set   func(*contracts.ExecutionRequest)
+	}{
+		{"", func(*contracts.ExecutionRequest) {}},
+		{"tests", func(r *contracts.ExecutionRequest) { r.Tests = []contracts.TestCase{{}} }},
+		{"checker", func(r *contracts.ExecutionRequest) {
+			r.Checker = &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "c.py"}}}
+		}},
+		{"compare", func(r *contracts.ExecutionRequest) { r.Compare = contracts.CompareExact }},
+		{"abs_tolerance", func(r *contracts.ExecutionRequest) { r.AbsTolerance = 1 }},
+		{"expected_output", func(r *contracts.ExecutionRequest) { r.ExpectedOutput = &one }},
+		{"problem", func(r *contracts.ExecutionRequest) { r.Problem = "-x" }},
+		{"problem_version", func(r *contracts.ExecutionRequest) { r.ProblemVersion = "abc" }},
+		{"problem_version", func(r *contracts.ExecutionRequest) { r.Problem, r.ProblemVersion = "", strings.Repeat("a", 64) }},
+	} {
+		r := base()
+		c.set(&r)
+		verr := v.Request(&r)
+		if (verr == nil) != (c.field == "") || verr != nil && verr.Field != c.field {
+			t.Errorf("field %q: %v", c.field, verr)
+		}
+	}
+	for _, c := range []struct {
+		field string
+		pkg   contracts.ProblemPackage
+	}{
+		{"", contracts.ProblemPackage{Tests: []contracts.TestCase{{Stdin: strings.Repeat("x", 100)}}}},
+		{"tests", contracts.ProblemPackage{}},
+		{"tests", contracts.ProblemPackage{Tests: []contracts.TestCase{{Stdin: strings.Repeat("x", 60)}, {Stdin: strings.Repeat("x", 41)}}}},
+		{"tests", contracts.ProblemPackage{Tests: make([]contracts.TestCase, 1001)}},
+		{"checker.files[0].name", contracts.ProblemPackage{Tests: []contracts.TestCase{{}},
+			Checker: &contracts.JudgeProgram{Language: "python", Files: []contracts.File{{Name: "answer.txt"}}}}},
+		{"compare", contracts.ProblemPackage{Tests: []contracts.TestCase{{}}, Compare: "fuzzy"}},
+	} {
+		verr := v.Problem(&c.pkg)
+		if (verr == nil) != (c.field == "") || verr != nil && verr.Field != c.field {
+			t.Errorf("package, field %q: %v", c.field, verr)
+		}
+	}
+}

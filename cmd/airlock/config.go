@@ -137,6 +137,7 @@ func topologyFlags(f *flags, topo *contracts.Topology) {
 	f.int64(&topo.ExecutionsMaxBytes, "executions-max-bytes", "AIRLOCK_EXECUTIONS_MAX_BYTES", topo.ExecutionsMaxBytes, "bytes of stored executions (the executions bucket; when full, results wait until old ones expire); -1: no bound")
 	f.int64(&topo.ExecutorsMaxBytes, "executors-max-bytes", "AIRLOCK_EXECUTORS_MAX_BYTES", topo.ExecutorsMaxBytes, "bytes of executor heartbeats (the executors bucket); -1: no bound")
 	f.int64(&topo.EvaluationsMaxBytes, "evaluations-max-bytes", "AIRLOCK_EVALUATIONS_MAX_BYTES", topo.EvaluationsMaxBytes, "bytes of evaluation indexes (the evaluations bucket); -1: no bound")
+	f.int64(&topo.ProblemsMaxBytes, "problems-max-bytes", "AIRLOCK_PROBLEMS_MAX_BYTES", topo.ProblemsMaxBytes, "bytes of stored problem packages, every tenant's (the problems object store); -1: no bound")
 	f.integer(&topo.Replicas, "replicas", "AIRLOCK_REPLICAS", topo.Replicas, "JetStream replicas of the streams and buckets (3 in a cluster)")
 	// The executors' shared consumer: the gateway sets it, an executor
 	// follows it (and uses these only when it creates the consumer).
@@ -177,7 +178,8 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 	topo := contracts.DefaultTopology()
 	topologyFlags(f, &topo)
 	policy := contracts.DefaultPolicy()
-	f.integer(&policy.MaxTests, "max-tests", "AIRLOCK_MAX_TESTS", policy.MaxTests, "most tests in one judge-mode request (gateway and executor must agree)")
+	f.integer(&policy.MaxTests, "max-tests", "AIRLOCK_MAX_TESTS", policy.MaxTests, "most tests in one judge-mode request or problem package (gateway and executor must agree)")
+	f.int64(&policy.MaxProblemBytes, "max-problem-bytes", "AIRLOCK_MAX_PROBLEM_BYTES", policy.MaxProblemBytes, "largest test data (inputs and answers) of one problem package")
 
 	if has("gateway") {
 		c.Gateway = gateway.DefaultConfig()
@@ -185,6 +187,7 @@ func parseConfig(cmd string, args []string, stderr io.Writer) (*config, error) {
 		g := &c.Gateway
 		f.str(&g.Listen, "listen", "AIRLOCK_LISTEN", g.Listen, "HTTP listen address")
 		f.int64(&g.MaxBodyBytes, "max-body-bytes", "AIRLOCK_MAX_BODY_BYTES", g.MaxBodyBytes, "largest request body accepted")
+		f.int64(&g.MaxProblemBodyBytes, "max-problem-body-bytes", "AIRLOCK_MAX_PROBLEM_BODY_BYTES", g.MaxProblemBodyBytes, "largest body of PUT /v1/problems/{id} (a problem package)")
 		f.duration(&g.WaitTimeout, "wait-timeout", "AIRLOCK_WAIT_TIMEOUT", g.WaitTimeout, "default wait of ?wait=true and /v1/execute")
 		f.str(&apiKeys, "api-keys", "AIRLOCK_API_KEYS", "", `API keys as "tenant:key[:callback-secret],..."; when any key is set, anonymous access is off`)
 		f.str(&apiKeysFile, "api-keys-file", "AIRLOCK_API_KEYS_FILE", "", `file of API keys, one "tenant:key[:callback-secret]" per line (# comments)`)

@@ -507,6 +507,7 @@ func runBusServices(t *testing.T, ids busIdentities, base contracts.NATSConn, to
 	t.Logf("job %s of tenant acme: %s, %s", exec.ID, exec.Status, exec.Verdict)
 	httpPaths(t, "http://"+ln.Addr().String(), recv.URL, callbacks)
 	busClientPaths(t, ids.conn(base, "gateway"), topo, log)
+	problemPaths(t, ids, base, topo, log)
 
 	attackBus(t, ids, base, topo, exec.ID)
 	forgeResult(t, ids, base, topo, "http://"+ln.Addr().String(), recv.URL, callbacks)
@@ -600,6 +601,95 @@ func busClientPaths(t *testing.T, c contracts.NATSConn, topo contracts.Topology,
 	again := contracts.ExecutionRequest{Language: "bash", Files: []contracts.File{{Name: "main.sh", Content: "echo ok"}}}
 	if dup, err := cl.Submit(ctx, &again, client.SubmitOptions{IdempotencyKey: "roles-test"}); err != nil || dup.ID != sub.ID || !dup.Duplicate {
 		t.Fatalf("bus client repeat: %+v, %v", dup, err)
+	}
+}
+
+// problemPaths stores a problem package with the gateway's identity (the
+// bus client's PutProblem), reads it back in full with the executor's (the
+// executor's own path: the store opened read-only, client.LoadProblem), and
+// deletes it with the gateway's; the executor may not write, purge or
+// delete in the store and a tenant's client may not read it.
+func problemPaths(t *testing.T, ids busIdentities, base contracts.NATSConn, topo contracts.Topology, log *slog.Logger) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Patience)
+	defer cancel()
+	gnc, err := ids.conn(base, "gateway").Connect("airlock-gateway-problems", log.With("service", "gateway-problems"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gnc.Close()
+	cl, err := client.New(ctx, gnc, client.Options{Topology: topo, Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pkg := contracts.ProblemPackage{Tests: []contracts.TestCase{
+		{Stdin: "1\n", ExpectedOutput: ptr("2")}, {Stdin: strings.Repeat("7", 300_000), ExpectedOutput: ptr("3")}}}
+	stored, err := cl.PutProblem(ctx, "roles", &pkg)
+	if err != nil || !stored.Created {
+		t.Fatalf("gateway stores a problem: %+v, %v", stored, err)
+	}
+	if m, err := cl.Problem(ctx, "roles"); err != nil || m.Version != stored.Manifest.Version {
+		t.Fatalf("gateway reads the problem: %v", err)
+	}
+
+	enc, errs := asyncErrors(t, ids.conn(base, "executor"), "executor-problems")
+	ejs, _ := jetstream.New(enc)
+	obs, err := ejs.ObjectStore(ctx, contracts.ProblemsStore)
+	if err != nil {
+		t.Fatalf("executor opens the problems store: %v", err)
+	}
+	got, err := client.LoadProblem(ctx, obs, "acme", "roles", stored.Manifest.Version)
+	if err != nil || len(got.Tests) != 2 || got.Tests[1].Stdin != pkg.Tests[1].Stdin || *got.Tests[0].ExpectedOutput != "2" {
+		t.Fatalf("executor reads the package: %v", err)
+	}
+	if _, err := client.LoadProblem(ctx, obs, "beta", "roles", stored.Manifest.Version); !errors.Is(err, client.ErrProblemNotFound) {
+		t.Errorf("the package of acme read as beta's: %v", err)
+	}
+	_ = enc.Publish("$O."+contracts.ProblemsStore+".M.eA", []byte(`{}`))
+	refused(t, errs, "executor writes an object's meta", "$O."+contracts.ProblemsStore+".M.eA")
+	_ = enc.Publish("$O."+contracts.ProblemsStore+".C.x", []byte(`x`))
+	refused(t, errs, "executor writes an object's chunk", "$O."+contracts.ProblemsStore+".C.x")
+	_ = enc.Publish("$JS.API.STREAM.PURGE.OBJ_"+contracts.ProblemsStore, nil)
+	refused(t, errs, "executor purges the problems store", "$JS.API.STREAM.PURGE.OBJ_"+contracts.ProblemsStore)
+	_ = enc.Publish("$JS.API.STREAM.DELETE.OBJ_"+contracts.ProblemsStore, nil)
+	refused(t, errs, "executor deletes the problems store", "$JS.API.STREAM.DELETE.OBJ_"+contracts.ProblemsStore)
+
+	cnc, cerrs := asyncErrors(t, ids.conn(base, "client-acme"), "client-problems")
+	_ = cnc.Publish("$JS.API.DIRECT.GET.OBJ_"+contracts.ProblemsStore, []byte(`{"last_by_subj":"$O.problems.M.x"}`))
+	refused(t, cerrs, "client of acme reads the problems store", "$JS.API.DIRECT.GET.OBJ_"+contracts.ProblemsStore)
+	_ = cnc.Publish(topo.ProblemSubject("beta"), []byte(`{"op":"get","id":"roles"}`))
+	refused(t, cerrs, "client of acme reads a problem of tenant beta", topo.ProblemSubject("beta"))
+	// The NATS endpoint of problem packages, as the client of acme: the
+	// gateway serves it with its own identity.
+	ask := func(pr contracts.ProblemRequest) *nats.Msg {
+		t.Helper()
+		data, _ := json.Marshal(pr)
+		msg, err := cnc.Request(topo.ProblemSubject("acme"), data, time.Minute)
+		if err != nil {
+			t.Fatalf("problem request %s: %v", pr.Op, err)
+		}
+		return msg
+	}
+	var viaNATS contracts.ProblemManifest
+	if msg := ask(contracts.ProblemRequest{Op: contracts.ProblemGet, ID: "roles"}); json.Unmarshal(msg.Data, &viaNATS) != nil || viaNATS.Version != stored.Manifest.Version {
+		t.Errorf("get over the NATS endpoint: %s %s", msg.Header, msg.Data)
+	}
+	if msg := ask(contracts.ProblemRequest{Op: contracts.ProblemPut, ID: "via-nats", Package: &pkg}); msg.Header.Get("Nats-Service-Error-Code") != "" {
+		t.Errorf("put over the NATS endpoint: %s %s", msg.Header, msg.Data)
+	}
+	if msg := ask(contracts.ProblemRequest{Op: contracts.ProblemDelete, ID: "via-nats"}); msg.Header.Get("Nats-Service-Error-Code") != "" || string(msg.Data) != "{}" {
+		t.Errorf("delete over the NATS endpoint: %s %s", msg.Header, msg.Data)
+	}
+	if msg := ask(contracts.ProblemRequest{Op: contracts.ProblemGet, ID: "via-nats"}); msg.Header.Get("Nats-Service-Error-Code") != "404" {
+		t.Errorf("get of a deleted problem over the NATS endpoint: %s %s", msg.Header, msg.Data)
+	}
+
+	if err := cl.DeleteProblem(ctx, "roles"); err != nil {
+		t.Fatalf("gateway deletes the problem: %v", err)
+	}
+	if _, err := client.LoadProblem(ctx, obs, "acme", "roles", stored.Manifest.Version); !errors.Is(err, client.ErrProblemNotFound) {
+		t.Errorf("the executor still reads a deleted package: %v", err)
 	}
 }
 
@@ -698,6 +788,9 @@ func TestNATSAccountLimits(t *testing.T) {
 	}
 	if _, err := topo.EnsureEvaluations(ctx, js); err != nil {
 		t.Fatalf("the evaluations bucket does not fit the account's limits: %v", err)
+	}
+	if _, err := topo.EnsureProblems(ctx, js); err != nil {
+		t.Fatalf("the problems store does not fit the account's limits: %v", err)
 	}
 	info, err := js.AccountInfo(ctx)
 	if err != nil {

@@ -179,6 +179,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		c.Executor.Languages = []string{"python", "c++"}
 		c.Gateway.APIKeys = []gateway.APIKey{{Tenant: "conformance", Key: key}}
 		c.Gateway.MaxBodyBytes = 1 << 20
+		c.Gateway.MaxProblemBodyBytes = 1 << 20
 	})
 
 	// The document itself: served without changes, a valid OpenAPI 3.1 document.
@@ -447,6 +448,57 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("problems", func(t *testing.T) {
+		put := func(id, ctype string, body []byte, invalid bool) (int, []byte) {
+			t.Helper()
+			code, _, data := c.do(oaExchange{method: "PUT", path: "/v1/problems/" + id, op: "PUT /v1/problems/{id}", body: body,
+				header: map[string]string{"Content-Type": ctype}, invalidRequest: invalid})
+			return code, data
+		}
+		pkg := contracts.ProblemPackage{Compare: contracts.CompareTokens, Limits: roomyLimits(contracts.Limits{}),
+			Tests: []contracts.TestCase{{Name: "one", Stdin: "1", ExpectedOutput: ptr("2"), Points: ptrTo(2.0)}, {Stdin: "5", ExpectedOutput: ptr("10")}}}
+		if code, data := put("double", "application/json", oaJSON(t, pkg), false); code != 201 {
+			t.Fatalf("PUT: %d %s", code, data)
+		}
+		if code, data := put("double", "application/json", oaJSON(t, pkg), false); code != 200 {
+			t.Errorf("PUT again: %d %s", code, data)
+		}
+		if code, _, data := c.do(oaExchange{method: "GET", path: "/v1/problems/double", op: "GET /v1/problems/{id}"}); code != 200 {
+			t.Errorf("GET: %d %s", code, data)
+		}
+		req := map[string]any{"language": "python", "files": []contracts.File{{Name: "main.py", Content: "print(int(input()) * 2)\n"}}, "problem": "double"}
+		if code, _, data := submit("/v1/execute?timeout=5m", req, nil); code != 200 || decode(data).Verdict != contracts.VerdictAccepted || *decode(data).Score != 3 {
+			t.Errorf("submission naming the problem: %d %s", code, data)
+		}
+		req["problem"] = "missing"
+		if code, _, data := c.do(oaExchange{method: "POST", path: "/v1/executions", op: "POST /v1/executions", body: oaJSON(t, req)}); code != 422 {
+			t.Errorf("unknown problem: %d %s", code, data)
+		}
+		if code, data := put("empty", "application/json", []byte(`{"tests":[]}`), true); code != 422 {
+			t.Errorf("PUT without tests: %d %s", code, data)
+		}
+		if code, data := put("big", "application/json", oaJSON(t, contracts.ProblemPackage{Tests: []contracts.TestCase{{Stdin: strings.Repeat("x", 2<<20)}}}), false); code != 413 {
+			t.Errorf("PUT too large: %d %s", code, data)
+		}
+		if code, data := put("plain", "text/plain", []byte(`{}`), true); code != 415 {
+			t.Errorf("PUT text/plain: %d %s", code, data)
+		}
+		if code, data := put("bad!id", "application/json", []byte(`{"tests":[{"stdin":""}]}`), true); code != 422 {
+			t.Errorf("PUT with a bad id: %d %s", code, data)
+		}
+		if code, data := put("double", "application/json", []byte(`{"tests":`), true); code != 400 {
+			t.Errorf("PUT malformed: %d %s", code, data)
+		}
+		if code, _, data := c.do(oaExchange{method: "DELETE", path: "/v1/problems/double", op: "DELETE /v1/problems/{id}"}); code != 204 {
+			t.Errorf("DELETE: %d %s", code, data)
+		}
+		for _, m := range []string{"GET", "DELETE"} {
+			if code, _, data := c.do(oaExchange{method: m, path: "/v1/problems/double", op: m + " /v1/problems/{id}"}); code != 404 {
+				t.Errorf("%s after DELETE: %d %s", m, code, data)
+			}
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		post := func(path, op, ctype string, body []byte, header map[string]string) int {
 			t.Helper()
@@ -564,6 +616,8 @@ func TestOpenAPIConformance(t *testing.T) {
 			{"count of an unknown verdict", key{"GET /v1/evaluations/{id}", 200}, func(b any) { obj(b, "summary", "by_verdict")["partially_accepted"] = 1 }},
 			{"missing progress count", key{"GET /v1/evaluations/{id}", 200}, func(b any) { delete(obj(b, "progress"), "queue_full_retries") }},
 			{"accepted evaluation renamed", key{"POST /v1/evaluations", 202}, func(b any) { rename(obj(b, "candidates", 0), "index", "position") }},
+			{"problem test renamed", key{"GET /v1/problems/{id}", 200}, func(b any) { rename(obj(b, "tests", 0), "input", "stdin") }},
+			{"problem version not a hash", key{"PUT /v1/problems/{id}", 201}, func(b any) { obj(b)["version"] = "v1" }},
 		}
 		for _, tc := range cases {
 			a, ok := c.answers[tc.answer]

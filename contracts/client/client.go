@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -110,6 +111,9 @@ type shared struct {
 	hub        *hub
 	keys       *reservations
 	log        *slog.Logger
+	// problemStore is the problems object store, opened on first use.
+	problemsMu   sync.Mutex
+	problemStore jetstream.ObjectStore
 	// afterRead, in tests, runs in Wait between its read of the current
 	// state and its first wait for an update: a write it makes must reach
 	// the waiter.

@@ -47,7 +47,10 @@ type Submitted struct {
 // returned as a *contracts.ValidationError; the other failures are this
 // package's errors (ErrNoExecutor, ErrQueueFull, ErrTenantQueueFull,
 // ErrTooLarge, ErrStoreUnavailable, ErrIdempotencyKeyReused, ErrUnavailable). Once the job is
-// being published, the publish finishes even if ctx ends.
+// being published, the publish finishes even if ctx ends. A request that
+// names a problem is pinned to its current version (unless it pins one)
+// and takes the package's limits for those it leaves unset; an unknown
+// problem or version is a ValidationError unknown_problem.
 //
 // With opts.IdempotencyKey the execution id is derived from the tenant and
 // the key (contracts.IDFromKey) and the key is reserved first (Reserve,
@@ -84,6 +87,9 @@ func (c *Client) Submit(ctx context.Context, req *contracts.ExecutionRequest, op
 	}
 	if len(runtimes) == 0 {
 		return Submitted{}, ErrNoExecutor
+	}
+	if err := c.resolveProblem(ctx, req); err != nil {
+		return Submitted{}, err
 	}
 	rt, ve := c.validator.ResolveChecked(req, runtimes) // Request checked it above
 	if ve != nil {

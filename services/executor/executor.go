@@ -263,11 +263,18 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) error
 	rn.Languages = func(language, version string) (*catalog.Language, contracts.Runtime) {
 		return find(langs, language, version)
 	}
+	// Problem packages are read from the problems store (the gateway
+	// creates it), opened on the first job that names one.
+	store := &problemStore{js: js}
+	rn.Problems = store.load
+	if err := registerRunnerMetrics(reg, cfg.ID, rn); err != nil {
+		return err
+	}
 	h := newHealth(cfg, langs, &busy, m, sb, log)
 	jobs := &lifecycle{
 		id: cfg.ID, maxAttempts: cfg.Topology.MaxAttempts, maxDeliver: consumerCfg.MaxDeliver, ackWait: cfg.Topology.AckWait,
 		topo: cfg.Topology, validator: contracts.NewValidator(cfg.Policy), langs: langs, isolation: iso,
-		runner: rn, bus: bus, health: h, metrics: m, log: log,
+		runner: rn, problems: rn, bus: bus, health: h, metrics: m, log: log,
 		router: newRouter(cfg.ID, &kvFleet{kv: kv, log: log}, cmp.Or(cfg.UnservedGrace, DefaultUnservedGrace)),
 	}
 	stopBackstop, err := startBackstop(ctx, nc, js, jobs)

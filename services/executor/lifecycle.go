@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/contracts/client"
 	"github.com/airlockrun/airlock/services/executor/internal/catalog"
 	"github.com/airlockrun/airlock/services/executor/internal/runner"
 	"github.com/airlockrun/airlock/services/executor/internal/sandbox"
@@ -30,6 +31,15 @@ type jobRunner interface {
 }
 
 var _ jobRunner = (*runner.Runner)(nil)
+
+// problemSource reads the problem package a job names; *runner.Runner
+// (with its cache) is the real one. A package that is not stored is
+// client.ErrProblemNotFound.
+type problemSource interface {
+	Problem(ctx context.Context, tenant, id, version string) (*contracts.ProblemPackage, error)
+}
+
+var _ problemSource = (*runner.Runner)(nil)
 
 // lifecycle takes a job from its delivery to its end: exactly one stored
 // terminal result, then a confirmed ack (or Term), or a hand-back (Nak).
@@ -53,6 +63,7 @@ type lifecycle struct {
 	langs       []served
 	isolation   runner.Isolation
 	runner      jobRunner
+	problems    problemSource // nil: jobs that name a problem fail
 	bus         eventBus
 	health      *health
 	metrics     *metrics
@@ -157,10 +168,35 @@ func (l *lifecycle) handle(ctx context.Context, msg Delivery) {
 		l.finish(ctx, msg, log, fail(exec, "invalid job: "+verr.Error()))
 		return
 	}
-	// A job this executor does not serve goes to one that does.
-	if needs := needsOf(req); !servesAll(runtimesOf(l.langs), needs) {
+	// A job this executor does not serve goes to one that does; with a
+	// problem package, again once the package names its checker and
+	// interactor.
+	passed := func() bool {
+		needs := needsOf(req)
+		if servesAll(runtimesOf(l.langs), needs) {
+			return false
+		}
 		l.pass(ctx, msg, log, job, exec, delivery, needs)
+		return true
+	}
+	if passed() {
 		return
+	}
+	if req.Problem != "" {
+		// The job names its package by id and version: the tests,
+		// checker and interactor come from the store (or the cache).
+		msgText, retry := l.applyProblem(ctx, tenant, &req)
+		if retry && attempt < l.maxAttempts && delivery < l.maxDeliver {
+			_ = msg.NakWithDelay(2 * time.Second)
+			return
+		}
+		if msgText != "" {
+			l.finish(ctx, msg, log, fail(exec, msgText))
+			return
+		}
+		if passed() {
+			return
+		}
 	}
 	lang, rt := find(l.langs, req.Language, req.Version)
 	limits := contracts.ClampLimits(req.Limits, rt)
@@ -222,6 +258,32 @@ func (l *lifecycle) handle(ctx context.Context, msg Delivery) {
 	faultPoint(log, "between-run-and-publish")
 	l.finish(ctx, msg, log, exec)
 	log.Info("execution completed", "language", exec.Language, "verdict", exec.Verdict, "ms", done.Sub(started).Milliseconds())
+}
+
+// applyProblem fills req from the problem package it names. It returns
+// what the execution's message says when the package cannot be had, and
+// retry when that may pass (the store did not answer).
+func (l *lifecycle) applyProblem(ctx context.Context, tenant string, req *contracts.ExecutionRequest) (message string, retry bool) {
+	if req.ProblemVersion == "" {
+		return fmt.Sprintf("invalid job: it names problem %q without its problem_version", req.Problem), false
+	}
+	if l.problems == nil {
+		return fmt.Sprintf("executor %s reads no problem packages", l.id), false
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	pkg, err := l.problems.Problem(pctx, tenant, req.Problem, req.ProblemVersion)
+	switch {
+	case errors.Is(err, client.ErrProblemNotFound):
+		return fmt.Sprintf("problem %q version %s is no longer stored: it was deleted, or replaced %d times, after this job was queued",
+			req.Problem, req.ProblemVersion, contracts.ProblemVersionsKept), false
+	case err != nil:
+		l.log.Error("read a problem package", "problem", req.Problem, "version", req.ProblemVersion, "err", err)
+		l.metrics.errors.WithLabelValues("executor", "problems").Inc()
+		return fmt.Sprintf("executor %s could not read problem %q (version %s); it logged why", l.id, req.Problem, req.ProblemVersion), true
+	}
+	contracts.ApplyProblem(req, pkg)
+	return "", false
 }
 
 // execution is the record of job's attempt on this executor.

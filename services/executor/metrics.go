@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/services/executor/internal/runner"
 )
 
 // metrics are the executor's Prometheus metrics and the figures its
@@ -112,4 +113,26 @@ func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func
 	go func() { _ = srv.Serve(ln) }()
 	log.Info("metrics listening", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
+}
+
+// registerRunnerMetrics counts the checker and interactor builds and the
+// problem packages read of rn: a cache hit counts nothing, so a problem's
+// checker compiles once per executor (docs/judge.md).
+func registerRunnerMetrics(reg prometheus.Registerer, id string, rn *runner.Runner) error {
+	labels := prometheus.Labels{"executor": id}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "airlock_executor_checker_compiles_total", ConstLabels: labels,
+			Help: "Checker and interactor compilations this executor ran (its cache of builds keyed by the hash of the sources and language makes a repeat free).",
+		}, func() float64 { return float64(rn.CheckerCompiles()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "airlock_executor_problem_loads_total", ConstLabels: labels,
+			Help: "Problem packages this executor read from the problems store (its cache by tenant, id and version makes a repeat free).",
+		}, func() float64 { return float64(rn.ProblemLoads()) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register runner metrics: %w", err)
+		}
+	}
+	return nil
 }

@@ -38,6 +38,10 @@ type Config struct {
 	Policy contracts.Policy
 	// MaxBodyBytes bounds a request body (default 16 MiB).
 	MaxBodyBytes int64
+	// MaxProblemBodyBytes bounds the body of PUT /v1/problems/{id} (default
+	// 96 MiB: a package's 64 MiB of tests, Policy.MaxProblemBytes, with
+	// room for JSON's escapes).
+	MaxProblemBodyBytes int64
 	// WaitTimeout is how long ?wait=true waits without ?timeout= (default 30s).
 	WaitTimeout time.Duration
 	// MaxWaitTimeout caps ?timeout= (default 5m).
@@ -134,15 +138,16 @@ func ParseCallbackAllow(s string) ([]CallbackRule, error) { return callback.Pars
 // DefaultConfig returns the default configuration.
 func DefaultConfig() Config {
 	return Config{
-		Listen:           "127.0.0.1:8080",
-		Topology:         contracts.DefaultTopology(),
-		Policy:           contracts.DefaultPolicy(),
-		MaxBodyBytes:     16 << 20,
-		WaitTimeout:      30 * time.Second,
-		MaxWaitTimeout:   5 * time.Minute,
-		MaxBatch:         100,
-		ShutdownTimeout:  30 * time.Second,
-		ExecutorCacheTTL: time.Second,
+		Listen:              "127.0.0.1:8080",
+		Topology:            contracts.DefaultTopology(),
+		Policy:              contracts.DefaultPolicy(),
+		MaxBodyBytes:        16 << 20,
+		MaxProblemBodyBytes: 96 << 20,
+		WaitTimeout:         30 * time.Second,
+		MaxWaitTimeout:      5 * time.Minute,
+		MaxBatch:            100,
+		ShutdownTimeout:     30 * time.Second,
+		ExecutorCacheTTL:    time.Second,
 	}
 }
 
@@ -156,6 +161,8 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.Policy.MaxSourceBytes, d.Policy.MaxSourceBytes)
 	setDefault(&c.Policy.MaxStdinBytes, d.Policy.MaxStdinBytes)
 	setDefault(&c.Policy.MaxTests, d.Policy.MaxTests)
+	setDefault(&c.Policy.MaxProblemBytes, d.Policy.MaxProblemBytes)
+	setDefault(&c.MaxProblemBodyBytes, d.MaxProblemBodyBytes)
 	setDefault(&c.MaxBatch, d.MaxBatch)
 	setDefault(&c.MaxBodyBytes, d.MaxBodyBytes)
 	setDefault(&c.MaxWaitTimeout, d.MaxWaitTimeout)
@@ -204,6 +211,10 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 	if err := cfg.Topology.Ensure(ctx, js, contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
 		return fmt.Errorf("ensure topology: %w", err)
 	}
+	// The problem packages' store (the gateway owns it; executors read it).
+	if _, err := cfg.Topology.EnsureProblems(ctx, js, contracts.As(contracts.RoleGateway), contracts.WithLog(log)); err != nil {
+		return fmt.Errorf("ensure problems store: %w", err)
+	}
 	// The executors' shared consumer is the fleet's: the gateway owns its
 	// settings (the cap on running jobs, the ack wait, the attempts).
 	if _, err := contracts.EnsureConsumer(ctx, js, contracts.JobsStream, cfg.Topology.ExecutorConsumerConfig(),
@@ -226,7 +237,7 @@ func Run(ctx context.Context, cfg Config, nc *nats.Conn, log *slog.Logger) (err 
 	// evaluation loops when the server shuts down.
 	stop, stopWaits := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWaits()
-	core := &web.Core{Client: c, Callbacks: policy, MaxBodyBytes: cfg.MaxBodyBytes, WaitTimeout: cfg.WaitTimeout,
+	core := &web.Core{Client: c, Callbacks: policy, MaxBodyBytes: cfg.MaxBodyBytes, MaxProblemBodyBytes: cfg.MaxProblemBodyBytes, WaitTimeout: cfg.WaitTimeout,
 		MaxWaitTimeout: cfg.MaxWaitTimeout, MaxBatch: cfg.MaxBatch, Stop: stop, Log: log}
 	handler, evals, err := newHandler(cfg, core, js)
 	if err != nil {

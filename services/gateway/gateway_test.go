@@ -414,6 +414,7 @@ func TestStoreUnavailable(t *testing.T) {
 	e := startOn(t, n, func(c *gateway.Config) {
 		c.Topology.QueueMaxBytes, c.Topology.ResultsMaxBytes = -1, -1
 		c.Topology.ExecutionsMaxBytes, c.Topology.ExecutorsMaxBytes, c.Topology.EvaluationsMaxBytes = -1, -1, -1
+		c.Topology.ProblemsMaxBytes = -1
 	})
 	r := e.submitUntilRefused(8<<10, 50)
 	wantError(t, r, 503, contracts.CodeStoreUnavailable, "", "store")

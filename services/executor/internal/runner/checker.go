@@ -51,7 +51,7 @@ type checker struct {
 
 // CheckerCompiles counts the checker compilations this runner ran (a cache
 // hit runs none).
-func (r *Runner) CheckerCompiles() int64 { return r.checkers.compiles.Load() }
+func (r *Runner) CheckerCompiles() int64 { return r.checkers.builds.Load() }
 
 // prepareChecker readies the execution's checker in mode, the mode of the
 // program's language: from the cache when a checker with the same language

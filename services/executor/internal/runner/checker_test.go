@@ -114,7 +114,7 @@ func TestCompileCacheOnce(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	close(release)
 	wg.Wait()
-	if n := c.compiles.Load(); n != 1 {
+	if n := c.builds.Load(); n != 1 {
 		t.Errorf("%d builds for one key, want 1", n)
 	}
 	for range 2 {
@@ -122,7 +122,7 @@ func TestCompileCacheOnce(t *testing.T) {
 			t.Errorf("a failed build gave %q", b)
 		}
 	}
-	if n := c.compiles.Load(); n != 3 {
+	if n := c.builds.Load(); n != 3 {
 		t.Errorf("%d builds, want 3 (a failed build is not kept)", n)
 	}
 	c.get(context.Background(), "k2", func() ([]byte, error) { return []byte("12345"), nil }) // 10 bytes: full

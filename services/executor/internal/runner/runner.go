@@ -46,8 +46,12 @@ type Runner struct {
 	// Languages finds a served language by name and version (a checker's);
 	// nil serves none.
 	Languages func(language, version string) (*catalog.Language, contracts.Runtime)
+	// Problems reads version of problem id of tenant from the problems
+	// store (client.LoadProblem); nil reads none. See Problem.
+	Problems func(ctx context.Context, tenant, id, version string) (*contracts.ProblemPackage, error)
 
 	checkers *compileCache
+	problems *lru[*contracts.ProblemPackage]
 }
 
 // Isolation is the operator's choice of isolation modes
@@ -106,7 +110,8 @@ func (i Isolation) OCIRuntime(mode, language string) string {
 
 // New returns a Runner over sb.
 func New(sb Sandbox) *Runner {
-	return &Runner{sb: sb, ArtifactMax: 64 << 20, checkers: newCompileCache(checkerCacheBytes)}
+	return &Runner{sb: sb, ArtifactMax: 64 << 20, checkers: newCompileCache(checkerCacheBytes),
+		problems: newLRU(problemCacheBytes, packageSize)}
 }
 
 // Result is the outcome of an execution.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,6 +33,10 @@ const (
 
 // natsTimeout is the time a request may take besides its wait (submission).
 const natsTimeout = 5 * time.Second
+
+// problemTimeout bounds a problem request (storing a package writes its
+// tests to the object store).
+const problemTimeout = 5 * time.Minute
 
 // Config configures the NATS endpoint.
 type Config struct {
@@ -70,7 +75,7 @@ func Start(nc *nats.Conn, core *web.Core, cfg Config) (micro.Service, error) {
 		return nil, err
 	}
 	sem := make(chan struct{}, maxNATSInFlight)
-	handler := func(tenantOf func(micro.Request) (string, *web.Error)) micro.Handler {
+	handler := func(tenantOf func(micro.Request) (string, *web.Error), serve func(micro.Request, string)) micro.Handler {
 		return micro.HandlerFunc(func(req micro.Request) {
 			select {
 			case sem <- struct{}{}:
@@ -89,30 +94,43 @@ func Start(nc *nats.Conn, core *web.Core, cfg Config) (micro.Service, error) {
 			// When core.Stop ends, waiting requests answer at once.
 			go func() {
 				defer func() { <-sem }()
-				a.serveNATS(req, tenant)
+				serve(req, tenant)
 			}()
 		})
 	}
 	meta := micro.WithEndpointMetadata(map[string]string{"request": "ExecutionRequest (JSON)", "response": "Execution (JSON)"})
 	topo := cfg.Topology
-	if err := svc.AddEndpoint("execute-as", handler(func(req micro.Request) (string, *web.Error) {
-		tenant, ok := topo.TenantOfExecuteSubject(req.Subject())
-		if !ok {
-			return "", &web.Error{Status: http.StatusUnprocessableEntity, Code: contracts.CodeInvalidRequest,
-				Message: "the subject's last token must be a tenant: 1-64 letters, digits, - or _"}
+	problemMeta := micro.WithEndpointMetadata(map[string]string{"request": "ProblemRequest (JSON)", "response": "ProblemManifest (JSON; {} for delete)"})
+	subjectTenant := func(of func(string) (string, bool)) func(micro.Request) (string, *web.Error) {
+		return func(req micro.Request) (string, *web.Error) {
+			tenant, ok := of(req.Subject())
+			if !ok {
+				return "", &web.Error{Status: http.StatusUnprocessableEntity, Code: contracts.CodeInvalidRequest,
+					Message: "the subject's last token must be a tenant: 1-64 letters, digits, - or _"}
+			}
+			return tenant, nil
 		}
-		return tenant, nil
-	}), micro.WithEndpointSubject(topo.ExecuteSubject("*")), meta); err != nil {
-		_ = svc.Stop()
-		return nil, err
 	}
-	if cfg.SubjectTenantOnly {
-		return svc, nil
+	endpoints := []struct {
+		name, subject string
+		tenantOf      func(micro.Request) (string, *web.Error)
+		serve         func(micro.Request, string)
+		meta          micro.EndpointOpt
+		headerTenant  bool
+	}{
+		{"execute-as", topo.ExecuteSubject("*"), subjectTenant(topo.TenantOfExecuteSubject), a.serveNATS, meta, false},
+		{"problem-as", topo.ProblemSubject("*"), subjectTenant(topo.TenantOfProblemSubject), a.serveProblem, problemMeta, false},
+		{"execute", topo.Prefix + ".api.execute", tenantFromHeader, a.serveNATS, meta, true},
+		{"problem", topo.Prefix + ".api.problem", tenantFromHeader, a.serveProblem, problemMeta, true},
 	}
-	if err := svc.AddEndpoint("execute", handler(tenantFromHeader),
-		micro.WithEndpointSubject(topo.Prefix+".api.execute"), meta); err != nil {
-		_ = svc.Stop()
-		return nil, err
+	for _, e := range endpoints {
+		if e.headerTenant && cfg.SubjectTenantOnly {
+			continue
+		}
+		if err := svc.AddEndpoint(e.name, handler(e.tenantOf, e.serve), micro.WithEndpointSubject(e.subject), e.meta); err != nil {
+			_ = svc.Stop()
+			return nil, err
+		}
 	}
 	return svc, nil
 }
@@ -180,4 +198,48 @@ func (a *endpoint) replyFailure(req micro.Request, err error) {
 		a.Log.Warn("NATS request failed", "subject", req.Subject(), "err", err)
 	}
 	replyError(req, herr)
+}
+
+// serveProblem serves a ProblemRequest: store (put), read (get) or delete
+// a problem package of tenant through the bus client, as PUT, GET and
+// DELETE /v1/problems/{id} do. A package sent this way is bounded by the
+// NATS server's max_payload.
+func (a *endpoint) serveProblem(req micro.Request, tenant string) {
+	pr, herr := web.DecodeObject[contracts.ProblemRequest](bytes.NewReader(req.Data()))
+	if herr != nil {
+		replyError(req, herr)
+		return
+	}
+	c := a.Client.As(tenant)
+	ctx, cancel := context.WithTimeout(context.Background(), problemTimeout)
+	defer cancel()
+	switch pr.Op {
+	case contracts.ProblemPut:
+		if pr.Package == nil {
+			replyError(req, &web.Error{Status: http.StatusUnprocessableEntity, Code: contracts.CodeInvalidRequest, Field: "package", Message: "put needs a package"})
+			return
+		}
+		stored, err := c.PutProblem(ctx, pr.ID, pr.Package)
+		if err != nil {
+			a.replyFailure(req, err)
+			return
+		}
+		_ = req.RespondJSON(stored.Manifest)
+	case contracts.ProblemGet:
+		m, err := c.Problem(ctx, pr.ID)
+		if err != nil {
+			a.replyFailure(req, err)
+			return
+		}
+		_ = req.RespondJSON(m)
+	case contracts.ProblemDelete:
+		if err := c.DeleteProblem(ctx, pr.ID); err != nil {
+			a.replyFailure(req, err)
+			return
+		}
+		_ = req.Respond([]byte("{}"))
+	default:
+		replyError(req, &web.Error{Status: http.StatusUnprocessableEntity, Code: contracts.CodeInvalidRequest, Field: "op",
+			Message: fmt.Sprintf("op must be %s, %s or %s", contracts.ProblemPut, contracts.ProblemGet, contracts.ProblemDelete)})
+	}
 }

@@ -25,6 +25,8 @@ var clientErrors = []struct {
 }{
 	{client.ErrNotFound, http.StatusNotFound, contracts.CodeNotFound, "id", "",
 		"no execution with this id"},
+	{client.ErrProblemNotFound, http.StatusNotFound, contracts.CodeNotFound, "id", "",
+		"no problem with this id"},
 	{client.ErrIdempotencyKeyReused, http.StatusUnprocessableEntity, contracts.CodeIdempotencyKeyReused, IdempotencyKeyHeader, "",
 		"this Idempotency-Key was used for another request; use a new key for a new request"},
 	{client.ErrTenantQueueFull, http.StatusTooManyRequests, contracts.CodeTenantQueueFull, "", retryQueueFull,

@@ -125,9 +125,15 @@ func WaitParams(q url.Values, forceWait bool, def, maxTimeout time.Duration) (wa
 // DecodeRequest reads one JSON object from body into an ExecutionRequest:
 // no unknown fields and nothing after the object.
 func DecodeRequest(body io.Reader) (*contracts.ExecutionRequest, *Error) {
+	return DecodeObject[contracts.ExecutionRequest](body)
+}
+
+// DecodeObject reads one JSON object from body into a T: no unknown fields
+// and nothing after the object.
+func DecodeObject[T any](body io.Reader) (*T, *Error) {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	var req *contracts.ExecutionRequest
+	var req *T
 	if err := dec.Decode(&req); err != nil {
 		return nil, DecodeError(err)
 	}

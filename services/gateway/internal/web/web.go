@@ -30,6 +30,8 @@ type Core struct {
 	Callbacks callback.Rules
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64
+	// MaxProblemBodyBytes bounds the body of PUT /v1/problems/{id}.
+	MaxProblemBodyBytes int64
 	// WaitTimeout is how long ?wait=true waits without ?timeout=.
 	WaitTimeout time.Duration
 	// MaxWaitTimeout caps ?timeout= (and the waits of Piston and Judge0).
@@ -111,6 +113,11 @@ func (c *Core) WaitParams(r *http.Request, forceWait bool) (wait bool, timeout t
 // Body is r's body within MaxBodyBytes and BodyReadTimeout; call done when
 // the body is read.
 func (c *Core) Body(w http.ResponseWriter, r *http.Request) (body io.Reader, done func()) {
+	return c.BodyWithin(w, r, c.MaxBodyBytes)
+}
+
+// BodyWithin is Body with its own bound of limit bytes.
+func (c *Core) BodyWithin(w http.ResponseWriter, r *http.Request, limit int64) (body io.Reader, done func()) {
 	rc := http.NewResponseController(w)
 	done = func() {}
 	if err := rc.SetReadDeadline(time.Now().Add(BodyReadTimeout)); err == nil {
@@ -118,7 +125,7 @@ func (c *Core) Body(w http.ResponseWriter, r *http.Request) (body io.Reader, don
 		// to notice a client that leaves during a long wait.
 		done = func() { _ = rc.SetReadDeadline(time.Time{}) }
 	}
-	return http.MaxBytesReader(w, r.Body, c.MaxBodyBytes), done
+	return http.MaxBytesReader(w, r.Body, limit), done
 }
 
 // ReadRequest reads and decodes an ExecutionRequest body (DecodeRequest).
