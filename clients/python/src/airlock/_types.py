@@ -300,6 +300,7 @@ class Evaluation(_FromDict):
     status: str = ""
     language: str = ""
     version: str = ""
+    format: Optional[str] = None
     created_at: Optional[str] = None
     finished_at: Optional[str] = None
     progress: Optional[EvaluationProgress] = None
