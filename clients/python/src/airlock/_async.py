@@ -7,7 +7,7 @@ import ssl
 import time
 from typing import Any, AsyncIterator, Iterable, Mapping, Optional, Union
 
-from ._core import MAX_POLL_SECONDS, Call, Config, EventDecoder, Files, RetryPolicy, evaluation_body, parse_json
+from ._core import MAX_POLL_SECONDS, Call, ClientBase, EventDecoder, Files, evaluation_body, parse_json
 from ._errors import TransportError, WaitTimeout, error_from_response
 from ._types import (
     BatchEntry,
@@ -85,23 +85,10 @@ class _Response:
         self.writer.close()
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """The asyncio twin of Client: the same methods, as coroutines (``stream_evaluation``
     is an async iterator). Use ``async with AsyncClient() as c:`` or call ``aclose``."""
 
-    def __init__(
-        self,
-        base_url: Optional[str] = None,
-        api_key: Optional[str] = None,
-        *,
-        timeout: float = 60.0,
-        retry: Optional[RetryPolicy] = None,
-        idempotency: bool = True,
-        user_agent: Optional[str] = None,
-        ssl_context: Optional[ssl.SSLContext] = None,
-    ):
-        self._cfg = Config(base_url, api_key, timeout, retry, idempotency, user_agent)
-        self._ssl = ssl_context
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -111,10 +98,6 @@ class AsyncClient:
 
     async def aclose(self) -> None:
         """Nothing to release (every call has its own connection); for ``async with``."""
-
-    @property
-    def base_url(self) -> str:
-        return self._cfg.base_url
 
     # Transport.
 

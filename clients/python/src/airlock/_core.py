@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import ssl
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
@@ -216,6 +217,29 @@ class Config:
         accept = "application/x-ndjson" if ndjson else "text/event-stream"
         return Call("GET", "/v1/evaluations/" + quote(evaluation_id, safe="") + "/events", lambda d: d,
                     accept=accept, last_event_id=last_event_id)
+
+
+class ClientBase:
+    """The constructor and settings that Client and AsyncClient share."""
+
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        *,
+        timeout: float = 60.0,
+        retry: Optional[RetryPolicy] = None,
+        idempotency: bool = True,
+        user_agent: Optional[str] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
+    ):
+        self._cfg = Config(base_url, api_key, timeout, retry, idempotency, user_agent)
+        self._ssl = ssl_context
+
+    @property
+    def base_url(self) -> str:
+        """The gateway's URL."""
+        return self._cfg.base_url
 
 
 def evaluation_body(fmt: Optional[str], **fields: Any) -> dict:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import http.client
-import ssl
 import time
 from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 
-from ._core import MAX_POLL_SECONDS, Call, Config, EventDecoder, Files, RetryPolicy, evaluation_body, parse_json
+from ._core import MAX_POLL_SECONDS, Call, ClientBase, EventDecoder, Files, evaluation_body, parse_json
 from ._errors import TransportError, WaitTimeout, error_from_response
 from ._types import (
     BatchEntry,
@@ -23,7 +22,7 @@ from ._types import (
 Key = Union[str, bool, None]
 
 
-class Client:
+class Client(ClientBase):
     """A blocking client of the Airlock HTTP API.
 
     ``base_url`` defaults to $AIRLOCK_URL, else http://127.0.0.1:8080; ``api_key`` to
@@ -36,20 +35,6 @@ class Client:
     Each call opens its own connection, so one Client may be used from many threads.
     """
 
-    def __init__(
-        self,
-        base_url: Optional[str] = None,
-        api_key: Optional[str] = None,
-        *,
-        timeout: float = 60.0,
-        retry: Optional[RetryPolicy] = None,
-        idempotency: bool = True,
-        user_agent: Optional[str] = None,
-        ssl_context: Optional[ssl.SSLContext] = None,
-    ):
-        self._cfg = Config(base_url, api_key, timeout, retry, idempotency, user_agent)
-        self._ssl = ssl_context
-
     def __enter__(self) -> "Client":
         return self
 
@@ -58,10 +43,6 @@ class Client:
 
     def close(self) -> None:
         """Nothing to release (every call has its own connection); for ``with``."""
-
-    @property
-    def base_url(self) -> str:
-        return self._cfg.base_url
 
     # Transport.
 
