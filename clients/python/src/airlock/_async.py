@@ -261,6 +261,8 @@ class AsyncClient(ClientBase):
                     yield ev
                     if ev.event == "summary":
                         return
+            except asyncio.TimeoutError:
+                continue  # a silent stream is not a failure: ask again from the last id
             except (TransportError,) + _NET_ERRORS as e:
                 cause = e
             failures += 1

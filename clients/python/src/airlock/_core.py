@@ -215,8 +215,9 @@ class Config:
 
     def events_call(self, evaluation_id: str, last_event_id: Optional[str], ndjson: bool) -> Call:
         accept = "application/x-ndjson" if ndjson else "text/event-stream"
+        # wait: reads may stay silent for as long as a long poll (no candidate finished).
         return Call("GET", "/v1/evaluations/" + quote(evaluation_id, safe="") + "/events", lambda d: d,
-                    accept=accept, last_event_id=last_event_id)
+                    wait=MAX_POLL_SECONDS, accept=accept, last_event_id=last_event_id)
 
 
 class ClientBase:

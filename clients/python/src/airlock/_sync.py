@@ -204,7 +204,9 @@ class Client(ClientBase):
         Yields CandidateEvent, ProgressEvent and, last, SummaryEvent (other types as
         Event). A dropped connection is resumed with ``Last-Event-ID`` set to the last
         event's id, so no event is repeated or lost; after ``retry.max_retries``
-        failures in a row without an event, TransportError is raised. ``ndjson``
+        failures in a row without an event, TransportError is raised. A stream that
+        stays silent for the client's timeout plus 330 s is reopened the same way
+        (that does not count as a failure). ``ndjson``
         asks for application/x-ndjson instead of Server-Sent Events.
         """
         last, failures = last_event_id, 0
@@ -217,6 +219,8 @@ class Client(ClientBase):
                     yield ev
                     if ev.event == "summary":
                         return
+            except TimeoutError:
+                continue  # a silent stream is not a failure: ask again from the last id
             except (TransportError, OSError, http.client.HTTPException, ValueError) as e:
                 cause = e
             failures += 1
