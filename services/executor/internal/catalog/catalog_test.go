@@ -155,3 +155,100 @@ func TestPrologMainOnce(t *testing.T) {
 		}
 	}
 }
+
+// everyName is every name and alias of the built-in catalog with the
+// language it resolves to: adding, removing or moving a name means changing
+// this table, so the change is seen in review. pistonNames and the Judge0 ids
+// (services/gateway/internal/judge0) are checked against the same catalog.
+var everyName = map[string]string{
+	"python": "python", "py": "python", "python3": "python", "py3": "python",
+	"python-sci": "python-sci", "pysci": "python-sci", "python3-sci": "python-sci",
+	"c": "c", "gcc": "c", "c17": "c",
+	"c++": "c++", "cpp": "c++", "g++": "c++", "cxx": "c++", "c++17": "c++",
+	"java": "java", "jdk": "java", "openjdk": "java",
+	"javascript": "javascript", "js": "javascript", "node": "javascript", "nodejs": "javascript", "node-javascript": "javascript", "node-js": "javascript",
+	"go": "go", "golang": "go",
+	"bash": "bash", "shell": "bash",
+	"sh": "sh", "dash": "sh", "posix-sh": "sh",
+	"clang": "clang", "c-clang": "clang",
+	"clang++": "clang++", "cpp-clang": "clang++", "c++-clang": "clang++", "clangxx": "clang++",
+	"fortran": "fortran", "gfortran": "fortran", "f90": "fortran", "f95": "fortran",
+	"d": "d", "dlang": "d", "gdc": "d",
+	"ada": "ada", "gnat": "ada",
+	"objective-c": "objective-c", "objc": "objective-c", "gobjc": "objective-c",
+	"pascal": "pascal", "fpc": "pascal", "freepascal": "pascal", "pas": "pascal", "pp": "pascal",
+	"nasm": "nasm", "asm": "nasm", "assembly": "nasm", "nasm-x86-64": "nasm", "nasm64": "nasm", "asm64": "nasm",
+	"cobol": "cobol", "cob": "cobol", "gnucobol": "cobol", "cobc": "cobol",
+	"nim": "nim", "nimlang": "nim",
+	"crystal": "crystal", "cr": "crystal",
+	"vala": "vala", "valac": "vala",
+	"rust": "rust", "rs": "rust", "rustc": "rust",
+	"haskell": "haskell", "hs": "haskell", "ghc": "haskell",
+	"ocaml": "ocaml", "ml": "ocaml", "ocamlopt": "ocaml",
+	"sml": "sml", "standard-ml": "sml", "polyml": "sml",
+	"kotlin": "kotlin", "kt": "kotlin", "kotlinc": "kotlin",
+	"scala": "scala", "scalac": "scala", "sc": "scala",
+	"groovy": "groovy", "gvy": "groovy",
+	"clojure": "clojure", "clj": "clojure",
+	"typescript": "typescript", "ts": "typescript", "tsc": "typescript", "node-ts": "typescript",
+	"coffeescript": "coffeescript", "coffee": "coffeescript",
+	"pypy": "pypy", "pypy3": "pypy",
+	"zsh": "zsh",
+	"ksh": "ksh", "ksh93": "ksh",
+	"perl": "perl", "pl": "perl", "perl5": "perl",
+	"raku": "raku", "perl6": "raku", "rakudo": "raku", "p6": "raku", "pl6": "raku",
+	"ruby": "ruby", "rb": "ruby",
+	"php": "php", "php8": "php",
+	"lua": "lua", "lua5.4": "lua",
+	"luajit": "luajit",
+	"tcl":    "tcl", "tclsh": "tcl",
+	"awk": "awk", "gawk": "awk",
+	"jq":     "jq",
+	"sqlite": "sqlite", "sqlite3": "sqlite", "sql": "sqlite",
+	"basic": "basic", "yabasic": "basic",
+	"brainfuck": "brainfuck", "bf": "brainfuck", "beef": "brainfuck",
+	"forth": "forth", "gforth": "forth",
+	"prolog": "prolog", "swipl": "prolog", "swi-prolog": "prolog", "plg": "prolog",
+	"verilog": "verilog", "iverilog": "verilog", "icarus": "verilog", "vvp": "verilog",
+	"algol68": "algol68", "a68g": "algol68", "algol": "algol68",
+	"rexx": "rexx", "regina": "rexx",
+	"icon": "icon", "icont": "icon",
+	"common-lisp": "common-lisp", "lisp": "common-lisp", "sbcl": "common-lisp", "cl": "common-lisp", "commonlisp": "common-lisp",
+	"scheme": "scheme", "guile": "scheme", "scm": "scheme",
+	"racket": "racket", "rkt": "racket",
+	"emacs-lisp": "emacs-lisp", "elisp": "emacs-lisp", "emacs": "emacs-lisp", "el": "emacs-lisp",
+	"picolisp": "picolisp", "pil": "picolisp",
+	"erlang": "erlang", "erl": "erlang", "escript": "erlang",
+	"elixir": "elixir", "ex": "elixir", "exs": "elixir",
+	"csharp": "csharp", "cs": "csharp", "c#": "csharp", "mono": "csharp", "mono-csharp": "csharp", "mono-c#": "csharp", "mono-cs": "csharp",
+	"r": "r", "rscript": "r", "rlang": "r",
+	"octave": "octave", "matlab": "octave", "m": "octave",
+}
+
+func TestEveryNameResolves(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, l := range c.Languages {
+		for _, n := range append([]string{l.Name}, l.Aliases...) {
+			listed[n] = true
+			if want, ok := everyName[n]; !ok {
+				t.Errorf("%s: name %q is not in everyName", l.Name, n)
+			} else if want != l.Name {
+				t.Errorf("name %q belongs to %s, everyName says %s", n, l.Name, want)
+			}
+		}
+	}
+	for n, want := range everyName {
+		if !listed[n] {
+			t.Errorf("everyName lists %q (%s), the catalog does not", n, want)
+		}
+		for _, typed := range []string{n, strings.ToUpper(n)} {
+			if l := c.Find(typed); l == nil || l.Name != want {
+				t.Errorf("Find(%q) = %v, want %s", typed, l, want)
+			}
+		}
+	}
+}
