@@ -1,0 +1,5 @@
+;;; main.el --- sum of n numbers  -*- lexical-binding: t; -*-
+(let* ((n (string-to-number (read-from-minibuffer "")))
+       (numbers (mapcar #'string-to-number
+                        (split-string (read-from-minibuffer "")))))
+  (princ (format "%d\n" (apply #'+ (seq-take numbers n)))))
