@@ -1,6 +1,9 @@
 package catalog
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -249,6 +252,97 @@ func TestEveryNameResolves(t *testing.T) {
 			if l := c.Find(typed); l == nil || l.Name != want {
 				t.Errorf("Find(%q) = %v, want %s", typed, l, want)
 			}
+		}
+	}
+}
+
+// runCompile runs language name's compile command for files in a fresh
+// directory holding them (each with its content), with PATH leading to fake
+// tools (name → bash script body), the way the sandbox runs it: argv, no
+// shell string. It returns the directory, the combined output and the error.
+func runCompile(t *testing.T, name string, files map[string]string, order []string, fakes map[string]string) (string, string, error) {
+	t.Helper()
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Find(name)
+	dir, bin := t.TempDir(), t.TempDir()
+	for f, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for tool, body := range fakes {
+		if err := os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/bash\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	argv := l.Expand(l.Compile, order)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "LANG=C.UTF-8"}
+	out, err := cmd.CombinedOutput()
+	return dir, string(out), err
+}
+
+// Haskell: a module not named Main is built with -main-is; Main or no header
+// is built as it is. The fake ghc prints its arguments.
+func TestHaskellMainModuleFromCode(t *testing.T) {
+	for _, c := range []struct{ code, want string }{
+		{"main = print 1\n", "-O -v0 -o main main.hs"},
+		{"module Main where\nmain = print 1\n", "-O -v0 -o main main.hs"},
+		{"module Main (main) where\nmain = print 1\n", "-O -v0 -o main main.hs"},
+		{"{-# LANGUAGE BangPatterns #-}\nmodule Solution (main) where\nmain = print 1\n", "-O -v0 -o main -main-is Solution main.hs"},
+		{"-- a comment\nmodule Judge.Solution\n  ( main\n  ) where\nmain = print 1\n", "-O -v0 -o main -main-is Judge.Solution main.hs"},
+		{"module Sol'n where\nmain = print 1\n", "-O -v0 -o main -main-is Sol'n main.hs"},
+	} {
+		_, out, err := runCompile(t, "haskell", map[string]string{"main.hs": c.code}, []string{"main.hs"},
+			map[string]string{"ghc": `echo "$@"`})
+		if err != nil || strings.TrimSpace(out) != c.want {
+			t.Errorf("%q: ghc got %q (%v), want %q", c.code, out, err, c.want)
+		}
+	}
+}
+
+// Ada: a main procedure not named after its file is split out with
+// gnatchop, then built by its own name.
+func TestAdaMainProcedureFromCode(t *testing.T) {
+	fakes := map[string]string{"gnatchop": `echo "gnatchop $*"`, "gnatmake": `echo "gnatmake $*"`}
+	for _, c := range []struct{ file, code, want string }{
+		{"main.adb", "procedure Main is\nbegin\n   null;\nend Main;\n", "gnatmake -q -O2 -o main main.adb"},
+		{"main.adb", "with Ada.Text_IO;\nprocedure Solution is\nbegin\n   null;\nend Solution;\n",
+			"gnatchop -q -w main.adb .\ngnatmake -q -O2 -o main solution.adb"},
+		{"prog.adb", "package P is\n   procedure Q;\nend P;\nprocedure Hello_World\nis\nbegin\n   null;\nend Hello_World;\n",
+			"gnatchop -q -w prog.adb .\ngnatmake -q -O2 -o main hello_world.adb"},
+	} {
+		_, out, err := runCompile(t, "ada", map[string]string{c.file: c.code}, []string{c.file}, fakes)
+		if err != nil || strings.TrimSpace(out) != c.want {
+			t.Errorf("%s %q: got %q (%v), want %q", c.file, c.code, out, err, c.want)
+		}
+	}
+}
+
+// The class the JVM compile stages record must be a Java name: the run stage
+// hands it to java as one argument, where a name such as "-jar" would be an
+// option. The fake javac writes a class file, the fake javap describes it
+// with the name under test.
+func TestJVMMainClassNameChecked(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{{"Solution", true}, {"app.Main", true}, {"Outer$Inner", true}, {"-jar", false}, {"1st", false}, {"a;b", false}, {"x..y", false}} {
+		fakes := map[string]string{
+			"javac": `touch Other.class`,
+			"javap": "cat <<'X'\npublic class " + c.name + " {\n  public static void main(java.lang.String[]);\n}\nX",
+		}
+		dir, out, err := runCompile(t, "java", map[string]string{"Main.java": "class Other {}\n"}, []string{"Main.java"}, fakes)
+		recorded, readErr := os.ReadFile(filepath.Join(dir, ".airlock-main"))
+		if c.ok && (err != nil || strings.TrimSpace(string(recorded)) != c.name) {
+			t.Errorf("%q: want it recorded, got %q, %q (%v)", c.name, recorded, out, err)
+		}
+		if !c.ok && (err == nil || readErr == nil || !strings.Contains(out, "not a Java name")) {
+			t.Errorf("%q: want a compile error and nothing recorded, got %q, %q (%v)", c.name, recorded, out, err)
 		}
 	}
 }
