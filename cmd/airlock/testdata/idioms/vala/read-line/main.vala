@@ -5,6 +5,6 @@ int main (string[] args) {
     for (int i = 0; i < n; i++) {
         sum += int64.parse (parts[i]);
     }
-    stdout.printf ("%" + int64.FORMAT + "\n", sum);
+    stdout.printf ("%s\n", sum.to_string ());
     return 0;
 }
