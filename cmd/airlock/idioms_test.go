@@ -1,85 +1,229 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/airlockrun/airlock/contracts"
 )
 
-// idioms are stdin → stdout programs written the way each language's
-// documentation and judge sites write them, under the file names their users
-// send: the JVM entry point is whichever class or object has main, whatever
-// the file is called; a standard program idiom runs its main exactly once.
-// Each reads a word and prints "OK <word>" once.
-var idioms = []struct {
-	name, lang, file, code string
-}{
-	{"java public class Solution in a.java", "java", "a.java",
-		"import java.util.*;\n\npublic class Solution {\n    public static void main(String[] args) {\n        Scanner in = new Scanner(System.in);\n        System.out.println(\"OK \" + in.next());\n    }\n}\n"},
-	{"java class Main beside a helper in prog.java", "java", "prog.java",
-		"import java.io.*;\n\nclass Helper {\n    static String answer(String s) { return \"OK \" + s; }\n}\n\nclass Main {\n    public static void main(String[] args) throws IOException {\n        BufferedReader r = new BufferedReader(new InputStreamReader(System.in));\n        System.out.println(Helper.answer(r.readLine().trim()));\n    }\n}\n"},
-	{"java class in a package", "java", "Main.java",
-		"package app;\n\npublic class Main {\n    public static void main(String... args) {\n        System.out.println(\"OK \" + new java.util.Scanner(System.in).next());\n    }\n}\n"},
-	{"kotlin top-level main in a.kt", "kotlin", "a.kt",
-		"fun main() {\n    val word = readLine()!!.trim()\n    println(\"OK $word\")\n}\n"},
-	{"kotlin object with JvmStatic main", "kotlin", "solution.kt",
-		"object Solution {\n    @JvmStatic\n    fun main(args: Array<String>) {\n        println(\"OK \" + readLine()!!.trim())\n    }\n}\n"},
-	{"scala object extends App in a.scala", "scala", "a.scala",
-		"object Solution extends App {\n  println(\"OK \" + scala.io.StdIn.readLine().trim)\n}\n"},
-	{"scala object with main in Main.scala", "scala", "Main.scala",
-		"object Prog {\n  def main(args: Array[String]): Unit = {\n    println(\"OK \" + scala.io.StdIn.readLine().trim)\n  }\n}\n"},
-	{"prolog initialization(main, main)", "prolog", "main.pl",
-		":- initialization(main, main).\n\nmain :-\n    read_term(X, []),\n    format(\"OK ~w~n\", [X]).\n"},
-	{"prolog initialization(main)", "prolog", "main.pl",
-		":- initialization(main).\n\nmain :-\n    read_term(X, []),\n    format(\"OK ~w~n\", [X]).\n"},
-	{"prolog main without a directive", "prolog", "main.pl",
-		"main :-\n    read_term(X, []),\n    format(\"OK ~w~n\", [X]).\n"},
+// The idiom table: testdata/idioms/<language>/<case>/ holds one program,
+// written the way that language's documentation and judge sites write a
+// stdin → stdout program, under the file name its users send (which is not
+// always the catalog's entry file: the JVM languages, Haskell and Ada find
+// their entry point in the code). A case reads testdata/idioms/stdin (a count,
+// then that many integers on one line) and prints their sum,
+// testdata/idioms/stdout; a case with its own stdin and stdout files (a
+// language that cannot reasonably parse numbers, or an idiom that reads input
+// another way) uses those.
+const idiomsDir = "testdata/idioms"
+
+// idiomFiles are the names in a case directory that are not its program.
+var idiomFiles = []string{"stdin", "stdout"}
+
+type idiomCase struct {
+	lang, name    string // language, case directory
+	file, code    string // the program
+	stdin, stdout string
 }
 
-// TestLanguageIdioms runs the idiom table through the native API, and the
-// JVM programs once more through the Piston API without a file name (the
-// main file then gets the runtime's entry file name, Main.java etc.).
+func (c idiomCase) String() string { return c.lang + "/" + c.name + "/" + c.file }
+
+// loadIdioms reads the table; it fails the test on a malformed case.
+func loadIdioms(t *testing.T) []idiomCase {
+	t.Helper()
+	stdin, stdout := readFile(t, filepath.Join(idiomsDir, "stdin")), readFile(t, filepath.Join(idiomsDir, "stdout"))
+	langs, err := os.ReadDir(idiomsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []idiomCase
+	for _, l := range langs {
+		if !l.IsDir() {
+			continue
+		}
+		dirs, err := os.ReadDir(filepath.Join(idiomsDir, l.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dirs {
+			dir := filepath.Join(idiomsDir, l.Name(), d.Name())
+			files, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatalf("%s: a case is a directory: %v", dir, err)
+			}
+			c := idiomCase{lang: l.Name(), name: d.Name(), stdin: stdin, stdout: stdout}
+			for _, f := range files {
+				switch p := filepath.Join(dir, f.Name()); f.Name() {
+				case "stdin":
+					c.stdin = readFile(t, p)
+				case "stdout":
+					c.stdout = readFile(t, p)
+				default:
+					if c.file != "" {
+						t.Fatalf("%s: two programs (%s, %s); a case holds one", dir, c.file, f.Name())
+					}
+					c.file, c.code = f.Name(), readFile(t, p)
+				}
+			}
+			if c.file == "" {
+				t.Fatalf("%s: no program", dir)
+			}
+			cases = append(cases, c)
+		}
+	}
+	return cases
+}
+
+// TestIdiomTestdata (no Docker) checks that every catalog language has at
+// least one idiomatic program, that every program is for a catalog language
+// and carries one of its source extensions, and that a case's stdin and
+// stdout come in pairs.
+func TestIdiomTestdata(t *testing.T) {
+	cases := loadIdioms(t)
+	per := map[string]int{}
+	for _, c := range cases {
+		per[c.lang]++
+	}
+	exts := map[string][]string{}
+	for _, l := range loadCatalog(t) {
+		exts[l.Name] = l.SourceExt
+		if per[l.Name] == 0 {
+			t.Errorf("%s: no program in %s/%s", l.Name, idiomsDir, l.Name)
+		}
+	}
+	for _, c := range cases {
+		ext, ok := exts[c.lang]
+		if !ok {
+			t.Errorf("%s: no catalog language %q", c, c.lang)
+			continue
+		}
+		if !slices.Contains(ext, filepath.Ext(c.file)) {
+			t.Errorf("%s: not one of the language's source extensions %v", c, ext)
+		}
+		if !contracts.ValidFileName(c.file) {
+			t.Errorf("%s: not a valid file name", c)
+		}
+		_, errIn := os.Stat(filepath.Join(idiomsDir, c.lang, c.name, "stdin"))
+		_, errOut := os.Stat(filepath.Join(idiomsDir, c.lang, c.name, "stdout"))
+		if (errIn == nil) != (errOut == nil) {
+			t.Errorf("%s: a case's own stdin and stdout come together", c)
+		}
+	}
+}
+
+// pistonIdioms are the languages whose entry point is found from the code:
+// their programs also go through the Piston API without a file name (the
+// program then gets the runtime's entry file name: Main.java, main.kt, ...).
+var pistonIdioms = []string{"java", "kotlin", "scala", "haskell", "ada"}
+
+// TestLanguageIdioms runs the idiom table against one stack and the real
+// images: every program must complete accepted with exactly the expected
+// stdout, nothing on stderr, compile included. It prints each case's result
+// and the suite's wall time. Run one language with
+// -run 'TestLanguageIdioms/java$'.
 func TestLanguageIdioms(t *testing.T) {
+	cases := loadIdioms(t)
+	slots := min(max(runtime.NumCPU(), 2), 8)
 	var langs []string
-	for _, c := range idioms {
+	for _, c := range cases {
 		if !slices.Contains(langs, c.lang) {
 			langs = append(langs, c.lang)
 		}
 	}
-	s := startDev(t, func(c *config) { c.Executor.Languages = langs })
-	// Prolog reads a term (the word and a full stop), the others a word.
-	stdin := func(lang string) string {
-		if lang == "prolog" {
-			return acceptWord + ".\n"
-		}
-		return acceptWord + "\n"
+	s := startDev(t, func(c *config) { c.Executor.Slots = slots })
+	start := time.Now()
+
+	var mu sync.Mutex
+	results := map[string]string{}
+	note := func(c idiomCase, res string) {
+		mu.Lock()
+		results[c.String()] = res
+		mu.Unlock()
 	}
-	want := "OK " + acceptWord + "\n"
-	for _, c := range idioms {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			req := src(c.lang, c.file, c.code)
-			req.Stdin = stdin(c.lang)
-			e := execute(t, s, req)
-			if e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != want || e.Run.Stderr != "" {
-				t.Fatalf("want accepted with stdout %q and no stderr, got %s", want, dump(e))
-			}
-			if e.Compile != nil && e.Compile.Stderr != "" {
-				t.Errorf("compile stderr not empty: %q", e.Compile.Stderr)
-			}
-			if c.lang == "prolog" {
-				return
-			}
-			var res pistonResultE2E
-			body := map[string]any{"language": c.lang, "version": "*", "files": []map[string]any{{"content": c.code}},
-				"stdin": acceptWord, "run_cpu_time": 10000, "run_timeout": 30000, "compile_cpu_time": 30000, "compile_timeout": 60000}
-			if code := compatCall(t, "POST", s.URL+"/api/v2/execute", body, &res); code != 200 || res.Run == nil {
-				t.Fatalf("piston execute: %d %+v", code, res)
-			}
-			if got := res.Run.Stdout; got != want {
-				t.Errorf("piston, no file name: stdout %q, want %q (%v)", got, want, res.Run)
-			}
-		})
+	sem := make(chan struct{}, slots)
+	t.Run("programs", func(t *testing.T) {
+		for _, lang := range langs {
+			t.Run(lang, func(t *testing.T) {
+				t.Parallel()
+				for _, c := range cases {
+					if c.lang != lang {
+						continue
+					}
+					t.Run(c.name, func(t *testing.T) {
+						t.Parallel()
+						sem <- struct{}{}
+						defer func() { <-sem }()
+						note(c, "FAIL")
+						runIdiom(t, s, c)
+						if slices.Contains(pistonIdioms, c.lang) {
+							runIdiomPiston(t, s, c)
+						}
+						if !t.Failed() {
+							note(c, "ok")
+						}
+					})
+				}
+			})
+		}
+	})
+
+	keys := make([]string, 0, len(results))
+	for k := range results {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	passed := 0
+	for _, k := range keys {
+		if results[k] == "ok" {
+			passed++
+		}
+		fmt.Fprintf(&b, "%-4s %s\n", results[k], k)
+	}
+	t.Logf("idiom table: %d of %d programs in %d languages passed in %.1f s\n%s",
+		passed, len(keys), len(langs), time.Since(start).Seconds(), b.String())
+}
+
+// runIdiom runs c through POST /v1/execute with its expected output, so the
+// verdict is the comparison's, and checks the stdout byte for byte.
+func runIdiom(t *testing.T, s *stack, c idiomCase) {
+	t.Helper()
+	req := src(c.lang, c.file, c.code)
+	req.Stdin = c.stdin
+	want := c.stdout
+	req.ExpectedOutput = &want
+	e := execute(t, s, req)
+	if e.Status != contracts.StatusCompleted || e.Verdict != contracts.VerdictAccepted || e.Run == nil || e.Run.Stdout != c.stdout {
+		t.Fatalf("%s: want completed, accepted, stdout %q; got %s", c, c.stdout, dump(e))
+	}
+	if e.Run.Stderr != "" {
+		t.Errorf("%s: run stderr not empty: %q", c, e.Run.Stderr)
+	}
+	if e.Compile != nil && e.Compile.Stderr != "" {
+		t.Errorf("%s: compile stderr not empty: %q", c, e.Compile.Stderr)
+	}
+}
+
+// runIdiomPiston runs c through Piston's POST /api/v2/execute without a file
+// name.
+func runIdiomPiston(t *testing.T, s *stack, c idiomCase) {
+	t.Helper()
+	var res pistonResultE2E
+	body := map[string]any{"language": c.lang, "version": "*", "files": []map[string]any{{"content": c.code}},
+		"stdin": c.stdin, "run_cpu_time": 10000, "run_timeout": 30000, "compile_cpu_time": 30000, "compile_timeout": 60000}
+	if code := compatCall(t, "POST", s.URL+"/api/v2/execute", body, &res); code != 200 || res.Run == nil {
+		t.Fatalf("%s: piston execute: %d %+v", c, code, res)
+	}
+	if res.Run.Stdout != c.stdout || res.Run.Code == nil || *res.Run.Code != 0 {
+		t.Errorf("%s: piston, no file name: stdout %q, want %q (%v)", c, res.Run.Stdout, c.stdout, res.Run)
 	}
 }

@@ -32,6 +32,7 @@ type catalogEntry struct {
 	Aliases   []string `json:"aliases"`
 	EntryFile string   `json:"entry_file"`
 	Compile   []string `json:"compile"`
+	SourceExt []string `json:"source_ext"`
 }
 
 func loadCatalog(t *testing.T) []catalogEntry {

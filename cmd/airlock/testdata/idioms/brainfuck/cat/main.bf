@@ -1,0 +1,2 @@
+Copy stdin to stdout until end of input
+,[.,]

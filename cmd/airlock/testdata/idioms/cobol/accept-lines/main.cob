@@ -1,0 +1,19 @@
+       IDENTIFICATION DIVISION.
+       PROGRAM-ID. SUMS.
+       DATA DIVISION.
+       WORKING-STORAGE SECTION.
+       01 WS-LINE   PIC X(80).
+       01 WS-N      PIC 9(4).
+       01 WS-I      PIC 9(4).
+       01 WS-SUM    PIC S9(9) VALUE 0.
+       01 WS-OUT    PIC -(9)9.
+       PROCEDURE DIVISION.
+           ACCEPT WS-LINE
+           MOVE FUNCTION NUMVAL(WS-LINE) TO WS-N
+           PERFORM VARYING WS-I FROM 1 BY 1 UNTIL WS-I > WS-N
+               ACCEPT WS-LINE
+               ADD FUNCTION NUMVAL(WS-LINE) TO WS-SUM
+           END-PERFORM
+           MOVE WS-SUM TO WS-OUT
+           DISPLAY FUNCTION TRIM(WS-OUT)
+           STOP RUN.

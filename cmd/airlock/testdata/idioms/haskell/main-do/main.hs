@@ -1,0 +1,5 @@
+main :: IO ()
+main = do
+  _ <- getLine
+  xs <- map read . words <$> getLine
+  print (sum xs :: Integer)

@@ -1,0 +1,2 @@
+[inputs] as [$n, $line]
+| $line | split(" ") | map(select(. != "") | tonumber) | .[:($n | tonumber)] | add

@@ -1,0 +1,6 @@
+con <- file("stdin")
+lines <- readLines(con)
+close(con)
+n <- as.integer(lines[1])
+x <- as.numeric(strsplit(trimws(lines[2]), " +")[[1]])
+cat(sum(x[seq_len(n)]), "\n", sep = "")

@@ -1,0 +1,4 @@
+sub MAIN() {
+    my ($n, @xs) = $*IN.slurp.words;
+    say @xs.head(+$n).sum;
+}
