@@ -12,6 +12,7 @@ import (
 
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/internal/testkit"
+	"github.com/airlockrun/airlock/services/results"
 )
 
 // failingBus is RESULTS through JetStream, except that while down is set
@@ -36,7 +37,9 @@ func (b *failingBus) Publish(ctx context.Context, exec contracts.Execution, msgI
 // server then has no delivery left, and a work-queue stream would keep the
 // message for good with the execution shown running. The MAX_DELIVERIES
 // advisory reaches another executor's backstop, which stores internal_error
-// and removes the message: JOBS ends empty, the job is never run again.
+// and removes the message: JOBS ends empty, the job is never run again, and
+// the executions bucket (what GET /v1/executions/{id} answers from, written
+// by the real results service) no longer shows the job running.
 func TestStuckJobEndsStored(t *testing.T) {
 	n := testkit.StartNATS(t, "")
 	ctx := context.Background()
@@ -59,9 +62,49 @@ func TestStuckJobEndsStored(t *testing.T) {
 	a := newTestLifecycle(t, 1, run, bus)
 	a.maxDeliver = cc.MaxDeliver
 
+	// The results service, storing what RESULTS holds into the executions
+	// bucket; it stores only events sealed with the job's result token.
+	rctx, stopResults := context.WithCancel(ctx)
+	resultsDone := make(chan error, 1)
+	go func() { resultsDone <- results.Run(rctx, results.Config{Topology: topo}, n.Conn, nil) }()
+	defer func() { stopResults(); <-resultsDone }()
+	sealer, err := contracts.LoadResultSealer(ctx, n.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
 	id, data := newJob(t)
+	var job contracts.Job
+	if err := json.Unmarshal(data, &job); err != nil {
+		t.Fatal(err)
+	}
+	job.ResultToken = sealer.Token(id)
+	if data, err = json.Marshal(job); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := n.JS.Publish(ctx, topo.JobSubject("acme"), data); err != nil {
 		t.Fatal(err)
+	}
+	// An earlier executor started the job and died: the execution shows
+	// running.
+	started := time.Now().UTC()
+	runningEvent, _ := json.Marshal(contracts.Execution{ID: id, Tenant: "acme", Language: "bash", Status: contracts.StatusRunning,
+		Attempt: 1, CreatedAt: job.CreatedAt, StartedAt: &started})
+	if _, err := n.JS.PublishMsg(ctx, topo.EventMsg(id, job.ResultToken, runningEvent)); err != nil {
+		t.Fatal(err)
+	}
+	executions, err := n.JS.KeyValue(ctx, contracts.ExecutionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := func() contracts.Execution {
+		var e contracts.Execution
+		if entry, err := executions.Get(ctx, id); err == nil {
+			_ = json.Unmarshal(entry.Value(), &e)
+		}
+		return e
+	}
+	if !testkit.Eventually(testkit.Patience, func() bool { return stored().Status == contracts.StatusRunning }) {
+		t.Fatalf("the execution was not stored running: %+v", stored())
 	}
 	fetch := func(wait time.Duration) jetstream.Msg {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(wait))
@@ -143,5 +186,14 @@ func TestStuckJobEndsStored(t *testing.T) {
 	}
 	if run.runs.Load() != 0 {
 		t.Errorf("the job ran %d times", run.runs.Load())
+	}
+	// What GET answers: the stored execution is no longer running.
+	if !testkit.Eventually(testkit.Patience, func() bool { return stored().Status == contracts.StatusCompleted }) {
+		t.Fatalf("the executions bucket still shows %s for a job no longer queued or in flight", stored().Status)
+	}
+	got := stored()
+	t.Logf("executions bucket (GET): %s %s (%s)", got.Status, got.Verdict, got.Message)
+	if got.Verdict != contracts.VerdictInternalError {
+		t.Errorf("stored verdict %s, want internal_error", got.Verdict)
 	}
 }

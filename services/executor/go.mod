@@ -3,8 +3,9 @@ module github.com/airlockrun/airlock/services/executor
 go 1.26.4
 
 require (
-	github.com/airlockrun/airlock/contracts v0.0.0-00010101000000-000000000000
+	github.com/airlockrun/airlock/contracts v0.0.0
 	github.com/airlockrun/airlock/internal/testkit v0.0.0
+	github.com/airlockrun/airlock/services/results v0.0.0
 	github.com/containerd/errdefs v1.0.0
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/moby/profiles/seccomp v0.3.0
@@ -67,3 +68,5 @@ require (
 replace github.com/airlockrun/airlock/contracts => ../../contracts
 
 replace github.com/airlockrun/airlock/internal/testkit => ../../internal/testkit
+
+replace github.com/airlockrun/airlock/services/results => ../results
