@@ -16,9 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/airlockrun/airlock/contracts"
+	"github.com/airlockrun/airlock/services/gateway/internal/eval/benchmark"
 	"github.com/airlockrun/airlock/services/gateway/internal/web"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -268,35 +268,23 @@ func (a *API) planBench(ctx context.Context, id, tenant string, bench *contracts
 		}
 		return rt.EntryFile, nil
 	}
-	bp, herr := planBenchmark(bench, entry)
+	bp, herr := benchmark.New(bench, entry)
 	if herr != nil {
 		return nil, herr
 	}
-	plan, herr := a.planEvaluation(ctx, id, tenant, bp.native)
+	plan, herr := a.planEvaluation(ctx, id, tenant, bp.Native)
 	if herr != nil {
-		herr.Field = benchField(herr.Field)
+		herr.Field = benchmark.Field(herr.Field)
 		return nil, herr
 	}
 	if bench.Format != contracts.FormatStdio && !strings.HasPrefix(plan.meta.Language, "python") {
-		return nil, unprocessable("language", "format %s runs Python programs; %s is not Python", bench.Format, plan.meta.Language)
+		return nil, web.Unprocessable("language", "format %s runs Python programs; %s is not Python", bench.Format, plan.meta.Language)
 	}
-	plan.meta.Format, plan.meta.TaskIDs = bench.Format, bp.taskIDs
+	plan.meta.Format, plan.meta.TaskIDs = bench.Format, bp.TaskIDs
 	for i := range plan.meta.candidates {
-		plan.meta.candidates[i].Sample = bp.samples[i]
+		plan.meta.candidates[i].Sample = bp.Samples[i]
 	}
 	return plan, nil
-}
-
-func unprocessable(field, format string, args ...any) *web.Error {
-	return &web.Error{Status: http.StatusUnprocessableEntity, Code: contracts.CodeInvalidRequest, Field: field,
-		Message: fmt.Sprintf(format, args...)}
-}
-
-func checkLabel(field, s string) *web.Error {
-	if len(s) > contracts.MaxEvaluationLabel || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-		return unprocessable(field, "must be valid UTF-8 without NUL, at most %d bytes", contracts.MaxEvaluationLabel)
-	}
-	return nil
 }
 
 // planEvaluation checks the request and every candidate exactly as the
@@ -304,15 +292,15 @@ func checkLabel(field, s string) *web.Error {
 func (a *API) planEvaluation(ctx context.Context, id, tenant string, body *contracts.EvaluationRequest) (*evalPlan, *web.Error) {
 	n := len(body.Candidates)
 	if n == 0 || n > contracts.MaxEvaluationCandidates {
-		return nil, unprocessable("candidates", "an evaluation holds 1 to %d candidates, got %d", contracts.MaxEvaluationCandidates, n)
+		return nil, web.Unprocessable("candidates", "an evaluation holds 1 to %d candidates, got %d", contracts.MaxEvaluationCandidates, n)
 	}
 	if len(body.K) > contracts.MaxEvaluationK {
-		return nil, unprocessable("k", "at most %d values of k, got %d", contracts.MaxEvaluationK, len(body.K))
+		return nil, web.Unprocessable("k", "at most %d values of k, got %d", contracts.MaxEvaluationK, len(body.K))
 	}
 	ks := slices.Clone(body.K)
 	for i, k := range ks {
 		if k < 1 || k > contracts.MaxEvaluationCandidates {
-			return nil, unprocessable(fmt.Sprintf("k[%d]", i), "k must be 1 to %d, got %d", contracts.MaxEvaluationCandidates, k)
+			return nil, web.Unprocessable(fmt.Sprintf("k[%d]", i), "k must be 1 to %d, got %d", contracts.MaxEvaluationCandidates, k)
 		}
 	}
 	if len(ks) == 0 {
@@ -327,22 +315,22 @@ func (a *API) planEvaluation(ctx context.Context, id, tenant string, body *contr
 	problemIndex := map[string]int{}
 	if len(body.Problems) > 0 {
 		if body.Harness != nil {
-			return nil, unprocessable("harness", "with problems, set the harness on each problem, not at the top level")
+			return nil, web.Unprocessable("harness", "with problems, set the harness on each problem, not at the top level")
 		}
 		if len(body.Problems) > contracts.MaxEvaluationProblems {
-			return nil, unprocessable("problems", "at most %d problems, got %d", contracts.MaxEvaluationProblems, len(body.Problems))
+			return nil, web.Unprocessable("problems", "at most %d problems, got %d", contracts.MaxEvaluationProblems, len(body.Problems))
 		}
 		plan.meta.PerProblem = true
 		for i, p := range body.Problems {
 			field := fmt.Sprintf("problems[%d].id", i)
 			if p.ID == "" {
-				return nil, unprocessable(field, "is required")
+				return nil, web.Unprocessable(field, "is required")
 			}
-			if herr := checkLabel(field, p.ID); herr != nil {
+			if herr := benchmark.CheckLabel(field, p.ID); herr != nil {
 				return nil, herr
 			}
 			if _, dup := problemIndex[p.ID]; dup {
-				return nil, unprocessable(field, "duplicate problem id %q", p.ID)
+				return nil, web.Unprocessable(field, "duplicate problem id %q", p.ID)
 			}
 			problemIndex[p.ID] = i
 			plan.meta.Problems = append(plan.meta.Problems, p.ID)
@@ -365,17 +353,17 @@ func (a *API) planEvaluation(ctx context.Context, id, tenant string, body *contr
 	maxPayload := tc.MaxPayload()
 	for i, c := range body.Candidates {
 		cfield := fmt.Sprintf("candidates[%d]", i)
-		if herr := checkLabel(cfield+".id", c.ID); herr != nil {
+		if herr := benchmark.CheckLabel(cfield+".id", c.ID); herr != nil {
 			return nil, herr
 		}
-		if herr := checkLabel(cfield+".problem", c.Problem); herr != nil {
+		if herr := benchmark.CheckLabel(cfield+".problem", c.Problem); herr != nil {
 			return nil, herr
 		}
 		pi, ok := problemIndex[c.Problem]
 		switch {
 		case ok:
 		case plan.meta.PerProblem:
-			return nil, unprocessable(cfield+".problem", "problem %q is not in problems", c.Problem)
+			return nil, web.Unprocessable(cfield+".problem", "problem %q is not in problems", c.Problem)
 		default:
 			pi = len(plan.meta.Problems)
 			problemIndex[c.Problem] = pi

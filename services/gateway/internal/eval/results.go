@@ -9,6 +9,7 @@ import (
 
 	"github.com/airlockrun/airlock/contracts"
 	"github.com/airlockrun/airlock/contracts/client"
+	"github.com/airlockrun/airlock/services/gateway/internal/eval/benchmark"
 )
 
 // view reads an evaluation's progress and the state of every queued
@@ -106,7 +107,7 @@ func candidateOf(exec *contracts.Execution) contracts.CandidateResult {
 		return res
 	}
 	res.Verdict = exec.Verdict
-	res.Result = resultOf(exec)
+	res.Result = benchmark.Result(exec)
 	res.Passed = exec.Verdict == contracts.VerdictAccepted
 	res.FailedTest = exec.FailedTest
 	res.Message = exec.Message

@@ -151,6 +151,12 @@ func DecodeObject[T any](body io.Reader) (*T, *Error) {
 	return req, nil
 }
 
+// Unprocessable is a 422 invalid_request about field.
+func Unprocessable(field, format string, args ...any) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: contracts.CodeInvalidRequest, Field: field,
+		Message: fmt.Sprintf(format, args...)}
+}
+
 func InvalidJSON(field, msg string) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: contracts.CodeInvalidJSON, Field: field, Message: msg}
 }

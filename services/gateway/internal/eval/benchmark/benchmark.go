@@ -1,4 +1,7 @@
-package eval
+// Package benchmark turns an evaluation request in a benchmark's own format
+// (humaneval, mbpp, stdio, call) into a native one, and names an executed
+// candidate's result as those benchmarks' harnesses do.
+package benchmark
 
 import (
 	"bytes"
@@ -85,12 +88,12 @@ func isIdentifier(s string) bool {
 	return s != ""
 }
 
-// benchPlan is a format request turned into a native one, with what the
+// Plan is a format request turned into a native one, with what the
 // answers need to name the rows again.
-type benchPlan struct {
-	native  *contracts.EvaluationRequest
-	taskIDs []json.RawMessage // per problem
-	samples []int             // per candidate: its index among its task's samples
+type Plan struct {
+	Native  *contracts.EvaluationRequest
+	TaskIDs []json.RawMessage // per problem
+	Samples []int             // per candidate: its index among its task's samples
 }
 
 // taskKey is the key a task_id is matched by: a string's value or a
@@ -112,14 +115,14 @@ func taskKey(raw json.RawMessage) (string, bool) {
 // ignored, so JSONL rows can be posted as they are).
 func decodeRow(raw json.RawMessage, field string, v any) *web.Error {
 	if err := json.Unmarshal(raw, v); err != nil {
-		return unprocessable(field, "must be a %s row: %v", "problem", err)
+		return web.Unprocessable(field, "must be a %s row: %v", "problem", err)
 	}
 	return nil
 }
 
-// planBenchmark checks a format request and builds its native form.
+// New checks a format request and builds its native form.
 // entryFile names the entry file of the language (for stdio).
-func planBenchmark(body *contracts.BenchmarkRequest, entryFile func(language, version string) (string, *web.Error)) (*benchPlan, *web.Error) {
+func New(body *contracts.BenchmarkRequest, entryFile func(language, version string) (string, *web.Error)) (*Plan, *web.Error) {
 	lang := body.Language
 	switch body.Format {
 	case contracts.FormatHumanEval, contracts.FormatMBPP, contracts.FormatCall:
@@ -128,23 +131,23 @@ func planBenchmark(body *contracts.BenchmarkRequest, entryFile func(language, ve
 		}
 	case contracts.FormatStdio:
 		if lang == "" {
-			return nil, unprocessable("language", "is required with format stdio")
+			return nil, web.Unprocessable("language", "is required with format stdio")
 		}
 	default:
-		return nil, unprocessable("format", "must be humaneval, mbpp, stdio or call, got %q", body.Format)
+		return nil, web.Unprocessable("format", "must be humaneval, mbpp, stdio or call, got %q", body.Format)
 	}
 	if body.Challenge && body.Format != contracts.FormatMBPP {
-		return nil, unprocessable("challenge", "only applies to format mbpp")
+		return nil, web.Unprocessable("challenge", "only applies to format mbpp")
 	}
 	if body.Compare != "" && body.Format != contracts.FormatStdio {
-		return nil, unprocessable("compare", "only applies to format stdio")
+		return nil, web.Unprocessable("compare", "only applies to format stdio")
 	}
 	np, ns := len(body.Problems), len(body.Samples)
 	if np == 0 || np > contracts.MaxEvaluationProblems {
-		return nil, unprocessable("problems", "an evaluation holds 1 to %d problems, got %d", contracts.MaxEvaluationProblems, np)
+		return nil, web.Unprocessable("problems", "an evaluation holds 1 to %d problems, got %d", contracts.MaxEvaluationProblems, np)
 	}
 	if ns == 0 || ns > contracts.MaxEvaluationCandidates {
-		return nil, unprocessable("samples", "an evaluation holds 1 to %d samples, got %d", contracts.MaxEvaluationCandidates, ns)
+		return nil, web.Unprocessable("samples", "an evaluation holds 1 to %d samples, got %d", contracts.MaxEvaluationCandidates, ns)
 	}
 	limits := formatLimits(body.Format)
 	if l := body.Limits; l != nil {
@@ -158,9 +161,9 @@ func planBenchmark(body *contracts.BenchmarkRequest, entryFile func(language, ve
 		}
 		entry = e
 	}
-	bp := &benchPlan{native: &contracts.EvaluationRequest{Language: lang, Version: body.Version, K: body.K,
+	bp := &Plan{Native: &contracts.EvaluationRequest{Language: lang, Version: body.Version, K: body.K,
 		Problems: make([]contracts.EvaluationProblem, np), Candidates: make([]contracts.Candidate, ns)},
-		taskIDs: make([]json.RawMessage, np), samples: make([]int, ns)}
+		TaskIDs: make([]json.RawMessage, np), Samples: make([]int, ns)}
 	index := map[string]int{}
 	// programs[p] builds the candidate's files of problem p from a completion.
 	programs := make([]func(string) []contracts.File, np)
@@ -174,16 +177,16 @@ func planBenchmark(body *contracts.BenchmarkRequest, entryFile func(language, ve
 		}
 		key, ok := taskKey(head.TaskID)
 		if !ok {
-			return nil, unprocessable(field+".task_id", "must be a string or a number")
+			return nil, web.Unprocessable(field+".task_id", "must be a string or a number")
 		}
-		if herr := checkLabel(field+".task_id", key); herr != nil {
+		if herr := CheckLabel(field+".task_id", key); herr != nil {
 			return nil, herr
 		}
 		if _, dup := index[key]; dup {
-			return nil, unprocessable(field+".task_id", "duplicate task_id %s", head.TaskID)
+			return nil, web.Unprocessable(field+".task_id", "duplicate task_id %s", head.TaskID)
 		}
 		index[key] = p
-		bp.taskIDs[p] = bytes.TrimSpace(head.TaskID)
+		bp.TaskIDs[p] = bytes.TrimSpace(head.TaskID)
 		h := contracts.Harness{Limits: limits}
 		var herr *web.Error
 		switch body.Format {
@@ -200,22 +203,22 @@ func planBenchmark(body *contracts.BenchmarkRequest, entryFile func(language, ve
 		if herr != nil {
 			return nil, herr
 		}
-		bp.native.Problems[p] = contracts.EvaluationProblem{ID: key, Harness: h}
+		bp.Native.Problems[p] = contracts.EvaluationProblem{ID: key, Harness: h}
 	}
 	seen := make([]int, np)
 	for i, s := range body.Samples {
 		field := fmt.Sprintf("samples[%d]", i)
 		key, ok := taskKey(s.TaskID)
 		if !ok {
-			return nil, unprocessable(field+".task_id", "must be a string or a number")
+			return nil, web.Unprocessable(field+".task_id", "must be a string or a number")
 		}
 		p, ok := index[key]
 		if !ok {
-			return nil, unprocessable(field+".task_id", "task_id %s is not in problems", bytes.TrimSpace(s.TaskID))
+			return nil, web.Unprocessable(field+".task_id", "task_id %s is not in problems", bytes.TrimSpace(s.TaskID))
 		}
-		bp.samples[i] = seen[p]
+		bp.Samples[i] = seen[p]
 		seen[p]++
-		bp.native.Candidates[i] = contracts.Candidate{Problem: key, Files: programs[p](s.Completion)}
+		bp.Native.Candidates[i] = contracts.Candidate{Problem: key, Files: programs[p](s.Completion)}
 	}
 	return bp, nil
 }
@@ -234,13 +237,13 @@ func humanEvalProgram(raw json.RawMessage, field string) (func(string) []contrac
 		return nil, herr
 	}
 	if row.Prompt == "" {
-		return nil, unprocessable(field+".prompt", "is required")
+		return nil, web.Unprocessable(field+".prompt", "is required")
 	}
 	if row.Test == "" {
-		return nil, unprocessable(field+".test", "is required")
+		return nil, web.Unprocessable(field+".test", "is required")
 	}
 	if !isIdentifier(row.EntryPoint) {
-		return nil, unprocessable(field+".entry_point", "must be a Python identifier, got %q", row.EntryPoint)
+		return nil, web.Unprocessable(field+".entry_point", "must be a Python identifier, got %q", row.EntryPoint)
 	}
 	return func(completion string) []contracts.File {
 		prog := row.Prompt + completion + "\n" + row.Test + "\n" + "check(" + row.EntryPoint + ")\n"
@@ -254,7 +257,7 @@ func mbppProgram(raw json.RawMessage, field string, challenge bool) (func(string
 		return nil, herr
 	}
 	if len(row.TestList) == 0 {
-		return nil, unprocessable(field+".test_list", "is required (at least one assert)")
+		return nil, web.Unprocessable(field+".test_list", "is required (at least one assert)")
 	}
 	asserts := row.TestList
 	if challenge {
@@ -274,10 +277,10 @@ func ioProblem(raw json.RawMessage, field string, call bool, entry string, h *co
 		return nil, herr
 	}
 	if len(row.Tests) == 0 {
-		return nil, unprocessable(field+".tests", "is required (at least one test)")
+		return nil, web.Unprocessable(field+".tests", "is required (at least one test)")
 	}
 	if call && !isIdentifier(row.FnName) {
-		return nil, unprocessable(field+".fn_name", "must be a Python identifier, got %q", row.FnName)
+		return nil, web.Unprocessable(field+".fn_name", "must be a Python identifier, got %q", row.FnName)
 	}
 	for j, tc := range row.Tests {
 		tfield := fmt.Sprintf("%s.tests[%d]", field, j)
@@ -285,11 +288,11 @@ func ioProblem(raw json.RawMessage, field string, call bool, entry string, h *co
 		if call {
 			var args []any
 			if err := unmarshalNumbers(tc.Input, &args); err != nil || args == nil {
-				return nil, unprocessable(tfield+".input", "must be the JSON array of the arguments")
+				return nil, web.Unprocessable(tfield+".input", "must be the JSON array of the arguments")
 			}
 			var want any
 			if len(bytes.TrimSpace(tc.Output)) == 0 || unmarshalNumbers(tc.Output, &want) != nil {
-				return nil, unprocessable(tfield+".output", "must be the JSON of the expected return value")
+				return nil, web.Unprocessable(tfield+".output", "must be the JSON of the expected return value")
 			}
 			test.Stdin = string(bytes.TrimSpace(tc.Input))
 			expected := canonicalJSON(want)
@@ -297,10 +300,10 @@ func ioProblem(raw json.RawMessage, field string, call bool, entry string, h *co
 		} else {
 			var in, out string
 			if err := json.Unmarshal(tc.Input, &in); err != nil {
-				return nil, unprocessable(tfield+".input", "must be a string (the test's stdin)")
+				return nil, web.Unprocessable(tfield+".input", "must be a string (the test's stdin)")
 			}
 			if err := json.Unmarshal(tc.Output, &out); err != nil {
-				return nil, unprocessable(tfield+".output", "must be a string (the expected stdout)")
+				return nil, web.Unprocessable(tfield+".output", "must be a string (the expected stdout)")
 			}
 			test.Stdin, test.ExpectedOutput = in, &out
 		}
@@ -455,9 +458,9 @@ func writePyString(b *strings.Builder, s string) {
 	b.WriteByte('"')
 }
 
-// benchField turns a field of the native request built from a format
+// Field turns a field of the native request built from a format
 // request into the field of the format request.
-func benchField(field string) string {
+func Field(field string) string {
 	switch {
 	case strings.HasPrefix(field, "candidates["):
 		end := strings.IndexByte(field, ']')
@@ -486,8 +489,8 @@ func benchField(field string) string {
 	return field
 }
 
-// resultOf is the human-eval style result of a terminal execution.
-func resultOf(exec *contracts.Execution) string {
+// Result is the human-eval style result of a terminal execution.
+func Result(exec *contracts.Execution) string {
 	switch exec.Verdict {
 	case contracts.VerdictAccepted:
 		return contracts.ResultPassed
@@ -532,4 +535,13 @@ func lastLine(s string) string {
 		}
 	}
 	return strings.ToValidUTF8(s, "?")
+}
+
+// CheckLabel checks a label of an evaluation (a task_id, a candidate's id
+// or problem): valid UTF-8 without NUL, at most MaxEvaluationLabel bytes.
+func CheckLabel(field, s string) *web.Error {
+	if len(s) > contracts.MaxEvaluationLabel || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return web.Unprocessable(field, "must be valid UTF-8 without NUL, at most %d bytes", contracts.MaxEvaluationLabel)
+	}
+	return nil
 }
