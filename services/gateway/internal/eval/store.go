@@ -26,6 +26,7 @@ import (
 //	<id>.h.<n>      the harness of problem n (one, n = 0, without per-problem harnesses)
 //	<id>.i.<page>   evalPage: the labels and problems of EvaluationPageSize candidates
 //	<id>.c.<i>      evalFiles: candidate i's files, until its job is queued (kept until the TTL)
+//	<id>.r.<i>      candidate i's answer once its execution ended: the completion log of the events stream (events.go)
 //
 // Whoever holds <id>.p (owner, refreshed heartbeat, compare-and-set updates)
 // feeds the candidates into the job queue in index order. A gateway that
