@@ -17,17 +17,7 @@ func TestShrinkKeepsVerdictsAndFits(t *testing.T) {
 		exec.Tests = append(exec.Tests, contracts.TestResult{Stage: contracts.Stage{Stdout: big, Stderr: big, Verdict: contracts.VerdictAccepted}})
 	}
 	const limit = 1 << 20
-	data, err := shrink(exec, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(data) > limit {
-		t.Fatalf("%d bytes > %d", len(data), limit)
-	}
-	var back contracts.Execution
-	if err := json.Unmarshal(data, &back); err != nil {
-		t.Fatal(err)
-	}
+	back := shrunk(t, exec, limit)
 	if back.Verdict != contracts.VerdictWrongAnswer || len(back.Tests) != 10 || back.Tests[9].Verdict != contracts.VerdictAccepted ||
 		!strings.Contains(back.Message, "shortened") || len(exec.Tests[0].Stdout) != len(big) {
 		t.Errorf("shrink changed more than the outputs (or the original): %+v", back.Message)
@@ -58,17 +48,7 @@ func TestShrinkJudgedResult(t *testing.T) {
 	if whole, _ := json.Marshal(exec); len(whole) <= limit {
 		t.Fatalf("the test's result (%d bytes) already fits %d", len(whole), limit)
 	}
-	data, err := shrink(exec, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(data) > limit {
-		t.Fatalf("%d bytes > %d", len(data), limit)
-	}
-	var back contracts.Execution
-	if err := json.Unmarshal(data, &back); err != nil {
-		t.Fatal(err)
-	}
+	back := shrunk(t, exec, limit)
 	last := back.Tests[999]
 	if len(back.Tests) != 1000 || last.PointsAwarded != 0.5 || !last.Truncated || !last.Interactor.Truncated ||
 		len(last.CheckerMessage) >= len(msg) || len(last.Files[0].Content) >= len(out) {
@@ -80,4 +60,22 @@ func TestShrinkJudgedResult(t *testing.T) {
 	if exec.Tests[0].CheckerMessage != msg || exec.Tests[0].Files[0].Content != out || exec.Tests[0].Interactor.Stdout != out {
 		t.Error("shrink changed the original")
 	}
+}
+
+// shrunk shrinks exec to limit bytes and reads the result back, failing the
+// test when it does not fit.
+func shrunk(t *testing.T, exec contracts.Execution, limit int64) contracts.Execution {
+	t.Helper()
+	data, err := shrink(exec, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(data)) > limit {
+		t.Fatalf("%d bytes > %d", len(data), limit)
+	}
+	var back contracts.Execution
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	return back
 }
